@@ -1,0 +1,22 @@
+package org.distillery.api.metric;
+
+import java.util.List;
+
+import org.distillery.api.data.Example;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.Tokenizer;
+import org.distillery.api.run.RunContext;
+
+/**
+ * What a metric evaluates.
+ *
+ * @param run the run
+ * @param model the model under evaluation
+ * @param teacher the reference teacher model, or {@code null}
+ * @param tokenizer the tokenizer
+ * @param examples the evaluation records
+ * @param predictions generated responses aligned with {@code examples}, or empty if not generated
+ */
+public record EvalContext(RunContext run, LanguageModel model, LanguageModel teacher, Tokenizer tokenizer,
+                          List<Example> examples, List<String> predictions) {
+}

@@ -1,0 +1,2 @@
+/** Metrics and evaluators: text metrics, calibration, exposure bias, judge scores. */
+package org.distillery.api.metric;

@@ -1,0 +1,64 @@
+package org.distillery.api.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * What a forward pass takes besides the input ids and what it should return.
+ *
+ * @param attentionMask [batch, seq] 1 for real tokens, 0 for padding; {@code null} means all real
+ * @param positionIds [batch, seq] positions; {@code null} derives them from the mask (left padding aware)
+ * @param cache a KV cache to read and extend, or {@code null}
+ * @param hiddenStates return every layer's hidden states
+ * @param attentions return every layer's attention weights
+ * @param routerLogits return every MoE layer's router logits
+ * @param routing overrides MoE expert selection, or {@code null} for the model's own top-k
+ * @param training forward in training mode (dropout on, gradients recorded by the caller's collector)
+ */
+public record ForwardOptions(NDArray attentionMask, NDArray positionIds, KvCache cache, boolean hiddenStates,
+                             boolean attentions, boolean routerLogits, RoutingOverride routing, boolean training) {
+
+    /** Plain inference: logits only. */
+    public static ForwardOptions inference() {
+        return new ForwardOptions(null, null, null, false, false, false, null, false);
+    }
+
+    /** Training forward: logits only, training mode. */
+    public static ForwardOptions train() {
+        return new ForwardOptions(null, null, null, false, false, false, null, true);
+    }
+
+    /** A copy with the given attention mask. */
+    public ForwardOptions withMask(NDArray mask) {
+        return new ForwardOptions(mask, positionIds, cache, hiddenStates, attentions, routerLogits, routing, training);
+    }
+
+    /** A copy with the given position ids. */
+    public ForwardOptions withPositions(NDArray positions) {
+        return new ForwardOptions(attentionMask, positions, cache, hiddenStates, attentions, routerLogits, routing, training);
+    }
+
+    /** A copy that reads and extends the given cache. */
+    public ForwardOptions withCache(KvCache kv) {
+        return new ForwardOptions(attentionMask, positionIds, kv, hiddenStates, attentions, routerLogits, routing, training);
+    }
+
+    /** A copy that returns hidden states. */
+    public ForwardOptions withHiddenStates() {
+        return new ForwardOptions(attentionMask, positionIds, cache, true, attentions, routerLogits, routing, training);
+    }
+
+    /** A copy that returns attention weights. */
+    public ForwardOptions withAttentions() {
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, true, routerLogits, routing, training);
+    }
+
+    /** A copy that returns router logits. */
+    public ForwardOptions withRouterLogits() {
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, true, routing, training);
+    }
+
+    /** A copy whose MoE layers route through {@code override}. */
+    public ForwardOptions withRouting(RoutingOverride override) {
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, override, training);
+    }
+}

@@ -1,0 +1,13 @@
+package org.distillery.api.model;
+
+import com.typesafe.config.Config;
+
+/** Contribution kind {@code initializers}: creates a {@link ModelInitializer} from its parameters. */
+public interface ModelInitializerFactory {
+
+    /** One-line summary for listings. */
+    String description();
+
+    /** Builds the initialiser from validated parameters. */
+    ModelInitializer create(Config params);
+}

@@ -1,0 +1,19 @@
+package org.distillery.api.model;
+
+import java.util.List;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * The result of a forward pass. Lists are empty unless requested in {@link ForwardOptions}.
+ *
+ * @param logits [batch, seq, vocab]
+ * @param hiddenStates embeddings output then each layer's output (numLayers + 1 entries), each [batch, seq, hidden]
+ * @param attentions each layer's attention weights [batch, heads, seq, kvSeq]
+ * @param routerLogits each MoE layer's router logits [batch * seq, experts]
+ * @param expertCounts each MoE layer's tokens per expert [experts]
+ * @param cache the extended KV cache, or {@code null} if none was given
+ */
+public record ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
+                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache) {
+}

@@ -1,0 +1,29 @@
+package org.distillery.api.model;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+
+/** Loads, creates and saves Hugging Face model folders; the kernel registers one. */
+public interface ModelService {
+
+    /** Reads {@code config.json} of a model folder. */
+    ModelConfig readConfig(Path dir) throws IOException;
+
+    /** Loads a model folder's weights into {@code manager}, computing in {@code dtype}. */
+    LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException;
+
+    /** Creates a randomly initialised model of {@code config}. */
+    LanguageModel create(ModelConfig config, long seed, NDManager manager);
+
+    /** Writes {@code config.json} and {@code model.safetensors} atomically into {@code dir}. */
+    void save(LanguageModel model, Path dir, DataType dtype) throws IOException;
+
+    /** Loads the tokenizer of a model folder. */
+    Tokenizer tokenizer(Path dir) throws IOException;
+
+    /** The decoding service. */
+    Generator generator();
+}

@@ -1,0 +1,13 @@
+package org.distillery.api.sampler;
+
+import com.typesafe.config.Config;
+
+/** Contribution kind {@code samplers}. */
+public interface SamplerFactory {
+
+    /** One-line summary for listings. */
+    String description();
+
+    /** Builds a sampler from validated parameters. */
+    Sampler create(SamplerContext context, Config params);
+}

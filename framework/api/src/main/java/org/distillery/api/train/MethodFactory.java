@@ -1,0 +1,15 @@
+package org.distillery.api.train;
+
+import java.util.List;
+
+import com.typesafe.config.Config;
+
+/** Contribution kind {@code methods}: turns a method's parameters into its stages. */
+public interface MethodFactory {
+
+    /** One-line summary for listings. */
+    String description();
+
+    /** The stages to run, in order. */
+    List<StageSpec> stages(Config params);
+}
