@@ -9,10 +9,7 @@ import org.distillery.api.run.RunContext;
  * under {@code distillery.losses."<key>"}; the kernel rejects unknown or mistyped parameters
  * before calling {@link #create}.
  */
-public interface LossFactory {
-
-    /** One-line summary for listings. */
-    String description();
+public interface LossFactory extends org.distillery.api.ContributionFactory {
 
     /**
      * Builds the loss.

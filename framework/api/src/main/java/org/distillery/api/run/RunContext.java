@@ -39,6 +39,12 @@ public interface RunContext {
     /** True once an operator or a vanished contribution asked the run to stop. */
     boolean stopRequested();
 
+    /** Loss swaps requested by an operator since the last call; the trainer applies them at the step boundary. */
+    java.util.List<SwapRequest> takeSwapRequests();
+
+    /** Reports the outcome of a swap request to whoever asked ({@code null} error means applied). */
+    void acknowledgeSwap(SwapRequest request, String error);
+
     /** The shared tensor service. */
     TensorService tensors();
 

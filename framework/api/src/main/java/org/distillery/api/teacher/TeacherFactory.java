@@ -5,10 +5,7 @@ import com.typesafe.config.Config;
 import org.distillery.api.run.RunContext;
 
 /** Contribution kind {@code teachers}: local, cached or remote teachers. */
-public interface TeacherFactory {
-
-    /** One-line summary for listings. */
-    String description();
+public interface TeacherFactory extends org.distillery.api.ContributionFactory {
 
     /** Opens the teacher with validated parameters. */
     Teacher open(RunContext run, Config params);

@@ -5,10 +5,7 @@ import java.util.List;
 import com.typesafe.config.Config;
 
 /** Contribution kind {@code methods}: turns a method's parameters into its stages. */
-public interface MethodFactory {
-
-    /** One-line summary for listings. */
-    String description();
+public interface MethodFactory extends org.distillery.api.ContributionFactory {
 
     /** The stages to run, in order. */
     List<StageSpec> stages(Config params);

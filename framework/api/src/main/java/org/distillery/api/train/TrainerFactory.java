@@ -1,10 +1,7 @@
 package org.distillery.api.train;
 
 /** Contribution kind {@code trainers}. */
-public interface TrainerFactory {
-
-    /** One-line summary for listings. */
-    String description();
+public interface TrainerFactory extends org.distillery.api.ContributionFactory {
 
     /** Creates the stage runner. */
     Trainer create();

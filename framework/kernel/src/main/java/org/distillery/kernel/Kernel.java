@@ -1,0 +1,227 @@
+package org.distillery.kernel;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.stream.Stream;
+
+import com.google.inject.AbstractModule;
+import com.google.inject.Module;
+
+import org.distillery.api.ContributionRegistry;
+import org.distillery.api.data.DataService;
+import org.distillery.api.model.ModelService;
+import org.distillery.api.tensor.TensorService;
+import org.distillery.data.JsonlDataService;
+import org.distillery.kernel.osgi.BundleProblems;
+import org.distillery.kernel.osgi.ContributionExtender;
+import org.distillery.kernel.osgi.DropInWatcher;
+import org.distillery.kernel.osgi.OsgiContributionRegistry;
+import org.distillery.kernel.osgi.SystemPackages;
+import org.distillery.models.HfModelService;
+import org.distillery.tensor.DjlTensorService;
+import org.distillery.train.BuiltInContributions;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.Constants;
+import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.launch.Framework;
+import org.osgi.framework.launch.FrameworkFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running kernel: the DJL engine (started first, on the launcher's class loader), an
+ * embedded Felix whose system bundle exports the launcher's libraries, the kernel services,
+ * the contribution extender, the distribution's bundles and the drop-in watcher.
+ */
+public final class Kernel implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Kernel.class);
+
+    private final KernelOptions options;
+    private final DjlTensorService tensors;
+    private final ModelService models;
+    private final DataService data;
+    private final Framework framework;
+    private final Path storage;
+    private final BundleProblems problems = new BundleProblems();
+    private final OsgiContributionRegistry registry;
+    private final ContributionExtender extender;
+    private final DropInWatcher dropIn;
+    private final long readyNanos;
+
+    private Kernel(KernelOptions options) throws Exception {
+        long t0 = System.nanoTime();
+        this.options = options;
+        this.tensors = DjlTensorService.start(options.device());
+        this.models = new HfModelService();
+        this.data = new JsonlDataService();
+        this.storage = Files.createTempDirectory("distillery-felix-");
+        Map<String, String> props = new HashMap<>();
+        props.put(Constants.FRAMEWORK_STORAGE, storage.toString());
+        props.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
+        props.put(Constants.FRAMEWORK_SYSTEMPACKAGES_EXTRA, SystemPackages.fromClassPath());
+        props.put("felix.log.level", "1");
+        props.put("gosh.args", options.interactiveShell() ? "" : "--nointeractive");
+        props.put("gosh.home", options.home().toString());
+        framework = ServiceLoader.load(FrameworkFactory.class).iterator().next().newFramework(props);
+        framework.init();
+        BundleContext system = framework.getBundleContext();
+        system.addFrameworkListener(event -> {
+            if (event.getType() == FrameworkEvent.ERROR && event.getBundle() != null) {
+                problems.report(BundleProblems.nameOf(event.getBundle()), "framework", event.getThrowable());
+            }
+        });
+        registry = new OsgiContributionRegistry(system);
+        system.registerService(TensorService.class, tensors, null);
+        system.registerService(ModelService.class, models, null);
+        system.registerService(DataService.class, data, null);
+        system.registerService(ContributionRegistry.class, registry, null);
+        BuiltInContributions.all().forEach(c ->
+                registry.registerBuiltIn(c.kind(), c.key(), c.factory(), c.defaults(), Version.KERNEL));
+        Module services = new AbstractModule() {
+            @Override
+            protected void configure() {
+                bind(TensorService.class).toInstance(tensors);
+                bind(ModelService.class).toInstance(models);
+                bind(DataService.class).toInstance(data);
+                bind(ContributionRegistry.class).toInstance(registry);
+            }
+        };
+        extender = new ContributionExtender(system, services, problems);
+        extender.open();
+        framework.start();
+        installAndStart(system, options.bundleDirs());
+        dropIn = options.dropIn() == null ? null : new DropInWatcher(system, options.dropIn(), problems);
+        if (dropIn != null) {
+            dropIn.start(options.pollMillis());
+        }
+        readyNanos = System.nanoTime() - t0;
+        LOG.info("kernel ready in {} ms ({})", readyNanos / 1_000_000, tensors.engineDescription());
+    }
+
+    /** Boots a kernel. */
+    public static Kernel start(KernelOptions options) throws Exception {
+        return new Kernel(options);
+    }
+
+    private void installAndStart(BundleContext system, List<Path> dirs) throws IOException {
+        List<Bundle> installed = new ArrayList<>();
+        for (Path dir : dirs) {
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            List<Path> jars;
+            try (Stream<Path> s = Files.list(dir)) {
+                jars = s.filter(p -> p.toString().endsWith(".jar")).sorted(Comparator.naturalOrder()).toList();
+            }
+            for (Path jar : jars) {
+                try {
+                    installed.add(system.installBundle(jar.toUri().toString()));
+                } catch (BundleException | RuntimeException e) {
+                    problems.report(jar.getFileName().toString(), "install", e);
+                }
+            }
+        }
+        for (Bundle b : installed) {
+            if (b.getHeaders().get(Constants.FRAGMENT_HOST) != null) {
+                continue;
+            }
+            try {
+                b.start();
+            } catch (BundleException | RuntimeException e) {
+                problems.report(BundleProblems.nameOf(b), "start", e);
+            }
+        }
+    }
+
+    /** Options the kernel was started with. */
+    public KernelOptions options() {
+        return options;
+    }
+
+    /** The shared tensor service. */
+    public DjlTensorService tensors() {
+        return tensors;
+    }
+
+    /** The model service. */
+    public ModelService models() {
+        return models;
+    }
+
+    /** The data service. */
+    public DataService data() {
+        return data;
+    }
+
+    /** The contribution registry. */
+    public OsgiContributionRegistry registry() {
+        return registry;
+    }
+
+    /** Bundles that failed, with reasons. */
+    public BundleProblems problems() {
+        return problems;
+    }
+
+    /** The system bundle's context. */
+    public BundleContext context() {
+        return framework.getBundleContext();
+    }
+
+    /** Every installed bundle except the system bundle. */
+    public List<Bundle> bundles() {
+        List<Bundle> out = new ArrayList<>();
+        for (Bundle b : framework.getBundleContext().getBundles()) {
+            if (b.getBundleId() != 0) {
+                out.add(b);
+            }
+        }
+        return out;
+    }
+
+    /** Time from {@link #start} to ready, in nanoseconds. */
+    public long readyNanos() {
+        return readyNanos;
+    }
+
+    /** Blocks until the framework stops (the shell's {@code stop 0} or {@link #close()}). */
+    public void awaitStop() throws InterruptedException {
+        framework.waitForStop(0);
+    }
+
+    @Override
+    public void close() {
+        if (dropIn != null) {
+            dropIn.close();
+        }
+        try {
+            extender.close();
+            framework.stop();
+            framework.waitForStop(10_000);
+        } catch (BundleException | InterruptedException | IllegalStateException e) {
+            LOG.warn("framework did not stop cleanly: {}", e.toString());
+        } finally {
+            tensors.close();
+            deleteTree(storage);
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // a temporary folder; the OS cleans it eventually
+        }
+    }
+}

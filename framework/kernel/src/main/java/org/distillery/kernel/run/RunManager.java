@@ -1,0 +1,180 @@
+package org.distillery.kernel.run;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigRenderOptions;
+
+import org.distillery.api.ContributionKind;
+import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.MethodFactory;
+import org.distillery.api.train.StageResult;
+import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.TrainerFactory;
+import org.distillery.kernel.Kernel;
+import org.distillery.kernel.config.ConfigValidator;
+import org.distillery.kernel.config.ExperimentException;
+import org.distillery.train.AtomicDirs;
+
+/**
+ * Creates run directories and runs a method's stages in order. A run directory holds
+ * {@code config.conf} (the resolved experiment), {@code events.jsonl}, {@code stages/<name>/}
+ * (checkpoints, best and final models, {@code result.json}) and {@code results.json}. A stage
+ * with a {@code result.json} is complete and skipped on resume.
+ */
+public final class RunManager {
+
+    /** Outcome of running an experiment. */
+    public record Outcome(Path runDir, boolean completed, Map<String, Object> results) {
+    }
+
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
+            .create();
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
+
+    private final Kernel kernel;
+    private final Map<String, Run> active = new ConcurrentHashMap<>();
+
+    /** Creates a manager over a started kernel. */
+    public RunManager(Kernel kernel) {
+        this.kernel = kernel;
+    }
+
+    /** Validates a resolved experiment against the defaults and the registry; throws {@link ExperimentException}. */
+    public void validate(Config experiment) {
+        ConfigValidator v = new ConfigValidator((kind, key) -> kernel.registry().defaults(kind, key),
+                kind -> kernel.registry().keys(kind));
+        v.validate(experiment, ConfigValidator.experimentDefaults());
+        String methodKey = experiment.getString("method.key");
+        var method = kernel.registry().find(ContributionKind.METHOD, methodKey, MethodFactory.class).orElseThrow();
+        List<String> problems = new ArrayList<>();
+        for (StageSpec s : method.factory().stages(experiment.getConfig("method.params").withFallback(method.defaults()))) {
+            if (kernel.registry().find(ContributionKind.TRAINER, s.trainer(), TrainerFactory.class).isEmpty()) {
+                problems.add("method.key: method '" + methodKey + "' needs trainer '" + s.trainer()
+                        + "', which no bundle provides (accepted trainers: "
+                        + String.join(", ", kernel.registry().keys(ContributionKind.TRAINER)) + ")");
+            }
+        }
+        try {
+            org.distillery.train.TrainSettings.of(experiment.getConfig("train"));
+        } catch (InvalidConfigException e) {
+            problems.add(e.getMessage());
+        } catch (com.typesafe.config.ConfigException e) {
+            problems.add("train: " + e.getMessage());
+        }
+        if (!problems.isEmpty()) {
+            throw new ExperimentException(problems);
+        }
+    }
+
+    /** Creates a fresh run directory for a validated experiment; written whole or not at all. */
+    public Run create(Config experiment) throws IOException {
+        Path out = Path.of(experiment.getString("experiment.output-dir"));
+        Files.createDirectories(out);
+        String base = experiment.getString("experiment.name") + "-" + LocalDateTime.now().format(STAMP);
+        Path dir = out.resolve(base);
+        for (int i = 2; Files.exists(dir); i++) {
+            dir = out.resolve(base + "-" + i);
+        }
+        Path staging = AtomicDirs.staging(dir);
+        Files.writeString(staging.resolve("config.conf"), experiment.root().render(
+                ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
+        Files.createDirectories(staging.resolve(Run.CONTROL));
+        AtomicDirs.commit(staging, dir);
+        return open(dir, experiment);
+    }
+
+    /** Reopens an existing run directory to continue it. */
+    public Run reopen(Path dir) throws IOException {
+        Path conf = dir.resolve("config.conf");
+        if (!Files.isRegularFile(conf)) {
+            throw new ExperimentException(List.of("run-dir: not a run directory, no config.conf (got \"" + dir
+                    + "\"; accepted: a folder made by distill run)"));
+        }
+        Config experiment = ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults()).resolve();
+        validate(experiment);
+        Files.createDirectories(dir.resolve(Run.CONTROL));
+        return open(dir, experiment);
+    }
+
+    private Run open(Path dir, Config experiment) throws IOException {
+        JsonlEventLog log = new JsonlEventLog(dir.resolve("events.jsonl"));
+        Run run = new Run(dir, experiment, log, kernel.tensors(), kernel.registry(), kernel.models(), kernel.data());
+        active.put(run.runId(), run);
+        return run;
+    }
+
+    /** Runs every stage not yet complete; returns when done or stopped. */
+    public Outcome execute(Run run) throws Exception {
+        try {
+            Config experiment = run.config();
+            kernel.tensors().seed(run.seed());
+            var method = kernel.registry().find(ContributionKind.METHOD, experiment.getString("method.key"),
+                    MethodFactory.class).orElseThrow();
+            List<StageSpec> stages = method.factory().stages(
+                    experiment.getConfig("method.params").withFallback(method.defaults()));
+            run.events().event("run-started", Map.of("method", method.info().coordinates(), "stages",
+                    stages.stream().map(StageSpec::name).toList(), "engine", kernel.tensors().engineDescription()));
+            Map<String, Object> results = new LinkedHashMap<>();
+            boolean completed = true;
+            for (StageSpec stage : stages) {
+                Path resultFile = run.runDir().resolve("stages").resolve(stage.name()).resolve("result.json");
+                if (Files.exists(resultFile)) {
+                    results.put(stage.name(), GSON.fromJson(Files.readString(resultFile), JsonObject.class));
+                    continue;
+                }
+                var trainer = kernel.registry().find(ContributionKind.TRAINER, stage.trainer(), TrainerFactory.class)
+                        .orElseThrow(() -> new IllegalStateException("trainer " + stage.trainer() + " vanished"));
+                StageSpec full = new StageSpec(stage.name(), stage.trainer(),
+                        stage.params().withFallback(experiment.getConfig("train")));
+                run.events().event("stage-started", Map.of("stage", stage.name(), "trainer",
+                        trainer.info().coordinates()));
+                StageResult r = trainer.factory().create().run(run, full);
+                Map<String, Object> rec = new LinkedHashMap<>();
+                rec.put("steps", r.stepsDone());
+                rec.put("model", r.model() == null ? null : r.model().toString());
+                rec.put("metrics", r.metrics());
+                rec.put("stopped", r.stopped());
+                run.events().event("stage-finished", Map.of("stage", stage.name(), "steps", r.stepsDone(),
+                        "stopped", r.stopped()));
+                if (r.stopped()) {
+                    completed = false;
+                    results.put(stage.name(), rec);
+                    break;
+                }
+                AtomicDirs.writeString(resultFile, GSON.toJson(rec));
+                results.put(stage.name(), rec);
+            }
+            AtomicDirs.writeString(run.runDir().resolve("results.json"), GSON.toJson(results));
+            run.events().event(completed ? "run-finished" : "run-stopped", Map.of("run", run.runId()));
+            return new Outcome(run.runDir(), completed, results);
+        } finally {
+            active.remove(run.runId());
+        }
+    }
+
+    /** A run of this process by id. */
+    public Optional<Run> active(String runId) {
+        return Optional.ofNullable(active.get(runId));
+    }
+
+    /** Ids of the runs in this process. */
+    public List<String> activeIds() {
+        return List.copyOf(active.keySet());
+    }
+}

@@ -1,0 +1,367 @@
+package org.distillery.models;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import org.distillery.api.model.Generator;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.ModelConfig;
+import org.distillery.api.model.ModelService;
+import org.distillery.api.model.Tokenizer;
+import org.distillery.models.arch.ArchConfig;
+import org.distillery.models.arch.Layout;
+import org.distillery.models.arch.TransformerLM;
+import org.distillery.models.generate.HfGenerator;
+import org.distillery.models.io.Json;
+import org.distillery.models.io.SafeTensors;
+import org.distillery.models.tokenizer.Tokenizers;
+
+/**
+ * The model service: Hugging Face model folders ({@code config.json}, {@code generation_config.json},
+ * {@code model.safetensors} or a sharded index) for GPT-2, Llama, Qwen2, Mistral, Mixtral and Qwen2-MoE.
+ */
+public class HfModelService implements ModelService {
+
+    /** Single-file weights. */
+    public static final String WEIGHTS = "model.safetensors";
+    /** Sharded weights index. */
+    public static final String INDEX = "model.safetensors.index.json";
+    /** Model configuration. */
+    public static final String CONFIG = "config.json";
+    /** Generation defaults. */
+    public static final String GENERATION_CONFIG = "generation_config.json";
+
+    private final HfGenerator generator = new HfGenerator();
+
+    /** Creates the service; the kernel registers one instance. */
+    public HfModelService() {
+    }
+
+    @Override
+    public ModelConfig readConfig(Path dir) throws IOException {
+        return ModelConfigs.read(dir);
+    }
+
+    @Override
+    public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
+        DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
+        ModelConfig cfg = readConfig(dir);
+        ArchConfig arch = ModelConfigs.arch(cfg);
+        Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
+                ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
+        Map<String, Shape> shapes = Layout.shapes(arch);
+
+        List<SafeTensors.Reader> readers = new ArrayList<>();
+        try {
+            Map<String, Located> found = locate(dir, arch, shapes, readers);
+            List<String> missing = new ArrayList<>();
+            for (String n : shapes.keySet()) {
+                if (!found.containsKey(n)) {
+                    missing.add(n);
+                }
+            }
+            if (!missing.isEmpty()) {
+                throw new IOException(dir + ": " + missing.size() + " parameter(s) of the " + arch.modelType
+                        + " config missing from the weights: " + abbreviate(missing));
+            }
+            for (Map.Entry<String, Located> e : found.entrySet()) {
+                Shape want = shapes.get(e.getKey());
+                SafeTensors.Entry en = e.getValue().entry;
+                if (!want.equals(en.djlShape())) {
+                    throw new IOException(e.getValue().reader.file() + ": tensor '" + en.name() + "' has shape "
+                            + Arrays.toString(en.shape()) + " but config.json implies " + want);
+                }
+                DataType t = en.dataType();
+                if (!t.isFloating()) {
+                    throw new IOException(e.getValue().reader.file() + ": tensor '" + en.name() + "' has dtype "
+                            + en.dtype() + "; parameters must be floating point");
+                }
+            }
+            NDManager pm = manager.newSubManager();
+            boolean ok = false;
+            try {
+                Map<String, NDArray> params = new LinkedHashMap<>();
+                for (String n : shapes.keySet()) {
+                    Located l = found.get(n);
+                    params.put(n, l.reader.read(l.entry.name(), pm, compute));
+                }
+                LanguageModel model = new TransformerLM(cfg, compute, pm, params, gen);
+                ok = true;
+                return model;
+            } finally {
+                if (!ok) {
+                    pm.close();
+                }
+            }
+        } finally {
+            for (SafeTensors.Reader r : readers) {
+                r.close();
+            }
+        }
+    }
+
+    private record Located(SafeTensors.Reader reader, SafeTensors.Entry entry) {
+    }
+
+    private Map<String, Located> locate(Path dir, ArchConfig arch, Map<String, Shape> shapes,
+                                        List<SafeTensors.Reader> readers) throws IOException {
+        Map<String, Located> found = new LinkedHashMap<>();
+        List<String> unexpected = new ArrayList<>();
+        Path single = dir.resolve(WEIGHTS);
+        Path index = dir.resolve(INDEX);
+        if (Files.exists(single)) {
+            SafeTensors.Reader r = SafeTensors.Reader.open(single);
+            readers.add(r);
+            for (SafeTensors.Entry e : r.entries().values()) {
+                place(arch, shapes, r, e, found, unexpected);
+            }
+            if (!unexpected.isEmpty()) {
+                throw new IOException(single + ": unexpected tensor(s) for a " + arch.modelType + " model: "
+                        + abbreviate(unexpected));
+            }
+        } else if (Files.exists(index)) {
+            JsonObject idx = Json.readObject(index);
+            JsonElement wm = idx.get("weight_map");
+            if (wm == null || !wm.isJsonObject()) {
+                throw new IOException(index + ": missing \"weight_map\" object");
+            }
+            Map<String, List<String>> byFile = new TreeMap<>();
+            for (Map.Entry<String, JsonElement> e : wm.getAsJsonObject().entrySet()) {
+                JsonElement f = e.getValue();
+                if (!f.isJsonPrimitive() || !f.getAsJsonPrimitive().isString()) {
+                    throw new IOException(index + ": weight_map entry '" + e.getKey() + "' is not a file name");
+                }
+                String file = f.getAsString();
+                if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.startsWith(".")) {
+                    throw new IOException(index + ": weight_map entry '" + e.getKey() + "' names '" + file
+                            + "', which is not a plain file name in the model folder");
+                }
+                byFile.computeIfAbsent(file, k -> new ArrayList<>()).add(e.getKey());
+            }
+            for (Map.Entry<String, List<String>> e : byFile.entrySet()) {
+                Path shard = dir.resolve(e.getKey());
+                if (!Files.exists(shard)) {
+                    throw new IOException(index + ": shard '" + e.getKey() + "' listed for tensor '"
+                            + e.getValue().get(0) + "' does not exist");
+                }
+                SafeTensors.Reader r = SafeTensors.Reader.open(shard);
+                readers.add(r);
+                for (String name : e.getValue()) {
+                    SafeTensors.Entry en = r.entries().get(name);
+                    if (en == null) {
+                        throw new IOException(shard + ": has no tensor '" + name + "' although " + INDEX
+                                + " lists it there");
+                    }
+                    place(arch, shapes, r, en, found, unexpected);
+                }
+            }
+            if (!unexpected.isEmpty()) {
+                throw new IOException(index + ": unexpected tensor(s) for a " + arch.modelType + " model: "
+                        + abbreviate(unexpected));
+            }
+        } else {
+            throw new NoSuchFileException(dir.toString(), null, "no " + WEIGHTS + " or " + INDEX
+                    + " in the model folder (only safetensors weights are supported)");
+        }
+        return found;
+    }
+
+    private static void place(ArchConfig arch, Map<String, Shape> shapes, SafeTensors.Reader r, SafeTensors.Entry e,
+                              Map<String, Located> found, List<String> unexpected) throws IOException {
+        String canon = Layout.canonical(arch, e.name());
+        if (shapes.containsKey(canon)) {
+            Located prev = found.put(canon, new Located(r, e));
+            if (prev != null) {
+                throw new IOException(r.file() + ": tensor '" + e.name() + "' is stored twice (also as '"
+                        + prev.entry.name() + "' in " + prev.reader.file().getFileName() + ")");
+            }
+        } else if (!Layout.tolerated(arch, canon)) {
+            unexpected.add(e.name());
+        }
+    }
+
+    private static String abbreviate(List<String> names) {
+        if (names.size() <= 5) {
+            return String.join(", ", names);
+        }
+        return String.join(", ", names.subList(0, 5)) + " and " + (names.size() - 5) + " more";
+    }
+
+    private static DataType checkFloat(DataType t) {
+        if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.BFLOAT16 && t != DataType.FLOAT64) {
+            throw new IllegalArgumentException("model dtype must be float32, float16, bfloat16 or float64, got " + t);
+        }
+        return t;
+    }
+
+    @Override
+    public LanguageModel create(ModelConfig config, long seed, NDManager manager) {
+        return create(config, seed, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * Creates a model with parameters drawn from normal(0, initializer_range) (GPT-2's output
+     * projections scaled by 1/sqrt(2 n_layer)), biases zero and norm weights one, using a
+     * {@link SplittableRandom} per parameter seeded from {@code seed} and the parameter name, so
+     * the result is the same in every process.
+     */
+    public LanguageModel create(ModelConfig config, long seed, NDManager manager, DataType dtype) {
+        DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
+        Map<String, Object> raw = ModelConfigs.toMap(config);
+        ArchConfig arch = ArchConfig.parse(raw);
+        ModelConfig cfg = arch.toModelConfig(raw);
+        Map<String, Shape> shapes = Layout.shapes(arch);
+        NDManager pm = manager.newSubManager();
+        boolean ok = false;
+        try {
+            Map<String, NDArray> params = new LinkedHashMap<>();
+            for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+                String name = e.getKey();
+                long size = e.getValue().size();
+                if (size > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("parameter " + name + " has " + size + " elements; too large");
+                }
+                float[] data = new float[(int) size];
+                double std = Layout.initStd(arch, name);
+                if (std < 0) {
+                    Arrays.fill(data, 1f);
+                } else if (std > 0) {
+                    SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+                    for (int i = 0; i < data.length; i++) {
+                        data[i] = (float) (rng.nextGaussian() * std);
+                    }
+                }
+                if (name.equals("model.embed_tokens.weight") && raw.get("pad_token_id") instanceof Number pad) {
+                    int row = pad.intValue();
+                    if (row >= 0 && row < arch.vocabSize) {
+                        Arrays.fill(data, row * arch.hiddenSize, (row + 1) * arch.hiddenSize, 0f);
+                    }
+                }
+                NDArray a = pm.create(data, e.getValue());
+                if (compute != DataType.FLOAT32) {
+                    NDArray c = a.toType(compute, false);
+                    a.close();
+                    a = c;
+                }
+                params.put(name, a);
+            }
+            LanguageModel m = new TransformerLM(cfg, compute, pm, params, Map.of());
+            ok = true;
+            return m;
+        } finally {
+            if (!ok) {
+                pm.close();
+            }
+        }
+    }
+
+    @Override
+    public void save(LanguageModel model, Path dir, DataType dtype) throws IOException {
+        DataType out = checkSaveType(dtype);
+        Files.createDirectories(dir);
+        SafeTensors.write(dir.resolve(WEIGHTS), model.parameters(), out, Map.of("format", "pt"));
+        writeConfigs(model, dir, out);
+    }
+
+    /**
+     * Saves the weights as shards of at most {@code maxShardBytes} each (a tensor is never split)
+     * plus {@code model.safetensors.index.json}; removes a stale single-file {@code model.safetensors}.
+     */
+    public void saveSharded(LanguageModel model, Path dir, DataType dtype, long maxShardBytes) throws IOException {
+        DataType out = checkSaveType(dtype);
+        Files.createDirectories(dir);
+        List<Map<String, NDArray>> shards = new ArrayList<>();
+        Map<String, NDArray> current = new LinkedHashMap<>();
+        long size = 0;
+        long total = 0;
+        for (String name : new TreeMap<>(model.parameters()).keySet()) {
+            NDArray a = model.parameters().get(name);
+            long bytes = a.getShape().size() * out.getNumOfBytes();
+            if (!current.isEmpty() && size + bytes > maxShardBytes) {
+                shards.add(current);
+                current = new LinkedHashMap<>();
+                size = 0;
+            }
+            current.put(name, a);
+            size += bytes;
+            total += bytes;
+        }
+        if (!current.isEmpty()) {
+            shards.add(current);
+        }
+        Map<String, String> weightMap = new TreeMap<>();
+        for (int i = 0; i < shards.size(); i++) {
+            String file = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
+            SafeTensors.write(dir.resolve(file), shards.get(i), out, Map.of("format", "pt"));
+            for (String n : shards.get(i).keySet()) {
+                weightMap.put(n, file);
+            }
+        }
+        Map<String, Object> index = new LinkedHashMap<>();
+        index.put("metadata", Map.of("total_size", total));
+        index.put("weight_map", weightMap);
+        Json.writeAtomic(dir.resolve(INDEX), index);
+        Files.deleteIfExists(dir.resolve(WEIGHTS));
+        writeConfigs(model, dir, out);
+    }
+
+    private static DataType checkSaveType(DataType dtype) {
+        DataType out = dtype == null ? DataType.FLOAT32 : dtype;
+        if (out != DataType.FLOAT32 && out != DataType.FLOAT16 && out != DataType.BFLOAT16) {
+            throw new IllegalArgumentException("save dtype must be float32, float16 or bfloat16, got " + out);
+        }
+        return out;
+    }
+
+    private static void writeConfigs(LanguageModel model, Path dir, DataType dtype) throws IOException {
+        Map<String, Object> cfg = ModelConfigs.toMap(model.config());
+        cfg.put("torch_dtype", torchName(dtype));
+        Json.writeAtomic(dir.resolve(CONFIG), cfg);
+        if (model instanceof TransformerLM t && !t.generationConfig().isEmpty()) {
+            Json.writeAtomic(dir.resolve(GENERATION_CONFIG), t.generationConfig());
+        }
+    }
+
+    /** The {@code torch_dtype} name of a DJL type. */
+    public static String torchName(DataType t) {
+        return switch (t) {
+            case FLOAT16 -> "float16";
+            case BFLOAT16 -> "bfloat16";
+            case FLOAT64 -> "float64";
+            default -> "float32";
+        };
+    }
+
+    /** Writes {@code generation_config.json} (e.g. eos ids) into a model folder. */
+    public static void writeGenerationConfig(Path dir, Map<String, Object> fields) throws IOException {
+        Json.writeAtomic(dir.resolve(GENERATION_CONFIG), fields);
+    }
+
+    @Override
+    public Tokenizer tokenizer(Path dir) throws IOException {
+        return Tokenizers.load(dir);
+    }
+
+    @Override
+    public Generator generator() {
+        return generator;
+    }
+}

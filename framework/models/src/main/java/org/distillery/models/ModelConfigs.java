@@ -1,0 +1,56 @@
+package org.distillery.models;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.distillery.api.model.ModelConfig;
+import org.distillery.models.arch.ArchConfig;
+import org.distillery.models.io.Json;
+
+/** Builds {@link ModelConfig} records from {@code config.json} maps and back. */
+public final class ModelConfigs {
+
+    /** The {@code model_type} values this module implements. */
+    public static final List<String> SUPPORTED = ArchConfig.SUPPORTED;
+
+    private ModelConfigs() {
+    }
+
+    /**
+     * Builds a validated config from {@code config.json} fields; missing optional fields take the
+     * Hugging Face defaults of the architecture.
+     *
+     * @throws IllegalArgumentException naming the field that is missing or invalid
+     */
+    public static ModelConfig fromMap(Map<String, Object> raw) {
+        ArchConfig a = ArchConfig.parse(raw);
+        return a.toModelConfig(new LinkedHashMap<>(raw));
+    }
+
+    /** Reads and validates {@code config.json} of {@code dir}. */
+    public static ModelConfig read(Path dir) throws IOException {
+        Path file = dir.resolve("config.json");
+        Map<String, Object> raw = Json.readMap(file);
+        try {
+            return fromMap(raw);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The {@code config.json} content of {@code config}: its raw map with the record fields written
+     * back under the architecture's own key names (the record wins over stale raw values).
+     */
+    public static Map<String, Object> toMap(ModelConfig config) {
+        return ArchConfig.mergeRecord(config);
+    }
+
+    /** The parsed architecture of {@code config}. */
+    public static ArchConfig arch(ModelConfig config) {
+        return ArchConfig.parse(toMap(config));
+    }
+}

@@ -1,0 +1,110 @@
+package org.distillery.tensor;
+
+import java.util.Locale;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+
+import org.distillery.api.tensor.MemoryUsage;
+import org.distillery.api.tensor.TensorService;
+
+/**
+ * The one owner of the DJL engine and its base manager. The kernel creates it before any
+ * bundle starts, so the engine is discovered through the launcher's class loader.
+ */
+public final class DjlTensorService implements TensorService, AutoCloseable {
+
+    private final Engine engine;
+    private final Device device;
+    private final NDManager base;
+
+    private DjlTensorService(Engine engine, Device device) {
+        this.engine = engine;
+        this.device = device;
+        this.base = engine.newBaseManager(device);
+    }
+
+    /**
+     * Starts the engine and picks the device.
+     *
+     * @param deviceSpec {@code auto}, {@code cpu}, {@code gpu} or {@code gpu:N}
+     * @throws IllegalArgumentException if the spec is malformed or names a GPU that is not there
+     */
+    public static DjlTensorService start(String deviceSpec) {
+        Engine engine = Engine.getEngine("PyTorch");
+        return new DjlTensorService(engine, resolveDevice(deviceSpec, engine.getGpuCount()));
+    }
+
+    /** Maps a device spec to a device, given the number of GPUs present. */
+    static Device resolveDevice(String spec, int gpuCount) {
+        String s = spec.trim().toLowerCase(Locale.ROOT);
+        if (s.equals("auto")) {
+            return gpuCount > 0 ? Device.gpu(0) : Device.cpu();
+        }
+        if (s.equals("cpu")) {
+            return Device.cpu();
+        }
+        if (s.equals("gpu") || s.startsWith("gpu:")) {
+            int id = 0;
+            if (s.startsWith("gpu:")) {
+                try {
+                    id = Integer.parseInt(s.substring(4));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("device '" + spec + "': expected gpu:N with N a number");
+                }
+            }
+            if (id < 0 || id >= gpuCount) {
+                throw new IllegalArgumentException("device '" + spec + "': " + gpuCount + " GPU(s) found"
+                        + (gpuCount == 0 ? "; use cpu or auto" : "; use gpu:0 to gpu:" + (gpuCount - 1)));
+            }
+            return Device.gpu(id);
+        }
+        throw new IllegalArgumentException("device '" + spec + "': accepted: auto, cpu, gpu, gpu:N");
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public String engineDescription() {
+        return engine.getEngineName() + " " + engine.getVersion() + " on " + device;
+    }
+
+    @Override
+    public NDManager newRunScope(String runId) {
+        NDManager m = base.newSubManager(device);
+        m.setName("run:" + runId);
+        return m;
+    }
+
+    @Override
+    public NDManager newStepScope(NDManager runScope) {
+        NDManager m = runScope.newSubManager();
+        m.setName("step");
+        return m;
+    }
+
+    @Override
+    public MemoryUsage memory() {
+        long device = 0;
+        String source = NativeMemory.SOURCE;
+        if (this.device.isGpu()) {
+            device = ai.djl.util.cuda.CudaUtils.getGpuMemory(this.device).getUsed();
+            source += "+cuda";
+        }
+        return new MemoryUsage(NativeMemory.inUse(), device, source);
+    }
+
+    @Override
+    public void seed(long seed) {
+        engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+    }
+
+    @Override
+    public void close() {
+        base.close();
+    }
+}

@@ -1,0 +1,46 @@
+package org.distillery.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+import org.junit.jupiter.api.Test;
+
+class DjlTensorServiceTest {
+
+    @Test
+    void resolvesDeviceSpecs() {
+        assertEquals(Device.cpu(), DjlTensorService.resolveDevice("auto", 0));
+        assertEquals(Device.gpu(0), DjlTensorService.resolveDevice("auto", 2));
+        assertEquals(Device.cpu(), DjlTensorService.resolveDevice("CPU", 2));
+        assertEquals(Device.gpu(1), DjlTensorService.resolveDevice("gpu:1", 2));
+        var e = assertThrows(IllegalArgumentException.class, () -> DjlTensorService.resolveDevice("gpu", 0));
+        assertTrue(e.getMessage().contains("0 GPU(s) found"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> DjlTensorService.resolveDevice("tpu", 0));
+        assertTrue(e.getMessage().contains("accepted: auto, cpu, gpu, gpu:N"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> DjlTensorService.resolveDevice("gpu:x", 4));
+    }
+
+    @Test
+    void stepScopesFreeTheirArraysAndMemoryIsReported() {
+        try (DjlTensorService tensors = DjlTensorService.start("cpu"); NDManager run = tensors.newRunScope("t")) {
+            assertSame(run, tensors.newStepScope(run).getParentManager());
+            long before = tensors.memory().hostBytes();
+            assertTrue(before > 0, "native memory must be measurable");
+            NDManager step = tensors.newStepScope(run);
+            NDArray big = step.ones(new Shape(4096, 1024)); // 16 MiB
+            long during = tensors.memory().hostBytes();
+            assertTrue(during - before >= 16L << 20, "allocation visible: " + (during - before));
+            step.close();
+            assertTrue(big.isReleased());
+            long after = tensors.memory().hostBytes();
+            assertTrue(after - before < 1L << 20, "freed with its step: " + (after - before));
+        }
+    }
+}

@@ -1,0 +1,450 @@
+package org.distillery.train;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.training.GradientCollector;
+
+import org.distillery.api.ContributionKind;
+import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Example;
+import org.distillery.api.data.TokenBatch;
+import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossInput;
+import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.ForwardOptions;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.ModelOutput;
+import org.distillery.api.model.Tokenizer;
+import org.distillery.api.run.RunContext;
+import org.distillery.api.run.SwapRequest;
+import org.distillery.api.sampler.Sampler;
+import org.distillery.api.sampler.SamplerContext;
+import org.distillery.api.sampler.SamplerFactory;
+import org.distillery.api.teacher.Teacher;
+import org.distillery.api.teacher.TeacherFactory;
+import org.distillery.api.teacher.TeacherOutput;
+import org.distillery.api.train.StageResult;
+import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.Trainer;
+import org.distillery.api.train.TrainerFactory;
+
+/**
+ * {@code train.kd}: supervised distillation. Each step draws {@code grad-accum} micro-batches,
+ * scores them with the teacher (no gradients) when a term needs it, and minimises the weighted
+ * sum of loss terms, normalised by the loss tokens of all micro-batches together. Each step
+ * runs in its own NDManager, seeds the engine with {@code seed + step} (so a resumed run draws
+ * the same randomness) and looks its loss terms up in the registry (hot swap).
+ */
+public final class KdTrainer implements Trainer {
+
+    private static final Gson GSON = new Gson();
+
+    @Override
+    public StageResult run(RunContext run, StageSpec stage) throws Exception {
+        TrainSettings s = TrainSettings.of(stage.params());
+        Path stageDir = run.runDir().resolve("stages").resolve(stage.name());
+        Files.createDirectories(stageDir);
+        Config cfg = run.config();
+        try (Teacher teacher = openTeacher(run);
+             LanguageModel student = StudentModels.create(run, teacher)) {
+            Tokenizer tokenizer = StudentModels.tokenizer(run, teacher);
+            List<LossTerm> terms = new ArrayList<>();
+            for (int i = 0; i < s.loss().size(); i++) {
+                Config t = s.loss().get(i);
+                terms.add(new LossTerm(i, t.getString("key"), t.getDouble("weight"), t.getConfig("params")));
+            }
+            for (LossTerm t : terms) {
+                if (t.resolve(run) == LossTerm.Resolution.MISSING) {
+                    throw new InvalidConfigException("train.loss[" + t.index + "].key", "no registered loss", t.key,
+                            String.join(", ", run.registry().list(ContributionKind.LOSS).stream()
+                                    .map(i -> i.key()).toList()));
+                }
+            }
+            Map<String, NDArray> params = student.parameters();
+            params.values().forEach(p -> p.setRequiresGradient(true));
+            AdamW optimizer = new AdamW(params, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
+            Sampler sampler = openSampler(run, s, tokenizer, student, teacher);
+            LrSchedule schedule = new LrSchedule(s.schedule(), s.lr(), s.minLr(), s.warmupSteps(), s.steps());
+            List<Sequences.Sequence> validation = validationSet(run, tokenizer, s.maxLength());
+
+            Progress progress = new Progress();
+            Path latest = stageDir.resolve("checkpoints").resolve("latest");
+            if (Files.exists(latest)) {
+                Path ckpt = stageDir.resolve("checkpoints").resolve(Files.readString(latest).trim());
+                progress = restore(run, ckpt, student, optimizer, sampler);
+                run.events().event("resumed", Map.of("stage", stage.name(), "step", progress.step,
+                        "checkpoint", ckpt.getFileName().toString()));
+            }
+            boolean stopped = false;
+            long lastCheckpoint = progress.step;
+            while (progress.step < s.steps()) {
+                applySwaps(run, terms);
+                if (!resolveTerms(run, terms, s)) {
+                    stopped = true;
+                    break;
+                }
+                if (run.stopRequested()) {
+                    stopped = true;
+                    break;
+                }
+                step(run, s, terms, student, teacher, sampler, optimizer, schedule, progress);
+                progress.step++;
+                boolean last = progress.step == s.steps();
+                if (s.evalEvery() > 0 && !validation.isEmpty() && (progress.step % s.evalEvery() == 0 || last)) {
+                    double valLoss = evaluate(run, student, validation, s, tokenizer.padId());
+                    run.events().event("eval", Map.of("stage", stage.name(), "step", progress.step,
+                            "val.loss", valLoss, "val.ppl", Math.exp(valLoss)));
+                    if (valLoss < progress.bestValLoss) {
+                        progress.bestValLoss = valLoss;
+                        progress.bestStep = progress.step;
+                        progress.sinceBest = 0;
+                        saveModel(run, student, stageDir.resolve("best"));
+                    } else if (s.patience() > 0 && ++progress.sinceBest >= s.patience()) {
+                        run.events().event("early-stop", Map.of("stage", stage.name(), "step", progress.step,
+                                "best-step", progress.bestStep));
+                        checkpoint(run, stageDir, student, optimizer, sampler, progress, s);
+                        lastCheckpoint = progress.step;
+                        break;
+                    }
+                }
+                if (s.checkpointEvery() > 0 && progress.step % s.checkpointEvery() == 0) {
+                    checkpoint(run, stageDir, student, optimizer, sampler, progress, s);
+                    lastCheckpoint = progress.step;
+                }
+            }
+            if (lastCheckpoint != progress.step || !Files.exists(latest)) {
+                checkpoint(run, stageDir, student, optimizer, sampler, progress, s);
+            }
+            Path finalModel = stageDir.resolve("final");
+            saveModel(run, student, finalModel);
+            Path selected = Files.exists(stageDir.resolve("best")) && s.selectBest() ? stageDir.resolve("best") : finalModel;
+            Map<String, Double> metrics = new LinkedHashMap<>();
+            metrics.put("train.loss", progress.lastLoss);
+            if (progress.bestStep >= 0) {
+                metrics.put("val.loss", progress.bestValLoss);
+                metrics.put("val.best-step", (double) progress.bestStep);
+            }
+            return new StageResult(progress.step, selected, metrics, stopped);
+        }
+    }
+
+    private static Teacher openTeacher(RunContext run) {
+        Config t = run.config().getConfig("teacher");
+        String key = t.getString("key");
+        var c = run.registry().find(ContributionKind.TEACHER, key, TeacherFactory.class)
+                .orElseThrow(() -> new InvalidConfigException("teacher.key", "no registered teacher", key,
+                        String.join(", ", run.registry().list(ContributionKind.TEACHER).stream().map(i -> i.key()).toList())));
+        return c.factory().open(run, t.getConfig("params").withFallback(c.defaults()));
+    }
+
+    private static Sampler openSampler(RunContext run, TrainSettings s, Tokenizer tok, LanguageModel student,
+                                       Teacher teacher) {
+        var c = run.registry().find(ContributionKind.SAMPLER, s.samplerKey(), SamplerFactory.class)
+                .orElseThrow(() -> new InvalidConfigException("train.sampler.key", "no registered sampler",
+                        s.samplerKey(), String.join(", ", run.registry().list(ContributionKind.SAMPLER).stream()
+                                .map(i -> i.key()).toList())));
+        return c.factory().create(new SamplerContext(run, tok, student, teacher, s.batchSize(), s.maxLength()),
+                s.samplerParams().withFallback(c.defaults()));
+    }
+
+    private static void applySwaps(RunContext run, List<LossTerm> terms) {
+        for (SwapRequest req : run.takeSwapRequests()) {
+            if (req.term() < 0 || req.term() >= terms.size()) {
+                run.acknowledgeSwap(req, "term " + req.term() + " does not exist; the run has " + terms.size()
+                        + " loss term(s)");
+                continue;
+            }
+            if (run.registry().find(ContributionKind.LOSS, req.key(), org.distillery.api.loss.LossFactory.class).isEmpty()) {
+                run.acknowledgeSwap(req, "no registered loss '" + req.key() + "'");
+                continue;
+            }
+            terms.get(req.term()).retarget(req.key(), req.params());
+            run.acknowledgeSwap(req, null);
+        }
+    }
+
+    /** Resolves every term, waiting up to the configured time for a vanished loss; false means stop. */
+    private static boolean resolveTerms(RunContext run, List<LossTerm> terms, TrainSettings s)
+            throws InterruptedException {
+        for (LossTerm t : terms) {
+            LossTerm.Resolution r = t.resolve(run);
+            if (r != LossTerm.Resolution.MISSING) {
+                continue;
+            }
+            run.events().event("loss-missing", Map.of("term", t.index, "key", t.key, "wait-ms", s.hotSwapWaitMillis()));
+            long deadline = System.currentTimeMillis() + s.hotSwapWaitMillis();
+            while (r == LossTerm.Resolution.MISSING && System.currentTimeMillis() < deadline && !run.stopRequested()) {
+                Thread.sleep(50);
+                r = t.resolve(run);
+            }
+            if (r == LossTerm.Resolution.MISSING) {
+                run.events().event("stopping", Map.of("reason", "loss '" + t.key + "' vanished and did not come back within "
+                        + s.hotSwapWaitMillis() + " ms"));
+                return false;
+            }
+            run.events().event("loss-returned", Map.of("term", t.index, "key", t.key,
+                    "provider", t.current.info().coordinates()));
+        }
+        return true;
+    }
+
+    private static void step(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
+                             Teacher teacher, Sampler sampler, AdamW optimizer, LrSchedule schedule, Progress progress) {
+        long t0 = System.nanoTime();
+        Engine.getInstance().setRandomSeed((int) (run.seed() * 7919 + progress.step));
+        boolean needTeacher = false;
+        boolean needStudentHidden = false;
+        boolean needTeacherHidden = false;
+        for (LossTerm t : terms) {
+            Set<Loss.Need> needs = t.loss.needs();
+            needTeacher |= needs.contains(Loss.Need.TEACHER_LOGITS) || needs.contains(Loss.Need.TEACHER_HIDDEN);
+            needStudentHidden |= needs.contains(Loss.Need.STUDENT_HIDDEN);
+            needTeacherHidden |= needs.contains(Loss.Need.TEACHER_HIDDEN);
+        }
+        double[] termSums = new double[terms.size()];
+        double lossSum = 0;
+        long tokens = 0;
+        long lossTokens = 0;
+        try (NDManager step = run.tensors().newStepScope(run.manager())) {
+            List<TokenBatch> micro = new ArrayList<>(s.gradAccum());
+            for (int i = 0; i < s.gradAccum(); i++) {
+                TokenBatch b = sampler.next(step);
+                micro.add(b);
+                lossTokens += b.lossTokens();
+                tokens += (long) b.attentionMask().sum().getFloat();
+            }
+            float norm = Math.max(1, lossTokens);
+            for (TokenBatch b : micro) {
+                TeacherOutput tout = needTeacher ? teacher.score(b, needTeacherHidden, step) : null;
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    ForwardOptions opts = ForwardOptions.train().withMask(b.attentionMask());
+                    if (needStudentHidden) {
+                        opts = opts.withHiddenStates();
+                    }
+                    ModelOutput out = student.forward(b.inputIds(), opts);
+                    LossInput in = new LossInput(b, out.logits(), out.hiddenStates(), tout,
+                            tout == null ? List.of() : tout.hiddenStates(), step);
+                    NDArray total = null;
+                    for (LossTerm t : terms) {
+                        LossValue v = t.loss.compute(in);
+                        termSums[t.index] += v.sum().getFloat();
+                        NDArray weighted = v.sum().mul((float) t.weight);
+                        total = total == null ? weighted : total.add(weighted);
+                    }
+                    NDArray scaled = total.div(norm);
+                    lossSum += scaled.getFloat();
+                    gc.backward(scaled);
+                }
+            }
+            double gradNorm = gradNorm(student.parameters(), step);
+            double scale = 1.0;
+            boolean finite = Double.isFinite(gradNorm);
+            if (finite && s.clipNorm() > 0 && gradNorm > s.clipNorm()) {
+                scale = s.clipNorm() / (gradNorm + 1e-6);
+            }
+            double lr = schedule.at(progress.step);
+            if (finite) {
+                optimizer.step(lr, scale);
+            }
+            zeroGradients(student.parameters(), step);
+            progress.lastLoss = lossSum;
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            Map<String, Object> fig = new LinkedHashMap<>();
+            fig.put("of", s.steps());
+            fig.put("loss", lossSum);
+            Map<String, Object> termFigures = new LinkedHashMap<>();
+            for (LossTerm t : terms) {
+                termFigures.put(t.index + ":" + t.key, termSums[t.index] / norm);
+            }
+            fig.put("terms", termFigures);
+            fig.put("lr", lr);
+            fig.put("grad-norm", gradNorm);
+            fig.put("tokens", tokens);
+            fig.put("tokens-per-s", tokens / Math.max(seconds, 1e-9));
+            fig.put("native-bytes", run.tensors().memory().hostBytes());
+            if (!finite) {
+                fig.put("skipped", "non-finite gradient");
+            }
+            run.events().step(progress.step + 1, fig);
+        }
+    }
+
+    private static double gradNorm(Map<String, NDArray> params, NDManager step) {
+        double sq = 0;
+        try (NDManager scratch = step.newSubManager()) {
+            for (NDArray p : params.values()) {
+                NDArray g = p.getGradient();
+                g.attach(scratch);
+                sq += g.square().sum().getFloat();
+            }
+        }
+        return Math.sqrt(sq);
+    }
+
+    private static void zeroGradients(Map<String, NDArray> params, NDManager step) {
+        try (NDManager scratch = step.newSubManager()) {
+            for (NDArray p : params.values()) {
+                NDArray g = p.getGradient();
+                g.attach(scratch);
+                g.muli(0);
+                if (!Boolean.TRUE.equals(g.isNaN().any().getBoolean())) {
+                    continue;
+                }
+                g.set(java.nio.ByteBuffer.allocateDirect((int) (g.size() * g.getDataType().getNumOfBytes())));
+            }
+        }
+    }
+
+    static double evaluate(RunContext run, LanguageModel model, List<Sequences.Sequence> data, TrainSettings s,
+                           int padId) {
+        double sum = 0;
+        double count = 0;
+        int limit = Math.min(data.size(), s.evalBatches() * s.batchSize());
+        for (int i = 0; i < limit; i += s.batchSize()) {
+            try (NDManager step = run.tensors().newStepScope(run.manager())) {
+                TokenBatch b = Sequences.batch(data.subList(i, Math.min(limit, i + s.batchSize())), padId, step);
+                ModelOutput out = model.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask()));
+                out.logits().attach(step);
+                NDArray logp = out.logits().logSoftmax(-1);
+                NDArray picked = logp.gather(b.targets().expandDims(-1), -1).squeeze(-1);
+                sum -= picked.mul(b.lossMask()).sum().getFloat();
+                count += b.lossMask().sum().getFloat();
+            }
+        }
+        return count == 0 ? Double.NaN : sum / count;
+    }
+
+    private static List<Sequences.Sequence> validationSet(RunContext run, Tokenizer tok, int maxLength)
+            throws IOException {
+        String file = run.config().getString("data.validation-file");
+        if (file.isEmpty()) {
+            return List.of();
+        }
+        List<Sequences.Sequence> out = new ArrayList<>();
+        for (Example e : run.data().readJsonl(Path.of(file))) {
+            out.add(Sequences.encode(e, tok, maxLength));
+        }
+        return out;
+    }
+
+    private static void saveModel(RunContext run, LanguageModel model, Path target) throws IOException {
+        Path staging = AtomicDirs.staging(target);
+        run.models().save(model, staging, DataType.FLOAT32);
+        copyTokenizerFiles(run, staging);
+        AtomicDirs.commit(staging, target);
+    }
+
+    private static void copyTokenizerFiles(RunContext run, Path dir) throws IOException {
+        Path source = StudentModels.tokenizerDir(run);
+        if (source == null) {
+            return;
+        }
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+            Path p = source.resolve(f);
+            if (Files.exists(p)) {
+                Files.copy(p, dir.resolve(f));
+            }
+        }
+    }
+
+    private static void checkpoint(RunContext run, Path stageDir, LanguageModel student, AdamW optimizer,
+                                   Sampler sampler, Progress progress, TrainSettings s) throws IOException {
+        Path dir = stageDir.resolve("checkpoints");
+        String name = String.format("step-%08d", progress.step);
+        Path target = dir.resolve(name);
+        Path staging = AtomicDirs.staging(target);
+        run.models().save(student, staging.resolve("model"), DataType.FLOAT32);
+        try (OutputStream out = Files.newOutputStream(staging.resolve("optimizer.bin"))) {
+            optimizer.save(out);
+        }
+        JsonObject state = new JsonObject();
+        state.addProperty("step", progress.step);
+        state.addProperty("sampler", sampler.position());
+        state.addProperty("best-val-loss", progress.bestValLoss);
+        state.addProperty("best-step", progress.bestStep);
+        state.addProperty("since-best", progress.sinceBest);
+        state.addProperty("last-loss", progress.lastLoss);
+        Files.writeString(staging.resolve("state.json"), GSON.toJson(state));
+        AtomicDirs.commit(staging, target);
+        AtomicDirs.writeString(dir.resolve("latest"), name + "\n");
+        run.events().event("checkpoint", Map.of("step", progress.step, "path", target.toString()));
+        List<Path> old;
+        try (var list = Files.list(dir)) {
+            old = list.filter(p -> p.getFileName().toString().startsWith("step-")).sorted().toList();
+        }
+        for (int i = 0; i < old.size() - s.keepCheckpoints(); i++) {
+            AtomicDirs.deleteTree(old.get(i));
+        }
+    }
+
+    private static Progress restore(RunContext run, Path ckpt, LanguageModel student, AdamW optimizer,
+                                    Sampler sampler) throws IOException {
+        JsonObject state = GSON.fromJson(Files.readString(ckpt.resolve("state.json")), JsonObject.class);
+        try (NDManager scratch = run.manager().newSubManager();
+             LanguageModel saved = run.models().load(ckpt.resolve("model"), DataType.FLOAT32, scratch)) {
+            Map<String, NDArray> from = saved.parameters();
+            for (Map.Entry<String, NDArray> e : student.parameters().entrySet()) {
+                NDArray src = from.get(e.getKey());
+                if (src == null) {
+                    throw new IOException(ckpt + ": checkpoint lacks parameter " + e.getKey());
+                }
+                e.getValue().set(src.toByteBuffer());
+            }
+        }
+        try (InputStream in = Files.newInputStream(ckpt.resolve("optimizer.bin"))) {
+            optimizer.load(in);
+        }
+        sampler.seek(state.get("sampler").getAsString());
+        Progress p = new Progress();
+        p.step = state.get("step").getAsLong();
+        p.bestValLoss = state.get("best-val-loss").getAsDouble();
+        p.bestStep = state.get("best-step").getAsLong();
+        p.sinceBest = state.get("since-best").getAsInt();
+        p.lastLoss = state.get("last-loss").getAsDouble();
+        return p;
+    }
+
+    /** Where a stage is. */
+    private static final class Progress {
+        long step;
+        double bestValLoss = Double.POSITIVE_INFINITY;
+        long bestStep = -1;
+        int sinceBest;
+        double lastLoss = Double.NaN;
+    }
+
+    /** The factory. */
+    public static final class Factory implements TrainerFactory {
+
+        @Override
+        public String description() {
+            return "supervised distillation: weighted loss terms, AdamW, accumulation, checkpoints, hot swap";
+        }
+
+        @Override
+        public Trainer create() {
+            return new KdTrainer();
+        }
+    }
+
+}

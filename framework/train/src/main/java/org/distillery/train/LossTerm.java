@@ -1,0 +1,71 @@
+package org.distillery.train;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+
+import org.distillery.api.Contribution;
+import org.distillery.api.ContributionKind;
+import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossFactory;
+import org.distillery.api.run.RunContext;
+
+/**
+ * One weighted term of the training loss, re-resolved through the registry at every step:
+ * when the factory behind its key changes (bundle updated) or an operator swaps the key, the
+ * loss is rebuilt and the change is written to the event log.
+ */
+final class LossTerm {
+
+    final int index;
+    final double weight;
+    String key;
+    Config params;
+    Contribution<LossFactory> current;
+    Loss loss;
+
+    LossTerm(int index, String key, double weight, Config params) {
+        this.index = index;
+        this.key = key;
+        this.weight = weight;
+        this.params = params;
+    }
+
+    /** Outcome of a resolution. */
+    enum Resolution { SAME, CHANGED, MISSING }
+
+    /** Looks the key up; rebuilds the loss if the provider changed. */
+    Resolution resolve(RunContext run) {
+        var found = run.registry().find(ContributionKind.LOSS, key, LossFactory.class);
+        if (found.isEmpty()) {
+            return Resolution.MISSING;
+        }
+        Contribution<LossFactory> c = found.get();
+        if (current != null && current.factory() == c.factory()) {
+            return Resolution.SAME;
+        }
+        String previous = current == null ? null : current.info().coordinates();
+        loss = c.factory().create(run, params.withFallback(c.defaults()));
+        current = c;
+        if (previous != null) {
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("term", index);
+            fields.put("old", previous);
+            fields.put("new", c.info().coordinates());
+            run.events().event("loss-swap", fields);
+        }
+        return previous == null ? Resolution.SAME : Resolution.CHANGED;
+    }
+
+    /** Switches this term to another key (operator swap); takes effect at the next {@link #resolve}. */
+    void retarget(String newKey, Config newParams) {
+        key = newKey;
+        params = newParams == null ? ConfigFactory.empty() : newParams;
+        if (current != null && !current.info().key().equals(newKey)) {
+            // keep current for the provenance of the swap event; factory identity differs
+            current = new Contribution<>(current.info(), null, current.defaults());
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package org.distillery.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import com.google.gson.GsonBuilder;
+import com.typesafe.config.Config;
+
+import ai.djl.ndarray.types.DataType;
+
+import org.distillery.api.ContributionKind;
+import org.distillery.api.InvalidConfigException;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.ModelConfig;
+import org.distillery.api.model.ModelInitializerFactory;
+import org.distillery.api.model.Tokenizer;
+import org.distillery.api.run.RunContext;
+import org.distillery.api.teacher.Teacher;
+
+/**
+ * Builds the student from the {@code student} block: an initialiser contribution, weights
+ * from {@code model-dir}, or a random model whose {@code config.json} is the teacher's (when
+ * {@code inherit-teacher-config}) overlaid with {@code student.config}, written into the run
+ * directory so the run documents its student.
+ */
+public final class StudentModels {
+
+    private StudentModels() {
+    }
+
+    /** Creates the student in the run's manager. */
+    public static LanguageModel create(RunContext run, Teacher teacher) throws IOException {
+        Config s = run.config().getConfig("student");
+        String initializer = s.getString("initializer.key");
+        if (!initializer.isEmpty()) {
+            var c = run.registry().find(ContributionKind.MODEL_INITIALIZER, initializer, ModelInitializerFactory.class)
+                    .orElseThrow(() -> new InvalidConfigException("student.initializer.key", "no registered initializer",
+                            initializer, String.join(", ", run.registry().list(ContributionKind.MODEL_INITIALIZER)
+                                    .stream().map(i -> i.key()).toList())));
+            LanguageModel teacherModel = teacher.model().orElseThrow(() -> new InvalidConfigException(
+                    "student.initializer.key", "needs an in-process teacher", initializer, "teacher.local"));
+            return c.factory().create(s.getConfig("initializer.params").withFallback(c.defaults()))
+                    .initialize(run, teacherModel);
+        }
+        String dir = s.getString("model-dir");
+        if (!dir.isEmpty()) {
+            return run.models().load(Path.of(dir), DataType.FLOAT32, run.manager());
+        }
+        Map<String, Object> raw = new LinkedHashMap<>();
+        if (s.getBoolean("inherit-teacher-config") && teacher.model().isPresent()) {
+            raw.putAll(teacher.model().get().config().raw());
+        }
+        raw.putAll(s.getConfig("config").root().unwrapped());
+        if (!raw.containsKey("model_type")) {
+            throw new InvalidConfigException("student.config.model_type", "is missing", null,
+                    "gpt2, llama, qwen2, mistral, mixtral, qwen2_moe (or set student.model-dir)");
+        }
+        Path initDir = run.runDir().resolve("student-init");
+        Files.createDirectories(initDir);
+        AtomicDirs.writeString(initDir.resolve("config.json"),
+                new GsonBuilder().setPrettyPrinting().create().toJson(raw));
+        ModelConfig config;
+        try {
+            config = run.models().readConfig(initDir);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new InvalidConfigException("student.config", e.getMessage(), raw.toString(), "a valid config.json");
+        }
+        return run.models().create(config, run.seed(), run.manager());
+    }
+
+    /** The folder the tokenizer comes from: {@code tokenizer.dir}, else the teacher's or student's model folder. */
+    public static Path tokenizerDir(RunContext run) {
+        Config c = run.config();
+        for (String path : new String[] {"tokenizer.dir", "teacher.params.model-dir", "student.model-dir"}) {
+            if (c.hasPath(path) && !c.getString(path).isEmpty()) {
+                return Path.of(c.getString(path));
+            }
+        }
+        return null;
+    }
+
+    /** The run's tokenizer. */
+    public static Tokenizer tokenizer(RunContext run, Teacher teacher) throws IOException {
+        Path dir = tokenizerDir(run);
+        if (dir == null) {
+            throw new InvalidConfigException("tokenizer.dir", "no tokenizer: set tokenizer.dir, teacher.params.model-dir "
+                    + "or student.model-dir", "\"\"", "a folder with tokenizer.json or tokenizer_config.json");
+        }
+        return run.models().tokenizer(dir);
+    }
+}

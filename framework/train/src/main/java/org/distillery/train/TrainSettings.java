@@ -1,0 +1,73 @@
+package org.distillery.train;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+import com.typesafe.config.Config;
+
+import org.distillery.api.InvalidConfigException;
+
+/**
+ * The {@code train} block, read once with its ranges checked, so a bad value fails before any
+ * tensor work with its config path.
+ */
+public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLength, double lr, double minLr,
+                            long warmupSteps, String schedule, float weightDecay, float beta1, float beta2, float eps,
+                            double clipNorm, long evalEvery, int evalBatches, int patience, boolean selectBest,
+                            long checkpointEvery, int keepCheckpoints, long hotSwapWaitMillis,
+                            List<? extends Config> loss, String samplerKey, Config samplerParams) {
+
+    /** Reads and checks a {@code train} block (defaults already merged). */
+    public static TrainSettings of(Config c) {
+        List<? extends Config> loss = c.getConfigList("loss");
+        if (loss.isEmpty()) {
+            throw new InvalidConfigException("train.loss", "needs at least one term", "[]",
+                    "a list of {key, weight, params}");
+        }
+        List<Double> betas = c.getDoubleList("betas");
+        if (betas.size() != 2) {
+            throw new InvalidConfigException("train.betas", "needs two values", betas.toString(), "[beta1, beta2]");
+        }
+        TrainSettings s = new TrainSettings(positive(c, "steps"), (int) positive(c, "batch-size"),
+                (int) positive(c, "grad-accum"), (int) positive(c, "max-length"), positiveDouble(c, "lr"),
+                c.getDouble("min-lr"), nonNegative(c, "warmup-steps"), c.getString("schedule").toLowerCase(Locale.ROOT),
+                (float) c.getDouble("weight-decay"), betas.get(0).floatValue(), betas.get(1).floatValue(),
+                (float) c.getDouble("eps"), c.getDouble("clip-norm"), nonNegative(c, "eval-every"),
+                (int) positive(c, "eval-batches"), (int) nonNegative(c, "patience"), c.getBoolean("select-best"),
+                nonNegative(c, "checkpoint-every"), (int) positive(c, "keep-checkpoints"),
+                c.getDuration("hot-swap-wait", TimeUnit.MILLISECONDS), loss, c.getString("sampler.key"),
+                c.getConfig("sampler.params"));
+        new LrSchedule(s.schedule, s.lr, s.minLr, s.warmupSteps, s.steps);
+        for (int i = 0; i < loss.size(); i++) {
+            if (!loss.get(i).hasPath("key")) {
+                throw new InvalidConfigException("train.loss[" + i + "].key", "is missing", null, "a registered loss key");
+            }
+        }
+        return s;
+    }
+
+    private static long positive(Config c, String path) {
+        long v = c.getLong(path);
+        if (v <= 0) {
+            throw new InvalidConfigException("train." + path, "must be positive", String.valueOf(v), "an integer >= 1");
+        }
+        return v;
+    }
+
+    private static long nonNegative(Config c, String path) {
+        long v = c.getLong(path);
+        if (v < 0) {
+            throw new InvalidConfigException("train." + path, "must not be negative", String.valueOf(v), "an integer >= 0");
+        }
+        return v;
+    }
+
+    private static double positiveDouble(Config c, String path) {
+        double v = c.getDouble(path);
+        if (!(v > 0)) {
+            throw new InvalidConfigException("train." + path, "must be positive", String.valueOf(v), "a number > 0");
+        }
+        return v;
+    }
+}

@@ -1,0 +1,124 @@
+package org.distillery.kdcore.internal;
+
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import org.distillery.api.data.TokenBatch;
+import org.distillery.api.loss.LossInput;
+import org.distillery.api.loss.LossValue;
+import org.distillery.api.teacher.TeacherOutput;
+
+/**
+ * {@code distill bench loss}: peak native memory of {@code kd.forward-kl} over vocabulary
+ * 32000, sequence 512, batch 8 (fp32 logits), unchunked versus chunked.
+ *
+ * <p>How the peak is measured: the native heap in use ({@link NativeMemory}, glibc
+ * {@code mallinfo2}) is read before the loss, after every chunk while that chunk's
+ * intermediates are still alive (every intermediate of a chunk is held by its sub-manager
+ * until the chunk ends, so this is the chunk's high-water mark up to temporaries inside a
+ * single operator), and after the loss. The figure reported is the peak above the memory in
+ * use before the call, i.e. what the loss adds on top of the two logits tensors it reads.
+ * Forward pass only (no gradient recording): under autograd PyTorch keeps, for every chunk,
+ * the tensors the backward pass needs, whatever the chunking.
+ */
+public final class LossBench {
+
+    private static final int BATCH = 8;
+    private static final int SEQ = 512;
+    private static final int VOCAB = 32000;
+    private static final int CHUNK = 64;
+    private static final int PROMPT = 64;
+    private static final double MB = 1024.0 * 1024.0;
+
+    private LossBench() {
+    }
+
+    /**
+     * Runs the benchmark on an engine manager of its own, for callers without a run; a
+     * kernel that has its tensor service should call {@link #run(PrintStream, NDManager)}.
+     */
+    public static void run(PrintStream out) {
+        try (NDManager base = NDManager.newBaseManager()) {
+            run(out, base);
+        }
+    }
+
+    /** Runs the benchmark in a sub-manager of {@code parent} and prints the report to {@code out}. */
+    public static void run(PrintStream out, NDManager parent) {
+        Optional<NativeMemory> probe = NativeMemory.open();
+        if (probe.isEmpty()) {
+            out.println("distill bench loss: native memory is read with glibc mallinfo2 (64-bit glibc 2.33+), "
+                    + "not available here");
+            return;
+        }
+        NativeMemory memory = probe.get();
+        try (NDManager bench = parent.newSubManager()) {
+            warmUp(bench, memory);
+            Shape shape = new Shape(BATCH, SEQ, VOCAB);
+            long before = memory.inUse();
+            NDArray student = bench.randomNormal(0f, 2f, shape, DataType.FLOAT32);
+            NDArray teacher = bench.randomNormal(0f, 2f, shape, DataType.FLOAT32);
+            NDArray mask = bench.ones(new Shape(BATCH, SEQ), DataType.FLOAT32);
+            mask.set(new NDIndex(":, :{}", PROMPT), 0f);
+            long inputs = memory.inUse() - before;
+
+            out.printf(Locale.ROOT, "distill bench loss: kd.forward-kl, batch %d, seq %d, vocab %d, fp32, %s, forward only%n",
+                    BATCH, SEQ, VOCAB, parent.getDevice());
+            out.printf(Locale.ROOT, "  inputs (student + teacher logits): %.1f MB native%n", inputs / MB);
+            Measurement unchunked = measure(bench, memory, student, teacher, mask, SEQ);
+            Measurement chunked = measure(bench, memory, student, teacher, mask, CHUNK);
+            for (Measurement m : List.of(unchunked, chunked)) {
+                out.printf(Locale.ROOT, "  chunk-size %4d: peak native above inputs %8.1f MB, after %6.1f MB, loss/token %.6f%n",
+                        m.chunkSize, m.peakBytes / MB, m.leftBytes / MB, m.lossPerToken);
+            }
+            double ratio = (double) chunked.peakBytes / unchunked.peakBytes;
+            out.printf(Locale.ROOT, "  chunked / unchunked peak: %.1f%% (goal <= 20%%): %s%n", 100 * ratio,
+                    ratio <= 0.2 ? "met" : "NOT met");
+        }
+    }
+
+    private record Measurement(int chunkSize, long peakBytes, long leftBytes, double lossPerToken) {
+    }
+
+    private static Measurement measure(NDManager bench, NativeMemory memory, NDArray student, NDArray teacher,
+                                       NDArray mask, int chunkSize) {
+        ForwardKlLoss loss = new ForwardKlLoss(1.0, chunkSize);
+        long[] peak = {0};
+        long before = memory.inUse();
+        loss.afterEachChunk(() -> peak[0] = Math.max(peak[0], memory.inUse()));
+        double perToken;
+        try (NDManager step = bench.newSubManager()) {
+            LossValue value = loss.compute(input(student, teacher, mask, step));
+            perToken = value.sum().getFloat() / value.count();
+            peak[0] = Math.max(peak[0], memory.inUse());
+        }
+        return new Measurement(chunkSize, peak[0] - before, memory.inUse() - before, perToken);
+    }
+
+    private static LossInput input(NDArray student, NDArray teacher, NDArray mask, NDManager step) {
+        TokenBatch batch = new TokenBatch(null, null, null, mask, null);
+        TeacherOutput teacherOutput = new TeacherOutput(teacher, null, null, null, List.of());
+        return new LossInput(batch, student, List.of(), teacherOutput, List.of(), step);
+    }
+
+    /** One small loss first, so that thread pools and other one-off native state exist before measuring. */
+    private static void warmUp(NDManager bench, NativeMemory memory) {
+        try (NDManager warm = bench.newSubManager()) {
+            NDArray logits = warm.randomNormal(new Shape(2, 8, 128));
+            measure(warm, memory, logits, logits.add(0.5f), warm.ones(new Shape(2, 8)), 4);
+        }
+    }
+
+    /** Runs the benchmark from the command line. */
+    public static void main(String[] args) {
+        run(System.out);
+    }
+}

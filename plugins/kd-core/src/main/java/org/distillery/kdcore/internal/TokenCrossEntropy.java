@@ -1,0 +1,59 @@
+package org.distillery.kdcore.internal;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDManager;
+
+import org.distillery.api.loss.LossInput;
+import org.distillery.api.loss.LossValue;
+
+/**
+ * Chunked token cross-entropy on the batch targets, shared by {@link SftLoss} and
+ * {@link SeqKdLoss}.
+ *
+ * <p>At each counted position with q = softmax(z_S) (fp32) and target y:
+ * <pre>  L = (1−ε) · (−log q(y)) + ε · mean_v(−log q(v))</pre>
+ * where the mean runs over the vocabulary entries whose logit is finite (so ε spreads the
+ * smoothing mass uniformly over the allowed tokens; with no ±inf logits this is PyTorch's
+ * {@code label_smoothing}). Targets at positions outside the loss mask may be anything
+ * (e.g. -100); they are clamped into the vocabulary and then weighted by 0.
+ */
+final class TokenCrossEntropy {
+
+    private final double labelSmoothing;
+    private final int chunkSize;
+
+    TokenCrossEntropy(double labelSmoothing, int chunkSize) {
+        this.labelSmoothing = labelSmoothing;
+        this.chunkSize = chunkSize;
+    }
+
+    /** Sum over counted tokens and their number. */
+    LossValue compute(LossInput input) {
+        NDArray logits = input.studentLogits();
+        long vocab = logits.getShape().get(2);
+        NDArray targets = input.batch().targets();
+        NDArray mask = input.batch().lossMask();
+        NDArray sum = Chunks.sum(logits.getShape().get(1), chunkSize, input.manager(), () -> { }, (chunk, positions) -> {
+            NDArray logQ = Chunks.slice(logits, positions, chunk).logSoftmax(-1);
+            NDArray ids = Chunks.sliceIds(targets, positions, chunk).clip(0, vocab - 1).expandDims(-1);
+            NDArray perPosition = logQ.gather(ids, -1).squeeze(-1).neg();
+            if (labelSmoothing > 0) {
+                perPosition = perPosition.mul(1 - labelSmoothing).add(meanNegLogProb(logQ, chunk).mul(labelSmoothing));
+            }
+            return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
+        });
+        return new LossValue(sum, Chunks.count(mask));
+    }
+
+    /** mean over finite entries of −log q, per position. */
+    private static NDArray meanNegLogProb(NDArray logQ, NDManager chunk) {
+        NDArray infinite = logQ.isInfinite();
+        if (!infinite.any().getBoolean()) {
+            return logQ.mean(new int[] {-1}).neg();
+        }
+        NDArray keep = infinite.logicalNot().toType(logQ.getDataType(), false);
+        NDArray finite = NDArrays.where(infinite, chunk.create(0f), logQ);
+        return finite.sum(new int[] {-1}).div(keep.sum(new int[] {-1})).neg();
+    }
+}
