@@ -80,6 +80,15 @@ public final class KdTrainer implements Trainer {
                                     .map(i -> i.key()).toList()));
                 }
             }
+            if (teacher == null) {
+                for (LossTerm t : terms) {
+                    if (t.loss.needs().contains(Loss.Need.TEACHER_LOGITS) || t.loss.needs().contains(Loss.Need.TEACHER_HIDDEN)) {
+                        throw new InvalidConfigException("teacher.key", "loss " + t.key + " needs a teacher but none is set",
+                                "\"\"", String.join(", ", run.registry().list(ContributionKind.TEACHER).stream()
+                                        .map(i -> i.key()).toList()));
+                    }
+                }
+            }
             Map<String, NDArray> params = student.parameters();
             params.values().forEach(p -> p.setRequiresGradient(true));
             AdamW optimizer = new AdamW(params, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
@@ -148,9 +157,13 @@ public final class KdTrainer implements Trainer {
         }
     }
 
-    private static Teacher openTeacher(RunContext run) {
+    /** Opens the configured teacher, or returns {@code null} when {@code teacher.key} is empty. */
+    static Teacher openTeacher(RunContext run) {
         Config t = run.config().getConfig("teacher");
         String key = t.getString("key");
+        if (key.isEmpty()) {
+            return null;
+        }
         var c = run.registry().find(ContributionKind.TEACHER, key, TeacherFactory.class)
                 .orElseThrow(() -> new InvalidConfigException("teacher.key", "no registered teacher", key,
                         String.join(", ", run.registry().list(ContributionKind.TEACHER).stream().map(i -> i.key()).toList())));

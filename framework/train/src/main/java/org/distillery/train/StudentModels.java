@@ -40,7 +40,7 @@ public final class StudentModels {
                     .orElseThrow(() -> new InvalidConfigException("student.initializer.key", "no registered initializer",
                             initializer, String.join(", ", run.registry().list(ContributionKind.MODEL_INITIALIZER)
                                     .stream().map(i -> i.key()).toList())));
-            LanguageModel teacherModel = teacher.model().orElseThrow(() -> new InvalidConfigException(
+            LanguageModel teacherModel = (teacher == null ? java.util.Optional.<LanguageModel>empty() : teacher.model()).orElseThrow(() -> new InvalidConfigException(
                     "student.initializer.key", "needs an in-process teacher", initializer, "teacher.local"));
             return c.factory().create(s.getConfig("initializer.params").withFallback(c.defaults()))
                     .initialize(run, teacherModel);
@@ -50,7 +50,7 @@ public final class StudentModels {
             return run.models().load(Path.of(dir), DataType.FLOAT32, run.manager());
         }
         Map<String, Object> raw = new LinkedHashMap<>();
-        if (s.getBoolean("inherit-teacher-config") && teacher.model().isPresent()) {
+        if (s.getBoolean("inherit-teacher-config") && teacher != null && teacher.model().isPresent()) {
             raw.putAll(teacher.model().get().config().raw());
         }
         raw.putAll(s.getConfig("config").root().unwrapped());

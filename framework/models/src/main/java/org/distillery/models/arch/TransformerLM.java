@@ -341,7 +341,8 @@ public final class TransformerLM implements LanguageModel {
                 positions = tmp.arange(past, (int) total, 1, DataType.INT64).reshape(1, t);
             } else {
                 NDArray cs = fullMask.cumSum(1).sub(1f);
-                NDArray pos = NDArrays.where(fullMask.eq(0f), tmp.create(1f), cs);
+                // padding positions get 1 (as Hugging Face does); where() does not broadcast a scalar here
+                NDArray pos = cs.mul(fullMask).add(fullMask.neg().add(1f));
                 if (past > 0) {
                     pos = pos.get(":, " + past + ":");
                 }

@@ -4,7 +4,6 @@ import java.util.EnumSet;
 import java.util.Set;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
@@ -24,8 +23,9 @@ import org.distillery.api.teacher.TeacherOutput;
  *       over the last axis, return the per-position divergence summed over that axis.</li>
  *   <li>Use only element-wise operations and sums over the last axis, so the same code serves
  *       both the full vocabulary and the cached top-k "bins" (k entries plus the rest).</li>
- *   <li>Multiply the element-wise terms by {@code keep} (when not {@code null}) before summing:
- *       it is 0 at entries whose logit was ±inf, whose log-probabilities were replaced by 0.</li>
+ *   <li>Multiply the element-wise terms by {@code keep} (when not {@code null}) before summing
+ *       ({@link #sumKept}): it is 0 at entries whose logit was ±inf, whose log-probabilities
+ *       were raised to the finite {@link #FINITE_FLOOR}.</li>
  *   <li>Add a nested {@code Factory}, a {@code reference.conf} block with every parameter's
  *       default, and a binding in {@link KdCoreModule}.</li>
  * </ol>
@@ -57,7 +57,14 @@ import org.distillery.api.teacher.TeacherOutput;
 abstract class DivergenceLoss implements Loss {
 
     /** Floor of the student's rest mass on the top-k path, so that its log stays finite. */
-    static final double MIN_REST_MASS = 1e-30;
+    static final float MIN_REST_MASS = 1e-30f;
+
+    /**
+     * What -inf log-probabilities are raised to before the element-wise terms: finite, so
+     * products stay finite, and far below any real log-probability; such entries are then
+     * weighted by 0. Its gradient w.r.t. the clamped entry is 0.
+     */
+    static final float FINITE_FLOOR = -1e30f;
 
     private final String key;
     private final double temperature;
@@ -80,8 +87,8 @@ abstract class DivergenceLoss implements Loss {
     /**
      * The divergence at each position, summed over the last axis.
      *
-     * @param logP teacher log-probabilities [batch, chunk, n], 0 where {@code keep} is 0
-     * @param logQ student log-probabilities [batch, chunk, n], 0 where {@code keep} is 0
+     * @param logP teacher log-probabilities [batch, chunk, n], finite
+     * @param logQ student log-probabilities [batch, chunk, n], finite
      * @param keep 1 for entries that count and 0 for ±inf entries, or {@code null} if all count
      * @return [batch, chunk]
      */
@@ -119,11 +126,11 @@ abstract class DivergenceLoss implements Loss {
         NDArray mask = input.batch().lossMask();
         NDArray sum = Chunks.sum(shape.get(1), chunkSize, input.manager(), afterChunk, (chunk, positions) -> {
             NDArray[] pq = topK ? topKBins(teacher, student, positions, chunk) : fullVocab(teacher, student, positions, chunk);
-            NDArray perPosition = sanitisedDivergence(pq[0], pq[1], pq[2], chunk);
+            NDArray perPosition = sanitisedDivergence(pq[0], pq[1], pq[2]);
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
         });
         if (temperature != 1.0) {
-            sum = sum.mul(temperature * temperature);
+            sum = sum.mul((float) (temperature * temperature));
         }
         return new LossValue(sum, Chunks.count(mask));
     }
@@ -149,20 +156,19 @@ abstract class DivergenceLoss implements Loss {
     }
 
     private NDArray tempered(NDArray logits) {
-        return temperature == 1.0 ? logits : logits.div(temperature);
+        return temperature == 1.0 ? logits : logits.div((float) temperature);
     }
 
     /**
-     * Replaces ±inf log-probabilities by 0 before any product, so that neither the value nor
-     * the gradient sees 0·inf, and passes the mask of entries that count.
+     * Raises -inf log-probabilities to {@link #FINITE_FLOOR} before any product, so that neither
+     * the value nor the gradient meets 0·inf, and passes the mask of entries that count.
      */
-    private NDArray sanitisedDivergence(NDArray logP, NDArray logQ, NDArray infinite, NDManager chunk) {
+    private NDArray sanitisedDivergence(NDArray logP, NDArray logQ, NDArray infinite) {
         if (!infinite.any().getBoolean()) {
             return divergence(logP, logQ, null);
         }
-        NDArray zero = chunk.create(0f);
         NDArray keep = infinite.logicalNot().toType(logP.getDataType(), false);
-        return divergence(NDArrays.where(infinite, zero, logP), NDArrays.where(infinite, zero, logQ), keep);
+        return divergence(logP.maximum(FINITE_FLOOR), logQ.maximum(FINITE_FLOOR), keep);
     }
 
     /** Sums element-wise terms over the last axis, dropping entries where {@code keep} is 0. */

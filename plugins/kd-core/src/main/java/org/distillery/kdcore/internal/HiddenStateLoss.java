@@ -78,7 +78,7 @@ final class HiddenStateLoss implements Loss {
     /** Initial values of a projection. */
     enum Init { XAVIER, IDENTITY, ZERO }
 
-    private static final double COSINE_EPS = 1e-8;
+    private static final float COSINE_EPS = 1e-8f;
 
     private final RunContext run;
     private final Metric metric;
@@ -143,14 +143,14 @@ final class HiddenStateLoss implements Loss {
                 }
                 NDArray y = hT.toType(DataType.FLOAT32, false);
                 NDArray perToken = metric == Metric.MSE
-                        ? x.sub(y).square().sum(new int[] {-1}).div(teacherWidth)
+                        ? x.sub(y).square().sum(new int[] {-1}).div((float) teacherWidth)
                         : cosineDistance(x, y);
                 NDArray part = perToken.mul(mask).sum();
                 part.attach(target);
                 total = total == null ? part : total.add(part);
             }
         }
-        return new LossValue(total.div(pairs.size()), Chunks.count(mask));
+        return new LossValue(total.div((float) pairs.size()), Chunks.count(mask));
     }
 
     private static NDArray cosineDistance(NDArray x, NDArray y) {

@@ -46,9 +46,9 @@ final class JsdLoss extends DivergenceLoss {
         if (beta == 1.0) {
             return ReverseKlLoss.reverseKl(logP, logQ, keep);
         }
-        NDArray logM = logAddExp(logP.add(Math.log(beta)), logQ.add(Math.log1p(-beta)));
-        NDArray teacherTerm = logP.exp().mul(logP.sub(logM)).mul(beta);
-        NDArray studentTerm = logQ.exp().mul(logQ.sub(logM)).mul(1 - beta);
+        NDArray logM = logAddExp(logP.add((float) Math.log(beta)), logQ.add((float) Math.log1p(-beta)));
+        NDArray teacherTerm = logP.exp().mul(logP.sub(logM)).mul((float) beta);
+        NDArray studentTerm = logQ.exp().mul(logQ.sub(logM)).mul((float) (1 - beta));
         return sumKept(teacherTerm.add(studentTerm), keep);
     }
 

@@ -44,7 +44,7 @@ final class SkewKlLoss extends DivergenceLoss {
         if (alpha == 0.0) {
             return ForwardKlLoss.forwardKl(logP, logQ, keep);
         }
-        NDArray logMix = logAddExp(logP.add(Math.log(alpha)), logQ.add(Math.log1p(-alpha)));
+        NDArray logMix = logAddExp(logP.add((float) Math.log(alpha)), logQ.add((float) Math.log1p(-alpha)));
         return sumKept(logP.exp().mul(logP.sub(logMix)), keep);
     }
 

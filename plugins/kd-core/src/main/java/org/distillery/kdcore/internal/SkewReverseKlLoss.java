@@ -42,7 +42,7 @@ final class SkewReverseKlLoss extends DivergenceLoss {
         if (alpha == 0.0) {
             return ReverseKlLoss.reverseKl(logP, logQ, keep);
         }
-        NDArray logMix = logAddExp(logP.add(Math.log1p(-alpha)), logQ.add(Math.log(alpha)));
+        NDArray logMix = logAddExp(logP.add((float) Math.log1p(-alpha)), logQ.add((float) Math.log(alpha)));
         return sumKept(logQ.exp().mul(logQ.sub(logMix)), keep);
     }
 

@@ -1,8 +1,6 @@
 package org.distillery.kdcore.internal;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
@@ -39,7 +37,7 @@ final class TokenCrossEntropy {
             NDArray ids = Chunks.sliceIds(targets, positions, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray perPosition = logQ.gather(ids, -1).squeeze(-1).neg();
             if (labelSmoothing > 0) {
-                perPosition = perPosition.mul(1 - labelSmoothing).add(meanNegLogProb(logQ, chunk).mul(labelSmoothing));
+                perPosition = perPosition.mul((float) (1 - labelSmoothing)).add(meanNegLogProb(logQ).mul((float) labelSmoothing));
             }
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
         });
@@ -47,13 +45,13 @@ final class TokenCrossEntropy {
     }
 
     /** mean over finite entries of −log q, per position. */
-    private static NDArray meanNegLogProb(NDArray logQ, NDManager chunk) {
+    private static NDArray meanNegLogProb(NDArray logQ) {
         NDArray infinite = logQ.isInfinite();
         if (!infinite.any().getBoolean()) {
             return logQ.mean(new int[] {-1}).neg();
         }
         NDArray keep = infinite.logicalNot().toType(logQ.getDataType(), false);
-        NDArray finite = NDArrays.where(infinite, chunk.create(0f), logQ);
+        NDArray finite = logQ.maximum(DivergenceLoss.FINITE_FLOOR).mul(keep);
         return finite.sum(new int[] {-1}).div(keep.sum(new int[] {-1})).neg();
     }
 }

@@ -36,7 +36,7 @@ final class TvdLoss extends DivergenceLoss {
 
     @Override
     NDArray divergence(NDArray logP, NDArray logQ, NDArray keep) {
-        return sumKept(logP.exp().sub(logQ.exp()).abs().mul(0.5), keep);
+        return sumKept(logP.exp().sub(logQ.exp()).abs().mul(0.5f), keep);
     }
 
     /** Builds {@link TvdLoss} from {@code temperature} and {@code chunk-size}. */

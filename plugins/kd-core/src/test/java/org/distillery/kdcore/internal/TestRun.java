@@ -1,6 +1,7 @@
 package org.distillery.kdcore.internal;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 
 import com.typesafe.config.Config;
@@ -13,6 +14,7 @@ import org.distillery.api.data.DataService;
 import org.distillery.api.model.ModelService;
 import org.distillery.api.run.EventLog;
 import org.distillery.api.run.RunContext;
+import org.distillery.api.run.SwapRequest;
 import org.distillery.api.tensor.TensorService;
 
 /** A run with a manager and a seed, all a loss factory uses; the rest is not available in tests. */
@@ -54,6 +56,16 @@ final class TestRun implements RunContext {
     @Override
     public boolean stopRequested() {
         return false;
+    }
+
+    @Override
+    public List<SwapRequest> takeSwapRequests() {
+        return List.of();
+    }
+
+    @Override
+    public void acknowledgeSwap(SwapRequest request, String error) {
+        throw new UnsupportedOperationException("no swaps in unit tests");
     }
 
     @Override
