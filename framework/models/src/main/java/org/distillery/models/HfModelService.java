@@ -206,8 +206,12 @@ public class HfModelService implements ModelService {
     }
 
     private static DataType checkFloat(DataType t) {
-        if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.BFLOAT16 && t != DataType.FLOAT64) {
-            throw new IllegalArgumentException("model dtype must be float32, float16, bfloat16 or float64, got " + t);
+        if (t == DataType.BFLOAT16) {
+            throw new IllegalArgumentException("bfloat16 compute is not supported by the DJL PyTorch engine; "
+                    + "load bfloat16 checkpoints as float32 or float16 (they are converted on load)");
+        }
+        if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.FLOAT64) {
+            throw new IllegalArgumentException("model dtype must be float32, float16 or float64, got " + t);
         }
         return t;
     }

@@ -36,6 +36,11 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
         return new DjlTensorService(engine, resolveDevice(deviceSpec, engine.getGpuCount()));
     }
 
+    /** Checks the form of a device spec without looking for GPUs; throws naming what is accepted. */
+    public static void checkSpec(String spec) {
+        resolveDevice(spec, Integer.MAX_VALUE);
+    }
+
     /** Maps a device spec to a device, given the number of GPUs present. */
     static Device resolveDevice(String spec, int gpuCount) {
         String s = spec.trim().toLowerCase(Locale.ROOT);

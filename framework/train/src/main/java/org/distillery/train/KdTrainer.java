@@ -71,7 +71,8 @@ public final class KdTrainer implements Trainer {
             List<LossTerm> terms = new ArrayList<>();
             for (int i = 0; i < s.loss().size(); i++) {
                 Config t = s.loss().get(i);
-                terms.add(new LossTerm(i, t.getString("key"), t.getDouble("weight"), t.getConfig("params")));
+                terms.add(new LossTerm(i, t.getString("key"), t.hasPath("weight") ? t.getDouble("weight") : 1.0,
+                        t.hasPath("params") ? t.getConfig("params") : ConfigFactory.empty()));
             }
             for (LossTerm t : terms) {
                 if (t.resolve(run) == LossTerm.Resolution.MISSING) {

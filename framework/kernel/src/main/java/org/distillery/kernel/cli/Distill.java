@@ -88,7 +88,14 @@ public final class Distill implements Callable<Integer> {
     }
 
     static Kernel boot(String device) throws Exception {
-        return Kernel.start(KernelOptions.forHome(Home.get(), device));
+        try {
+            return Kernel.start(KernelOptions.forHome(Home.get(), device));
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("device ")) {
+                throw new ExperimentException(List.of("experiment.device: " + e.getMessage()));
+            }
+            throw e;
+        }
     }
 
     /** Loads an experiment and applies overrides; throws {@link ExperimentException} when it is bad. */
@@ -131,8 +138,15 @@ public final class Distill implements Callable<Integer> {
         }
     }
 
+    /** The experiment's device spec, checked for form (exit 2 when malformed). */
     static String deviceOf(Config c) {
-        return c.hasPath("experiment.device") ? c.getString("experiment.device") : "auto";
+        String spec = c.hasPath("experiment.device") ? c.getString("experiment.device") : "auto";
+        try {
+            org.distillery.tensor.DjlTensorService.checkSpec(spec);
+        } catch (IllegalArgumentException e) {
+            throw new ExperimentException(List.of("experiment.device: " + e.getMessage()));
+        }
+        return spec;
     }
 
     /** {@code distill resume}. */
@@ -173,6 +187,7 @@ public final class Distill implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             Config c = load(experiment, sets);
+            deviceOf(c);
             try (Kernel kernel = boot("cpu")) {
                 new RunManager(kernel).validate(c);
             }

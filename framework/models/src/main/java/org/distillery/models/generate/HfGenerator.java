@@ -279,7 +279,7 @@ public final class HfGenerator implements Generator {
         NDArray x = logits;
         long v = x.getShape().get(1);
         NDManager m = x.getManager();
-        NDArray negInf = m.create(Float.NEGATIVE_INFINITY);
+        NDArray negInf = m.full(x.getShape(), Float.NEGATIVE_INFINITY);
         if (topK > 0 && topK < v) {
             NDArray kth = x.topK(topK, -1, true, true).get(0).get(":, -1:");
             x = NDArrays.where(x.lt(kth), negInf, x);

@@ -328,11 +328,40 @@ public final class SafeTensors {
             }
             MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), len);
             map.order(ByteOrder.LITTLE_ENDIAN);
+            if (src == DataType.BFLOAT16) {
+                // The DJL PyTorch engine has no bfloat16 type: widen to float32 in Java (exact).
+                return fromBf16(map, e, manager, want);
+            }
             // The engine wraps a direct buffer without copying; copy it into engine-owned memory at once so
             // the array never aliases the read-only mapping.
             try (NDArray view = manager.create(map, e.djlShape(), src)) {
                 NDArray out = want == src ? view.duplicate() : view.toType(want, true);
                 return out;
+            }
+        }
+
+        private NDArray fromBf16(MappedByteBuffer map, Entry e, NDManager manager, DataType want) throws IOException {
+            if (want == DataType.BFLOAT16) {
+                throw new IllegalArgumentException("bfloat16 arrays are not supported by the DJL PyTorch engine; "
+                        + "load as float32 or float16");
+            }
+            long n = e.djlShape().size();
+            ByteBuffer f32 = manager.allocateDirect(Math.toIntExact(n * 4)).order(ByteOrder.nativeOrder());
+            try {
+                for (long i = 0; i < n; i++) {
+                    int bits = (map.getShort() & 0xFFFF) << 16;
+                    f32.putInt(bits);
+                }
+            } catch (InternalError err) {
+                throw new IOException(file + ": tensor '" + e.name() + "' could not be read (file changed?)", err);
+            }
+            f32.flip();
+            NDArray a = manager.create(f32, e.djlShape(), DataType.FLOAT32);
+            if (want == DataType.FLOAT32) {
+                return a;
+            }
+            try (a) {
+                return a.toType(want, false);
             }
         }
 
@@ -397,6 +426,10 @@ public final class SafeTensors {
                     if (a.getShape().size() == 0) {
                         continue;
                     }
+                    if (dtype == DataType.BFLOAT16) {
+                        writeAll(ch, toBf16(a));
+                        continue;
+                    }
                     NDArray conv = a.getDataType() == dtype ? a : a.toType(dtype, false);
                     try {
                         ByteBuffer bb = conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
@@ -416,6 +449,35 @@ public final class SafeTensors {
                 Files.deleteIfExists(tmp);
             }
         }
+    }
+
+    /** bfloat16 bytes of {@code a}, rounded to nearest even like PyTorch (NaN becomes 0x7FC0). */
+    private static ByteBuffer toBf16(NDArray a) {
+        float[] f;
+        if (a.getDataType() == DataType.FLOAT32) {
+            f = a.toFloatArray();
+        } else {
+            try (NDArray c = a.toType(DataType.FLOAT32, false)) {
+                f = c.toFloatArray();
+            }
+        }
+        ByteBuffer out = ByteBuffer.allocate(f.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : f) {
+            out.putShort(bf16Bits(v));
+        }
+        out.flip();
+        return out;
+    }
+
+    /** The bfloat16 bits of {@code v}, round-to-nearest-even. */
+    public static short bf16Bits(float v) {
+        if (Float.isNaN(v)) {
+            return (short) 0x7FC0;
+        }
+        int bits = Float.floatToRawIntBits(v);
+        int lsb = (bits >>> 16) & 1;
+        bits += 0x7FFF + lsb;
+        return (short) (bits >>> 16);
     }
 
     private static void writeAll(FileChannel ch, ByteBuffer bb) throws IOException {

@@ -18,7 +18,7 @@ import org.distillery.api.run.RunContext;
  * <pre>  L = τ² · KL(p ‖ α·p + (1−α)·q) = τ² · Σ_v p(v) · (log p(v) − log(α·p(v) + (1−α)·q(v)))</pre>
  * The authors' code drops the teacher-entropy constant Σ p log p (it returns the cross-entropy
  * −Σ p log mix); the gradient is the same, and keeping it makes the loss 0 when q = p, like
- * the other divergences. Gradients flow through q both inside the mixture. α = 0 is exactly
+ * the other divergences. Gradients flow through q inside the mixture. α = 0 is exactly
  * forward KL. The mixture is computed in log space.
  *
  * <p>Defaults: {@code alpha = 0.1} (DistiLLM {@code --skew-alpha}), {@code temperature = 1.0},

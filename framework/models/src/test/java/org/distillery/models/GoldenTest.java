@@ -1,0 +1,106 @@
+package org.distillery.models;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+import org.distillery.api.model.ForwardOptions;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.models.reference.ReferenceLM;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.FieldSource;
+
+/**
+ * Golden tests: the logits of a tiny fixed model (seeded init, so the same weights in every
+ * process) on fixed ids, computed by the engine in float32, against the independent
+ * double-precision {@link ReferenceLM}. Tolerance: 2e-5 times max(1, largest |logit|)
+ * (observed: about 3e-6 absolute). The reference's own output is pinned in
+ * {@code golden/reference-logits.json} (see the README next to it).
+ * The sequence of 20 tokens exceeds max_position_embeddings (16) of the Llama configs, so
+ * dynamic NTK scaling and the sliding windows (4 for Qwen2's second layer, 5 for Mistral) are
+ * exercised.
+ */
+class GoldenTest {
+
+    static final HfModelService SVC = new HfModelService();
+    static final List<String> ARCHS = TinyModels.ALL;
+    static final double TOLERANCE = 2e-5;
+    static Map<String, double[]> GOLDEN;
+    static NDManager base;
+
+    @BeforeAll
+    static void open() {
+        base = NDManager.newBaseManager();
+        try (var in = GoldenTest.class.getResourceAsStream("/golden/reference-logits.json")) {
+            Map<String, Object> m = org.distillery.models.io.Json.GSON.fromJson(
+                    new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8),
+                    new com.google.gson.reflect.TypeToken<Map<String, Object>>() { }.getType());
+            GOLDEN = new LinkedHashMap<>();
+            m.forEach((k, val) -> {
+                if (val instanceof List<?> l) {
+                    GOLDEN.put(k, l.stream().mapToDouble(o -> ((Number) o).doubleValue()).toArray());
+                }
+            });
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        base.close();
+    }
+
+    static final long[][] IDS = {
+        {1, 7, 33, 2, 63, 18, 18, 40, 5, 9, 61, 22, 13, 0, 47, 31, 8, 56, 3, 11},
+        {60, 4, 4, 4, 29, 51, 10, 12, 37, 44, 19, 2, 6, 25, 58, 35, 41, 16, 27, 50}};
+
+    @ParameterizedTest
+    @FieldSource("ARCHS")
+    void logitsMatchIndependentReference(String arch) {
+        try (NDManager m = base.newSubManager();
+             LanguageModel lm = SVC.create(TinyModels.config(arch), 2024, m)) {
+            Map<String, double[]> weights = new LinkedHashMap<>();
+            for (Map.Entry<String, NDArray> e : lm.parameters().entrySet()) {
+                float[] f = e.getValue().toFloatArray();
+                double[] dd = new double[f.length];
+                for (int i = 0; i < f.length; i++) {
+                    dd[i] = f[i];
+                }
+                weights.put(e.getKey(), dd);
+            }
+            ReferenceLM ref = new ReferenceLM(TinyModels.raw(arch), weights);
+            float[] got = lm.forward(TestSupport.ids(m, IDS), ForwardOptions.inference()).logits().toFloatArray();
+            int t = IDS[0].length;
+            int v = lm.config().vocabSize();
+            double worst = 0;
+            double scale = 1;
+            for (int b = 0; b < IDS.length; b++) {
+                double[][] want = ref.forward(IDS[b]);
+                for (int i = 0; i < t; i++) {
+                    for (int j = 0; j < v; j++) {
+                        scale = Math.max(scale, Math.abs(want[i][j]));
+                        worst = Math.max(worst, Math.abs(want[i][j] - got[(b * t + i) * v + j]));
+                    }
+                }
+            }
+            // the reference itself is pinned by a file, so a change of init or reference is noticed
+            double[] pinned = GOLDEN.get(arch);
+            double[] last = ref.forward(IDS[0])[t - 1];
+            for (int j = 0; j < pinned.length; j++) {
+                assertEquals(pinned[j], last[j], 1e-9, arch + " reference logit " + j + " moved");
+                assertEquals(pinned[j], got[(t - 1) * v + j], TOLERANCE * scale, arch + " engine logit " + j);
+            }
+            assertTrue(worst <= TOLERANCE * scale, arch + ": max |engine - reference| = " + worst
+                    + " (logit scale " + scale + ")");
+        }
+    }
+}
