@@ -61,6 +61,21 @@ class KernelIT {
     }
 
     @Test
+    void shellOffersDistillCommandsBesideTheStandardOnes() throws Exception {
+        Path script = dist.work.resolve("shell.txt");
+        Files.writeString(script, "lb\ndistill:list losses\ndistill:runs\ndistill:swap nope kd.jsd\nstop 0\n");
+        Process shell = dist.builder("shell").redirectInput(script.toFile())
+                .redirectOutput(dist.work.resolve("shell.out").toFile())
+                .redirectError(dist.work.resolve("shell.err").toFile()).start();
+        assertTrue(shell.waitFor(120, TimeUnit.SECONDS), "shell ends on stop 0");
+        String out = dist.output("shell");
+        assertEquals(0, shell.exitValue(), out);
+        assertTrue(out.contains("Distillery kd-core"), out);
+        assertTrue(out.contains("kd.forward-kl"), out);
+        assertTrue(out.contains("no run nope in this kernel"), out);
+    }
+
+    @Test
     void bundleThatThrowsOnStartIsReportedAndEverythingElseWorks() throws Exception {
         dist.drop(SamplePlugin.throwingActivator(dist.home.resolve("lib"), dist.work.resolve("plugins")), "broken.jar");
         dist.drop(SamplePlugin.scaledCe(dist.home.resolve("lib"), dist.work.resolve("plugins"), 1), "sample.jar");

@@ -58,11 +58,14 @@ public final class Kernel implements AutoCloseable {
     private final ContributionExtender extender;
     private final DropInWatcher dropIn;
     private final long readyNanos;
+    private final java.util.LinkedHashMap<String, Long> phases = new java.util.LinkedHashMap<>();
 
     private Kernel(KernelOptions options) throws Exception {
         long t0 = System.nanoTime();
         this.options = options;
         this.tensors = DjlTensorService.start(options.device());
+        long t1 = System.nanoTime();
+        phases.put("engine", t1 - t0);
         this.models = new HfModelService();
         this.data = new JsonlDataService();
         this.storage = Files.createTempDirectory("distillery-felix-");
@@ -70,6 +73,8 @@ public final class Kernel implements AutoCloseable {
         props.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         props.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         props.put(Constants.FRAMEWORK_SYSTEMPACKAGES_EXTRA, SystemPackages.fromClassPath());
+        long t2 = System.nanoTime();
+        phases.put("system-packages", t2 - t1);
         props.put("felix.log.level", "1");
         props.put("gosh.args", options.interactiveShell() ? "" : "--nointeractive");
         props.put("gosh.home", options.home().toString());
@@ -100,7 +105,10 @@ public final class Kernel implements AutoCloseable {
         extender = new ContributionExtender(system, services, problems);
         extender.open();
         framework.start();
+        long t3 = System.nanoTime();
+        phases.put("felix", t3 - t2);
         installAndStart(system, options.bundleDirs());
+        phases.put("bundles", System.nanoTime() - t3);
         dropIn = options.dropIn() == null ? null : new DropInWatcher(system, options.dropIn(), problems);
         if (dropIn != null) {
             dropIn.start(options.pollMillis());
@@ -193,6 +201,11 @@ public final class Kernel implements AutoCloseable {
     /** Time from {@link #start} to ready, in nanoseconds. */
     public long readyNanos() {
         return readyNanos;
+    }
+
+    /** Start-up phases in order (engine, system-packages, felix, bundles), in nanoseconds. */
+    public java.util.Map<String, Long> startupPhases() {
+        return java.util.Collections.unmodifiableMap(phases);
     }
 
     /** Blocks until the framework stops (the shell's {@code stop 0} or {@link #close()}). */

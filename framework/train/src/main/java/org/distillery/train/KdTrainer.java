@@ -236,6 +236,10 @@ public final class KdTrainer implements Trainer {
             needTeacherHidden |= needs.contains(Loss.Need.TEACHER_HIDDEN);
         }
         double[] termSums = new double[terms.size()];
+        long tData;
+        long tModel;
+        long tOptim;
+        Map<String, Object> fig = new LinkedHashMap<>();
         double lossSum = 0;
         long tokens = 0;
         long lossTokens = 0;
@@ -247,6 +251,7 @@ public final class KdTrainer implements Trainer {
                 lossTokens += b.lossTokens();
                 tokens += (long) b.attentionMask().sum().getFloat();
             }
+            tData = System.nanoTime();
             float norm = Math.max(1, lossTokens);
             for (TokenBatch b : micro) {
                 TeacherOutput tout = needTeacher ? teacher.score(b, needTeacherHidden, step) : null;
@@ -270,6 +275,7 @@ public final class KdTrainer implements Trainer {
                     gc.backward(scaled);
                 }
             }
+            tModel = System.nanoTime();
             double gradNorm = gradNorm(student.parameters(), step);
             double scale = 1.0;
             boolean finite = Double.isFinite(gradNorm);
@@ -281,9 +287,9 @@ public final class KdTrainer implements Trainer {
                 optimizer.step(lr, scale);
             }
             zeroGradients(student.parameters(), step);
+            tOptim = System.nanoTime();
             progress.lastLoss = lossSum;
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            Map<String, Object> fig = new LinkedHashMap<>();
+            double seconds = (tOptim - t0) / 1e9;
             fig.put("of", s.steps());
             fig.put("loss", lossSum);
             Map<String, Object> termFigures = new LinkedHashMap<>();
@@ -295,12 +301,15 @@ public final class KdTrainer implements Trainer {
             fig.put("grad-norm", gradNorm);
             fig.put("tokens", tokens);
             fig.put("tokens-per-s", tokens / Math.max(seconds, 1e-9));
-            fig.put("native-bytes", run.tensors().memory().hostBytes());
+            fig.put("ms", Map.of("data", (tData - t0) / 1e6, "forward-backward", (tModel - tData) / 1e6,
+                    "optimizer", (tOptim - tModel) / 1e6));
             if (!finite) {
                 fig.put("skipped", "non-finite gradient");
             }
-            run.events().step(progress.step + 1, fig);
         }
+        // measured after the step's manager is closed: what the run holds between steps
+        fig.put("native-bytes", run.tensors().memory().hostBytes());
+        run.events().step(progress.step + 1, fig);
     }
 
     private static double gradNorm(Map<String, NDArray> params, NDManager step) {

@@ -47,6 +47,8 @@ final class BenchCommand implements Callable<Integer> {
                 long sinceJvm = System.currentTimeMillis() - jvmStart;
                 System.out.printf(Locale.ROOT, "kernel ready: %.0f ms (engine + Felix + %d bundles); %d ms since JVM start%n",
                         kernel.readyNanos() / 1e6, kernel.bundles().size(), sinceJvm);
+                kernel.startupPhases().forEach((phase, nanos) -> System.out.printf(Locale.ROOT,
+                        "  %-16s %7.0f ms  %5.1f%% of ready%n", phase, nanos / 1e6, 100.0 * nanos / kernel.readyNanos()));
                 var first = kernel.registry().find(ContributionKind.LOSS, key, LossFactory.class);
                 if (first.isEmpty()) {
                     System.out.println("no bundle provides " + key + "; hot-swap latency not measured");

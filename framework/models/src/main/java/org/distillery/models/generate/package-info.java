@@ -1,0 +1,2 @@
+/** Batched, seeded decoding with KV caches and teacher-mixed sampling. */
+package org.distillery.models.generate;

@@ -1,0 +1,2 @@
+/** The byte-level tokenizer, the tokenizer.json wrapper and the plain chat template. */
+package org.distillery.models.tokenizer;

@@ -1,0 +1,74 @@
+package org.distillery.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import com.typesafe.config.ConfigFactory;
+
+import org.distillery.api.ContributionKind;
+import org.distillery.api.train.StageResult;
+import org.distillery.api.train.StageSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class KdTrainerTest {
+
+    private static String experiment(Path data, long steps) {
+        return """
+                experiment.seed = 7
+                data.train-file = "%s"
+                teacher.key = ""
+                tokenizer.dir = "%s"
+                student {
+                  inherit-teacher-config = false
+                  config { model_type = gpt2, vocab_size = 259, n_embd = 32, n_layer = 1, n_head = 2, n_positions = 64,
+                           bos_token_id = 257, eos_token_id = 258 }
+                }
+                train {
+                  steps = %d
+                  batch-size = 4
+                  max-length = 32
+                  lr = 1e-3
+                  loss = [ { key = test.ce, weight = 1.0, params {} } ]
+                }
+                """.formatted(data, data.getParent().resolve("tok"), steps);
+    }
+
+    private static TestRun run(Path dir, long steps) throws Exception {
+        Path data = TestRun.writeData(Files.createDirectories(dir.resolve("data")), 64);
+        new org.distillery.models.tokenizer.ByteTokenizer().save(Files.createDirectories(dir.resolve("data/tok")));
+        TestRun run = new TestRun(Files.createDirectories(dir.resolve("run")), TestRun.experiment(experiment(data, steps)));
+        run.register(ContributionKind.LOSS, "test.ce", new CrossEntropy(), ConfigFactory.empty());
+        return run;
+    }
+
+    private static StageResult train(TestRun run) throws Exception {
+        return new KdTrainer().run(run, new StageSpec("distill", "train.kd", run.config().getConfig("train")));
+    }
+
+    private static long meanNative(List<Map<String, Object>> steps) {
+        return (long) steps.stream().mapToLong(s -> ((Number) s.get("native-bytes")).longValue()).average().orElseThrow();
+    }
+
+    @Test
+    void nativeMemoryIsFlatOverFiveHundredStepScopedSteps(@TempDir Path dir) throws Exception {
+        try (TestRun run = run(dir, 500)) {
+            StageResult r = train(run);
+            assertEquals(500, r.stepsDone());
+            List<Map<String, Object>> steps = run.steps();
+            assertEquals(500, steps.size());
+            long warm = meanNative(steps.subList(100, 150));
+            long end = meanNative(steps.subList(450, 500));
+            assertTrue(Math.abs(end - warm) <= 0.02 * warm,
+                    "native memory after warm-up " + warm + " vs after 500 steps " + end);
+            double first = ((Number) steps.get(0).get("loss")).doubleValue();
+            double last = ((Number) steps.get(499).get("loss")).doubleValue();
+            assertTrue(last < first, "training lowers the loss: " + first + " -> " + last);
+        }
+    }
+}
