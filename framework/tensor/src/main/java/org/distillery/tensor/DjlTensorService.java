@@ -100,7 +100,20 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
             device = ai.djl.util.cuda.CudaUtils.getGpuMemory(this.device).getUsed();
             source += "+cuda";
         }
-        return new MemoryUsage(NativeMemory.inUse(), device, source);
+        return new MemoryUsage(tensorBytes(), NativeMemory.inUse(), device, source);
+    }
+
+    /** Bytes of every live array under the base manager (weights, optimizer state, open steps). */
+    public long tensorBytes() {
+        long bytes = 0;
+        if (base instanceof ai.djl.ndarray.BaseNDManager b) {
+            for (ai.djl.ndarray.NDArray a : b.getManagedArrays()) {
+                if (!a.isReleased()) {
+                    bytes += a.size() * a.getDataType().getNumOfBytes();
+                }
+            }
+        }
+        return bytes;
     }
 
     @Override

@@ -37,7 +37,9 @@ class DjlTensorServiceTest {
             NDArray big = step.ones(new Shape(4096, 1024)); // 16 MiB
             long during = tensors.memory().hostBytes();
             assertTrue(during - before >= 16L << 20, "allocation visible: " + (during - before));
+            assertEquals(16L << 20, tensors.memory().tensorBytes() - 0, "the live array is counted");
             step.close();
+            assertEquals(0, tensors.memory().tensorBytes());
             assertTrue(big.isReleased());
             long after = tensors.memory().hostBytes();
             assertTrue(after - before < 1L << 20, "freed with its step: " + (after - before));

@@ -308,7 +308,9 @@ public final class KdTrainer implements Trainer {
             }
         }
         // measured after the step's manager is closed: what the run holds between steps
-        fig.put("native-bytes", run.tensors().memory().hostBytes());
+        var memory = run.tensors().memory();
+        fig.put("tensor-bytes", memory.tensorBytes());
+        fig.put("native-bytes", memory.hostBytes());
         run.events().step(progress.step + 1, fig);
     }
 

@@ -15,6 +15,9 @@ import org.distillery.api.run.RunContext;
 /** A plain cross-entropy loss for trainer tests (kd-core's live in a bundle). */
 final class CrossEntropy implements LossFactory {
 
+    /** Managers the loss was handed, one per call: the trainer must give each step its own scope. */
+    final java.util.List<ai.djl.ndarray.NDManager> managers = new java.util.ArrayList<>();
+
     @Override
     public String description() {
         return "test cross-entropy";
@@ -30,6 +33,7 @@ final class CrossEntropy implements LossFactory {
 
             @Override
             public LossValue compute(LossInput in) {
+                managers.add(in.manager());
                 NDArray logp = in.studentLogits().logSoftmax(-1);
                 NDArray picked = logp.gather(in.batch().targets().expandDims(-1), -1).squeeze(-1);
                 NDArray mask = in.batch().lossMask();

