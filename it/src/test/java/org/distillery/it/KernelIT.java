@@ -155,4 +155,35 @@ class KernelIT {
             run.destroyForcibly();
         }
     }
+
+    @Test
+    void runKilledWithSigkillResumesToTheSameWeights() throws Exception {
+        String[] common = {"--set", "train.steps=30", "--set", "train.checkpoint-every=5", "--set", "train.batch-size=2",
+            "--set", "experiment.progress=lines"};
+        Distribution.Result straight = dist.run(300, concat(new String[] {"run", "smoke", "--set",
+            "experiment.output-dir=straight"}, common));
+        assertEquals(0, straight.exit(), straight.all());
+        Path straightDir = Events.runDir(dist.work.resolve("straight"), 1);
+
+        Process run = dist.start("killed", concat(new String[] {"run", "smoke", "--set",
+            "experiment.output-dir=killed"}, common));
+        Path killedDir = Events.runDir(dist.work.resolve("killed"), 120);
+        Events.await(run, killedDir, 240, e -> Events.lastStep(e) >= 12, "12 steps");
+        run.destroyForcibly();
+        assertTrue(run.waitFor(30, TimeUnit.SECONDS));
+        assertTrue(Events.lastStep(Events.read(killedDir)) < 30, "killed before the end");
+
+        Distribution.Result resumed = dist.run(300, "resume", killedDir.toString());
+        assertEquals(0, resumed.exit(), resumed.all());
+        assertTrue(!Events.ofType(Events.read(killedDir), "resumed").isEmpty());
+        byte[] a = Files.readAllBytes(straightDir.resolve("stages/distill/final/model.safetensors"));
+        byte[] b = Files.readAllBytes(killedDir.resolve("stages/distill/final/model.safetensors"));
+        assertTrue(java.util.Arrays.equals(a, b), "resumed weights equal the uninterrupted run's");
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
 }

@@ -56,6 +56,13 @@ class MalformedExperimentIT {
                 Arguments.of("unknown schedule", "train.schedule = cosin", "train.schedule: unknown schedule",
                         "cosine, linear, constant"),
                 Arguments.of("bad device", "experiment.device = tpu", "experiment.device", "auto, cpu, gpu, gpu:N"),
+                Arguments.of("vocabulary mismatch", "student.config.vocab_size = 300",
+                        "tokenizer.vocab-policy: vocabulary sizes differ: teacher has 259 ids",
+                        "student 300 (student.config.vocab_size)"),
+                Arguments.of("truncation the wrong way", "student.config.vocab_size = 300\ntokenizer.vocab-policy = truncate-teacher",
+                        "truncate-teacher needs the larger vocabulary on the teacher", "student 300"),
+                Arguments.of("unknown vocab policy", "tokenizer.vocab-policy = shrink",
+                        "tokenizer.vocab-policy: unknown policy", "error, truncate-teacher"),
                 Arguments.of("missing model folder", "student.model-dir = /nonexistent/model",
                         "student.model-dir: file not found", "/nonexistent/model"));
     }

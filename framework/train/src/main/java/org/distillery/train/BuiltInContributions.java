@@ -36,14 +36,18 @@ public final class BuiltInContributions {
         ClassLoader loader = BuiltInContributions.class.getClassLoader();
         Config ref = ConfigFactory.parseResources(loader, "distillery-train.conf",
                 ConfigParseOptions.defaults().setAllowMissing(false).setClassLoader(loader)).resolve();
-        return List.of(
+        List<BuiltIn> all = new java.util.ArrayList<>(List.of(
                 builtIn(ref, ContributionKind.METHOD, "kd", new KdMethod()),
+                builtIn(ref, ContributionKind.METHOD, "kd.compare", new CompareMethod()),
                 builtIn(ref, ContributionKind.TRAINER, "train.kd", new KdTrainer.Factory()),
                 builtIn(ref, ContributionKind.SAMPLER, "data.dataset", new DatasetSampler.Factory()),
-                builtIn(ref, ContributionKind.TEACHER, "teacher.local", new LocalTeacher.Factory()));
+                builtIn(ref, ContributionKind.TEACHER, "teacher.local", new LocalTeacher.Factory())));
+        all.addAll(org.distillery.train.cache.CacheContributions.builtIns());
+        return List.copyOf(all);
     }
 
-    private static BuiltIn builtIn(Config ref, ContributionKind kind, String key, ContributionFactory f) {
+    /** A built-in with its defaults at {@link ContributionKind#defaultsPath} of {@code ref}. */
+    public static BuiltIn builtIn(Config ref, ContributionKind kind, String key, ContributionFactory f) {
         String path = kind.defaultsPath(key);
         return new BuiltIn(kind, key, f, ref.hasPath(path) ? ref.getConfig(path) : ConfigFactory.empty());
     }

@@ -85,7 +85,7 @@ public final class DatasetSampler implements Sampler {
 
         @Override
         public String description() {
-            return "batches of data.train-file, reshuffled every epoch";
+            return "batches of data.train-file (plus extra-files), reshuffled every epoch";
         }
 
         @Override
@@ -96,11 +96,16 @@ public final class DatasetSampler implements Sampler {
                 throw new InvalidConfigException("data.train-file", "is required by sampler data.dataset", "\"\"",
                         "a JSONL file of {prompt, response}, {messages} or {text} records");
             }
-            List<Example> examples;
-            try {
-                examples = ctx.run().data().readJsonl(Path.of(file));
-            } catch (IOException e) {
-                throw new InvalidConfigException("data.train-file", e.getMessage(), file, "a readable JSONL file");
+            List<Example> examples = new ArrayList<>();
+            List<String> files = new ArrayList<>(List.of(file));
+            files.addAll(params.getStringList("extra-files"));
+            for (String f : files) {
+                try {
+                    examples.addAll(ctx.run().data().readJsonl(Path.of(f)));
+                } catch (IOException e) {
+                    throw new InvalidConfigException(f.equals(file) ? "data.train-file" : "train.sampler.params.extra-files",
+                            e.getMessage(), f, "a readable JSONL file");
+                }
             }
             if (examples.isEmpty()) {
                 throw new InvalidConfigException("data.train-file", "has no records", file, "a non-empty JSONL file");

@@ -98,10 +98,18 @@ public final class KdTrainer implements Trainer {
             List<Sequences.Sequence> validation = validationSet(run, tokenizer, s.maxLength());
 
             Progress progress = new Progress();
+            progress.stage = stage.name();
             Path latest = stageDir.resolve("checkpoints").resolve("latest");
             if (Files.exists(latest)) {
                 Path ckpt = stageDir.resolve("checkpoints").resolve(Files.readString(latest).trim());
                 progress = restore(run, ckpt, student, optimizer, sampler);
+                progress.stage = stage.name();
+                for (LossTerm t : terms) {
+                    Path termFile = ckpt.resolve("term-" + t.index + ".bin");
+                    if (Files.exists(termFile)) {
+                        restoreTermState(run, t, termFile, s);
+                    }
+                }
                 run.events().event("resumed", Map.of("stage", stage.name(), "step", progress.step,
                         "checkpoint", ckpt.getFileName().toString()));
             }
@@ -132,18 +140,18 @@ public final class KdTrainer implements Trainer {
                     } else if (s.patience() > 0 && ++progress.sinceBest >= s.patience()) {
                         run.events().event("early-stop", Map.of("stage", stage.name(), "step", progress.step,
                                 "best-step", progress.bestStep));
-                        checkpoint(run, stageDir, student, optimizer, sampler, progress, s);
+                        checkpoint(run, stageDir, student, optimizer, sampler, progress, s, terms);
                         lastCheckpoint = progress.step;
                         break;
                     }
                 }
                 if (s.checkpointEvery() > 0 && progress.step % s.checkpointEvery() == 0) {
-                    checkpoint(run, stageDir, student, optimizer, sampler, progress, s);
+                    checkpoint(run, stageDir, student, optimizer, sampler, progress, s, terms);
                     lastCheckpoint = progress.step;
                 }
             }
             if (lastCheckpoint != progress.step || !Files.exists(latest)) {
-                checkpoint(run, stageDir, student, optimizer, sampler, progress, s);
+                checkpoint(run, stageDir, student, optimizer, sampler, progress, s, terms);
             }
             Path finalModel = stageDir.resolve("final");
             saveModel(run, student, finalModel);
@@ -255,6 +263,14 @@ public final class KdTrainer implements Trainer {
             float norm = Math.max(1, lossTokens);
             for (TokenBatch b : micro) {
                 TeacherOutput tout = needTeacher ? teacher.score(b, needTeacherHidden, step) : null;
+                if (tout != null && tout.hasLogits() && run.config().getString("tokenizer.vocab-policy")
+                        .equals("truncate-teacher")) {
+                    long vocab = student.config().vocabSize();
+                    if (tout.logits().getShape().get(2) > vocab) {
+                        tout = new TeacherOutput(tout.logits().get(":, :, :" + vocab), null, null, null,
+                                tout.hiddenStates());
+                    }
+                }
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     ForwardOptions opts = ForwardOptions.train().withMask(b.attentionMask());
                     if (needStudentHidden) {
@@ -276,7 +292,16 @@ public final class KdTrainer implements Trainer {
                 }
             }
             tModel = System.nanoTime();
-            double gradNorm = gradNorm(student.parameters(), step);
+            Map<String, NDArray> trainable = new LinkedHashMap<>(student.parameters());
+            for (LossTerm t : terms) {
+                Map<String, NDArray> lp = t.namedParameters();
+                if (!lp.isEmpty() && t.optimizerOf != t.loss) {
+                    t.optimizer = new AdamW(lp, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
+                    t.optimizerOf = t.loss;
+                }
+                trainable.putAll(lp);
+            }
+            double gradNorm = gradNorm(trainable, step);
             double scale = 1.0;
             boolean finite = Double.isFinite(gradNorm);
             if (finite && s.clipNorm() > 0 && gradNorm > s.clipNorm()) {
@@ -285,11 +310,17 @@ public final class KdTrainer implements Trainer {
             double lr = schedule.at(progress.step);
             if (finite) {
                 optimizer.step(lr, scale);
+                for (LossTerm t : terms) {
+                    if (t.optimizer != null && t.optimizerOf == t.loss) {
+                        t.optimizer.step(lr, scale);
+                    }
+                }
             }
-            zeroGradients(student.parameters(), step);
+            zeroGradients(trainable, step);
             tOptim = System.nanoTime();
             progress.lastLoss = lossSum;
             double seconds = (tOptim - t0) / 1e9;
+            fig.put("stage", progress.stage);
             fig.put("of", s.steps());
             fig.put("loss", lossSum);
             Map<String, Object> termFigures = new LinkedHashMap<>();
@@ -392,8 +423,45 @@ public final class KdTrainer implements Trainer {
         }
     }
 
+    /** Writes a loss term's learned parameters, then its optimizer state, in one file. */
+    private static void saveTermState(LossTerm t, Path file) throws IOException {
+        try (OutputStream out = Files.newOutputStream(file)) {
+            NDList params = new NDList();
+            t.namedParameters().forEach((name, a) -> {
+                a.setName(name);
+                params.add(a);
+            });
+            params.encode(out);
+            t.optimizer.save(out);
+        }
+    }
+
+    /** Restores what {@link #saveTermState} wrote into the term's current loss, if it has the same parameters. */
+    private static void restoreTermState(RunContext run, LossTerm t, Path file, TrainSettings s) throws IOException {
+        Map<String, NDArray> named = t.namedParameters();
+        if (named.isEmpty()) {
+            throw new IOException(file + ": the checkpoint has learned parameters for loss term " + t.index + " ("
+                    + t.key + "), but the loss has none yet; it must create them in LossFactory.create to resume exactly");
+        }
+        try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(file));
+             NDManager scratch = run.manager().newSubManager()) {
+            NDList saved = NDList.decode(scratch, in);
+            for (NDArray a : saved) {
+                NDArray target = named.get(a.getName());
+                if (target == null || !target.getShape().equals(a.getShape())) {
+                    throw new IOException(file + ": parameter " + a.getName() + " does not match loss term " + t.index);
+                }
+                target.set(a.toByteBuffer());
+            }
+            t.optimizer = new AdamW(named, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
+            t.optimizerOf = t.loss;
+            t.optimizer.load(in);
+        }
+    }
+
     private static void checkpoint(RunContext run, Path stageDir, LanguageModel student, AdamW optimizer,
-                                   Sampler sampler, Progress progress, TrainSettings s) throws IOException {
+                                   Sampler sampler, Progress progress, TrainSettings s, List<LossTerm> terms)
+            throws IOException {
         Path dir = stageDir.resolve("checkpoints");
         String name = String.format("step-%08d", progress.step);
         Path target = dir.resolve(name);
@@ -401,6 +469,11 @@ public final class KdTrainer implements Trainer {
         run.models().save(student, staging.resolve("model"), DataType.FLOAT32);
         try (OutputStream out = Files.newOutputStream(staging.resolve("optimizer.bin"))) {
             optimizer.save(out);
+        }
+        for (LossTerm t : terms) {
+            if (t.optimizer != null && t.optimizerOf == t.loss) {
+                saveTermState(t, staging.resolve("term-" + t.index + ".bin"));
+            }
         }
         JsonObject state = new JsonObject();
         state.addProperty("step", progress.step);
@@ -451,6 +524,7 @@ public final class KdTrainer implements Trainer {
 
     /** Where a stage is. */
     private static final class Progress {
+        String stage = "";
         long step;
         double bestValLoss = Double.POSITIVE_INFINITY;
         long bestStep = -1;

@@ -25,6 +25,10 @@ final class LossTerm {
     Config params;
     Contribution<LossFactory> current;
     Loss loss;
+    /** Optimizer of the loss's own parameters (e.g. projections), created once they exist. */
+    AdamW optimizer;
+    /** The loss instance {@link #optimizer} belongs to; a rebuilt loss gets a fresh one. */
+    Loss optimizerOf;
 
     LossTerm(int index, String key, double weight, Config params) {
         this.index = index;
@@ -57,6 +61,16 @@ final class LossTerm {
             run.events().event("loss-swap", fields);
         }
         return previous == null ? Resolution.SAME : Resolution.CHANGED;
+    }
+
+    /** The loss's learned parameters by a stable name, {@code term<i>.<j>}. */
+    Map<String, ai.djl.ndarray.NDArray> namedParameters() {
+        Map<String, ai.djl.ndarray.NDArray> out = new LinkedHashMap<>();
+        java.util.List<ai.djl.ndarray.NDArray> ps = loss.parameters();
+        for (int j = 0; j < ps.size(); j++) {
+            out.put("term" + index + "." + j, ps.get(j));
+        }
+        return out;
     }
 
     /** Switches this term to another key (operator swap); takes effect at the next {@link #resolve}. */

@@ -74,7 +74,8 @@ public final class StudentModels {
     /** The folder the tokenizer comes from: {@code tokenizer.dir}, else the teacher's or student's model folder. */
     public static Path tokenizerDir(RunContext run) {
         Config c = run.config();
-        for (String path : new String[] {"tokenizer.dir", "teacher.params.model-dir", "student.model-dir"}) {
+        for (String path : new String[] {"tokenizer.dir", "teacher.params.model-dir", "teacher.params.verify-teacher-dir",
+            "student.model-dir"}) {
             if (c.hasPath(path) && !c.getString(path).isEmpty()) {
                 return Path.of(c.getString(path));
             }

@@ -19,8 +19,13 @@ import org.junit.jupiter.api.io.TempDir;
 class KdTrainerTest {
 
     private static final CrossEntropy LOSS = new CrossEntropy();
+    private static String DROPOUT = "0.1";
 
     private static String experiment(Path data, long steps) {
+        return experiment(data, steps, 4, 1, 0);
+    }
+
+    private static String experiment(Path data, long steps, int batch, int accum, long checkpointEvery) {
         return """
                 experiment.seed = 7
                 data.train-file = "%s"
@@ -29,22 +34,30 @@ class KdTrainerTest {
                 student {
                   inherit-teacher-config = false
                   config { model_type = gpt2, vocab_size = 259, n_embd = 32, n_layer = 1, n_head = 2, n_positions = 64,
-                           bos_token_id = 257, eos_token_id = 258 }
+                           bos_token_id = 257, eos_token_id = 258, resid_pdrop = %s, embd_pdrop = %s, attn_pdrop = %s }
                 }
                 train {
                   steps = %d
-                  batch-size = 4
+                  batch-size = %d
+                  grad-accum = %d
+                  checkpoint-every = %d
                   max-length = 32
                   lr = 1e-3
                   loss = [ { key = test.ce, weight = 1.0, params {} } ]
                 }
-                """.formatted(data, data.getParent().resolve("tok"), steps);
+                """.formatted(data, data.getParent().resolve("tok"), DROPOUT, DROPOUT, DROPOUT, steps, batch, accum,
+                checkpointEvery);
     }
 
     private static TestRun run(Path dir, long steps) throws Exception {
+        return run(dir, steps, 4, 1, 0);
+    }
+
+    private static TestRun run(Path dir, long steps, int batch, int accum, long checkpointEvery) throws Exception {
         Path data = TestRun.writeData(Files.createDirectories(dir.resolve("data")), 64);
         new org.distillery.models.tokenizer.ByteTokenizer().save(Files.createDirectories(dir.resolve("data/tok")));
-        TestRun run = new TestRun(Files.createDirectories(dir.resolve("run")), TestRun.experiment(experiment(data, steps)));
+        TestRun run = new TestRun(Files.createDirectories(dir.resolve("run")),
+                TestRun.experiment(experiment(data, steps, batch, accum, checkpointEvery)));
         run.register(ContributionKind.LOSS, "test.ce", LOSS, ConfigFactory.empty());
         return run;
     }
@@ -76,5 +89,67 @@ class KdTrainerTest {
             double last = ((Number) steps.get(499).get("loss")).doubleValue();
             assertTrue(last < first, "training lowers the loss: " + first + " -> " + last);
         }
+    }
+
+    private static Map<String, float[]> weights(Path modelDir) throws Exception {
+        Map<String, float[]> out = new java.util.TreeMap<>();
+        try (var tensors = org.distillery.tensor.DjlTensorService.start("cpu");
+             var m = tensors.newRunScope("read");
+             var model = new org.distillery.models.HfModelService().load(modelDir, ai.djl.ndarray.types.DataType.FLOAT32, m)) {
+            model.parameters().forEach((k, v) -> out.put(k, v.toFloatArray()));
+        }
+        return out;
+    }
+
+    private static double maxAbsDiff(Map<String, float[]> a, Map<String, float[]> b) {
+        assertEquals(a.keySet(), b.keySet());
+        double max = 0;
+        for (String k : a.keySet()) {
+            float[] x = a.get(k);
+            float[] y = b.get(k);
+            for (int i = 0; i < x.length; i++) {
+                max = Math.max(max, Math.abs(x[i] - y[i]));
+            }
+        }
+        return max;
+    }
+
+    @Test
+    void accumulatingFourMicroBatchesEqualsOneBigBatch(@TempDir Path dir) throws Exception {
+        DROPOUT = "0.0";
+        try {
+            Path big;
+            Path small;
+            try (TestRun run = run(dir.resolve("big"), 5, 4, 1, 0)) {
+                big = train(run).model();
+            }
+            try (TestRun run = run(dir.resolve("accum"), 5, 1, 4, 0)) {
+                small = train(run).model();
+            }
+            double diff = maxAbsDiff(weights(big), weights(small));
+            assertTrue(diff < 1e-5, "weights after 5 steps differ by " + diff);
+        } finally {
+            DROPOUT = "0.1";
+        }
+    }
+
+    @Test
+    void resumedRunEndsWithTheSameWeightsAsAnUninterruptedOne(@TempDir Path dir) throws Exception {
+        Path straight;
+        try (TestRun run = run(dir.resolve("straight"), 20, 4, 1, 5)) {
+            straight = train(run).model();
+        }
+        try (TestRun run = run(dir.resolve("resumed"), 20, 4, 1, 5)) {
+            run.stopAfterSteps = 12;
+            StageResult first = train(run);
+            assertTrue(first.stopped());
+            assertEquals(12, first.stepsDone());
+        }
+        Path resumed;
+        try (TestRun run = run(dir.resolve("resumed"), 20, 4, 1, 5)) {
+            resumed = train(run).model();
+            assertTrue(run.events.stream().anyMatch(e -> "resumed".equals(e.get("type"))), run.events.toString());
+        }
+        assertEquals(0.0, maxAbsDiff(weights(straight), weights(resumed)), "resume must be exact in deterministic mode");
     }
 }

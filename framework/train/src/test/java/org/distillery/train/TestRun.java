@@ -140,9 +140,12 @@ final class TestRun implements RunContext, AutoCloseable {
         return new Random(seed() ^ purpose.hashCode());
     }
 
+    /** The run reports a stop request once this many steps were logged. */
+    long stopAfterSteps = Long.MAX_VALUE;
+
     @Override
     public boolean stopRequested() {
-        return false;
+        return steps().size() >= stopAfterSteps;
     }
 
     @Override

@@ -1,6 +1,9 @@
 package org.distillery.kernel.cli;
 
 import java.io.InputStream;
+import java.io.PrintStream;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.nio.file.Files;
@@ -11,9 +14,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import ai.djl.ndarray.NDManager;
+
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.kernel.Kernel;
+import org.distillery.kernel.config.ExperimentException;
+import org.distillery.models.bench.ForwardBench;
+import org.distillery.models.bench.GenerateBench;
+import org.distillery.tensor.DjlTensorService;
 import org.osgi.framework.Bundle;
 
 import picocli.CommandLine.Command;
@@ -21,7 +30,8 @@ import picocli.CommandLine.Option;
 
 /** {@code distill bench ...}: measured figures, printed; nothing here asserts a time. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
-        subcommands = {BenchCommand.KernelBench.class})
+        subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
+            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
     @Override
@@ -84,6 +94,152 @@ final class BenchCommand implements Callable<Integer> {
                         + "first step that starts after it is visible");
             }
             return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench generate}. */
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = {"Greedy decoding tokens/s of a random ~20M-parameter Llama-style model, with and without "
+                + "the KV cache, and the speed-up of the cache, per number of new tokens.",
+                "Defaults: hidden 384, 6 layers, 6 heads, SwiGLU 1536, vocab 8192; batch 1; 32, 128 and 512 new tokens."})
+    static final class GenerateCommand implements Callable<Integer> {
+        @Option(names = "--lengths", split = ",", paramLabel = "N",
+                description = "new tokens per measurement (default 32,128,512)")
+        int[] lengths = {32, 128, 512};
+
+        @Option(names = "--batch", split = ",", paramLabel = "B", description = "batch sizes (default 1), e.g. 1,4")
+        int[] batches = {1};
+
+        @Option(names = "--repeats", description = "runs per figure, the best is printed (default 1)")
+        int repeats = 1;
+
+        @Option(names = "--device", description = "auto (default), cpu, gpu or gpu:N")
+        String device = "auto";
+
+        @Override
+        public Integer call() {
+            GenerateBench.Options o = GenerateBench.Options.defaults().withLengths(lengths).withBatches(batches)
+                    .withRepeats(repeats);
+            checked("generate", o::check);
+            checked("generate", () -> DjlTensorService.checkSpec(device));
+            try (DjlTensorService tensors = DjlTensorService.start(device)) {
+                GenerateBench.run(System.out, tensors, o);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench forward}. */
+    @Command(name = "forward", mixinStandardHelpOptions = true,
+            description = {"Achieved FLOP/s of a training step (forward + cross-entropy + backward) of a Llama-style "
+                + "model as a percentage of the fp32 matmul peak measured by the same command.",
+                "Defaults: d 512, 8 layers, 8 heads, SwiGLU 1376, vocab 8192, seq 256, batch 4. "
+                + "FLOPs/step = 6 * N_mm * B * S + 12 * L * B * S^2 * d (printed with its terms)."})
+    static final class ForwardCommand implements Callable<Integer> {
+        @Option(names = "--batch", description = "sequences per step (default 4)")
+        int batch = 4;
+
+        @Option(names = "--seq", description = "tokens per sequence (default 256)")
+        int seq = 256;
+
+        @Option(names = "--hidden", description = "model width d (default 512; heads stay of width 64)")
+        int hidden = 512;
+
+        @Option(names = "--layers", description = "decoder layers (default 8)")
+        int layers = 8;
+
+        @Option(names = "--vocab", description = "vocabulary (default 8192)")
+        int vocab = 8192;
+
+        @Option(names = "--steps", description = "timed steps (default 5)")
+        int steps = 5;
+
+        @Option(names = "--warmup", description = "untimed steps first (default 1)")
+        int warmup = 1;
+
+        @Option(names = "--matmul-size", description = "n of the square n x n x n peak matmul (default 2048)")
+        int matmulSize = 2048;
+
+        @Option(names = "--device", description = "auto (default), cpu, gpu or gpu:N")
+        String device = "auto";
+
+        @Override
+        public Integer call() {
+            ForwardBench.Options d = ForwardBench.Options.defaults();
+            int heads = Math.max(1, hidden / 64);
+            int ff = hidden == d.hidden() ? d.intermediate() : (int) Math.round(hidden * 2.6875);
+            ForwardBench.Options o = d.withShape(batch, seq).withModel(hidden, layers, heads, ff, vocab)
+                    .withSteps(warmup, steps).withMatmul(matmulSize, d.matmulRepeats());
+            checked("forward", o::check);
+            checked("forward", () -> DjlTensorService.checkSpec(device));
+            try (DjlTensorService tensors = DjlTensorService.start(device)) {
+                ForwardBench.run(System.out, tensors, o);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench loss}: runs kd-core's own benchmark inside its bundle. */
+    @Command(name = "loss", mixinStandardHelpOptions = true,
+            description = {"Peak native memory of kd.forward-kl (vocab 32000, seq 512, batch 8, fp32), chunked versus "
+                + "unchunked.", "Boots the kernel and runs " + LossCommand.BENCH_CLASS
+                + " from the bundle that provides " + LossCommand.KEY + "."})
+    static final class LossCommand implements Callable<Integer> {
+        static final String KEY = "kd.forward-kl";
+        static final String BENCH_CLASS = "org.distillery.kdcore.internal.LossBench";
+
+        @Override
+        public Integer call() throws Exception {
+            try (Kernel kernel = Distill.boot("cpu")) {
+                var found = kernel.registry().find(ContributionKind.LOSS, KEY, LossFactory.class);
+                if (found.isEmpty()) {
+                    System.err.println("error: no bundle provides " + KEY + " in this distribution; distill bench "
+                            + "loss needs the kd-core bundle in bundles/ (see distill list bundles)");
+                    return ExitCodes.FAILED;
+                }
+                String symbolicName = found.get().info().bundle();
+                Bundle provider = null;
+                for (Bundle b : kernel.bundles()) {
+                    if (symbolicName.equals(b.getSymbolicName())) {
+                        provider = b;
+                    }
+                }
+                if (provider == null) {
+                    System.err.println("error: " + KEY + " is registered by bundle " + symbolicName
+                            + ", which the kernel does not list");
+                    return ExitCodes.FAILED;
+                }
+                Method run;
+                try {
+                    Class<?> bench = provider.loadClass(BENCH_CLASS);
+                    run = bench.getMethod("run", PrintStream.class, NDManager.class);
+                } catch (ClassNotFoundException | NoSuchMethodException | LinkageError e) {
+                    System.err.println("error: bundle " + symbolicName + " " + provider.getVersion() + " (provider of "
+                            + KEY + ") has no " + BENCH_CLASS + ".run(PrintStream, NDManager): " + e);
+                    return ExitCodes.FAILED;
+                }
+                System.out.println("bundle: " + symbolicName + " " + provider.getVersion());
+                try (NDManager manager = kernel.tensors().newRunScope("bench")) {
+                    run.invoke(null, System.out, manager);
+                } catch (InvocationTargetException e) {
+                    Throwable cause = e.getCause();
+                    if (cause instanceof Exception ex) {
+                        throw ex;
+                    }
+                    throw (Error) cause;
+                }
+                System.out.flush();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** Runs {@code check}, turning its {@link IllegalArgumentException} into invalid input (exit code 2). */
+    private static void checked(String command, Runnable check) {
+        try {
+            check.run();
+        } catch (IllegalArgumentException e) {
+            throw new ExperimentException(List.of("bench " + command + ": " + e.getMessage()));
         }
     }
 }

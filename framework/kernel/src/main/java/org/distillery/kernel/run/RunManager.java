@@ -63,13 +63,34 @@ public final class RunManager {
         String methodKey = experiment.getString("method.key");
         var method = kernel.registry().find(ContributionKind.METHOD, methodKey, MethodFactory.class).orElseThrow();
         List<String> problems = new ArrayList<>();
-        for (StageSpec s : method.factory().stages(experiment.getConfig("method.params").withFallback(method.defaults()))) {
+        List<StageSpec> stages;
+        try {
+            stages = method.factory().stages(experiment.getConfig("method.params").withFallback(method.defaults()));
+        } catch (InvalidConfigException e) {
+            throw new ExperimentException(List.of(e.getMessage()));
+        }
+        for (StageSpec s : stages) {
             if (kernel.registry().find(ContributionKind.TRAINER, s.trainer(), TrainerFactory.class).isEmpty()) {
                 problems.add("method.key: method '" + methodKey + "' needs trainer '" + s.trainer()
                         + "', which no bundle provides (accepted trainers: "
                         + String.join(", ", kernel.registry().keys(ContributionKind.TRAINER)) + ")");
+                continue;
+            }
+            if (s.params().isEmpty() || !s.trainer().equals("train.kd")) {
+                continue;
+            }
+            // a stage's own train settings (e.g. a variant's loss list) get the same checks as the train block
+            Config staged = experiment.withValue("train", s.params().withFallback(experiment.getConfig("train")).root());
+            try {
+                v.validate(staged, ConfigValidator.experimentDefaults());
+                org.distillery.train.TrainSettings.of(staged.getConfig("train"));
+            } catch (ExperimentException e) {
+                e.problems().forEach(p -> problems.add(p + " (in stage " + s.name() + ")"));
+            } catch (InvalidConfigException e) {
+                problems.add(e.getMessage() + " (in stage " + s.name() + ")");
             }
         }
+        problems.addAll(org.distillery.kernel.config.VocabCheck.problems(experiment, kernel.models()));
         try {
             org.distillery.train.TrainSettings.of(experiment.getConfig("train"));
         } catch (InvalidConfigException e) {
