@@ -40,9 +40,11 @@ public final class BuiltInContributions {
                 builtIn(ref, ContributionKind.METHOD, "kd", new KdMethod()),
                 builtIn(ref, ContributionKind.METHOD, "kd.compare", new CompareMethod()),
                 builtIn(ref, ContributionKind.TRAINER, "train.kd", new KdTrainer.Factory()),
+                builtIn(ref, ContributionKind.TRAINER, "eval.report", new EvalReportTrainer.Factory()),
                 builtIn(ref, ContributionKind.SAMPLER, "data.dataset", new DatasetSampler.Factory()),
                 builtIn(ref, ContributionKind.TEACHER, "teacher.local", new LocalTeacher.Factory())));
         all.addAll(org.distillery.train.cache.CacheContributions.builtIns());
+        all.addAll(org.distillery.train.eval.EvalContributions.all());
         return List.copyOf(all);
     }
 

@@ -121,8 +121,7 @@ final class BenchCommand implements Callable<Integer> {
             GenerateBench.Options o = GenerateBench.Options.defaults().withLengths(lengths).withBatches(batches)
                     .withRepeats(repeats);
             checked("generate", o::check);
-            checked("generate", () -> DjlTensorService.checkSpec(device));
-            try (DjlTensorService tensors = DjlTensorService.start(device)) {
+            try (DjlTensorService tensors = startTensors("generate", device)) {
                 GenerateBench.run(System.out, tensors, o);
             }
             return ExitCodes.OK;
@@ -171,8 +170,7 @@ final class BenchCommand implements Callable<Integer> {
             ForwardBench.Options o = d.withShape(batch, seq).withModel(hidden, layers, heads, ff, vocab)
                     .withSteps(warmup, steps).withMatmul(matmulSize, d.matmulRepeats());
             checked("forward", o::check);
-            checked("forward", () -> DjlTensorService.checkSpec(device));
-            try (DjlTensorService tensors = DjlTensorService.start(device)) {
+            try (DjlTensorService tensors = startTensors("forward", device)) {
                 ForwardBench.run(System.out, tensors, o);
             }
             return ExitCodes.OK;
@@ -231,6 +229,19 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.flush();
             }
             return ExitCodes.OK;
+        }
+    }
+
+    /** Starts the tensor service; a malformed or absent device is invalid input (exit code 2). */
+    private static DjlTensorService startTensors(String command, String device) {
+        checked(command, () -> DjlTensorService.checkSpec(device));
+        try {
+            return DjlTensorService.start(device);
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("device ")) {
+                throw new ExperimentException(List.of("bench " + command + ": " + e.getMessage()));
+            }
+            throw e;
         }
     }
 
