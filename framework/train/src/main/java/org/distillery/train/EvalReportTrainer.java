@@ -106,7 +106,7 @@ public final class EvalReportTrainer implements Trainer {
     }
 
     /** The model a finished stage selected (its result.json), else its best or final folder. */
-    static Path stageModel(RunContext run, String stage) throws Exception {
+    public static Path stageModel(RunContext run, String stage) throws Exception {
         Path dir = run.runDir().resolve("stages").resolve(stage);
         Path result = dir.resolve("result.json");
         if (Files.exists(result)) {

@@ -28,8 +28,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code distill teacher ...}: teacher tools. */
-@Command(name = "teacher", mixinStandardHelpOptions = true, description = "Teacher tools: precompute a teacher cache.",
-        subcommands = {TeacherCommand.Cache.class})
+@Command(name = "teacher", mixinStandardHelpOptions = true,
+        description = "Teacher tools: train the embedded teacher, precompute a teacher cache.",
+        subcommands = {TeacherCommand.Train.class, TeacherCommand.Cache.class})
 final class TeacherCommand implements Callable<Integer> {
 
     @Override
@@ -39,6 +40,60 @@ final class TeacherCommand implements Callable<Integer> {
     }
 
     /** {@code distill teacher cache}. */
+    /** {@code distill teacher train}. */
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Train a teacher with the recipe in config/experiments/teacher.conf (or another experiment) "
+                + "and install its lowest-validation-loss model, with the recipe, into a model folder.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--experiment", description = "the recipe (default: teacher)")
+        String experiment = "teacher";
+
+        @Option(names = "--out", description = "model folder to install into (default: config/models/teacher of the "
+                + "distribution)")
+        java.nio.file.Path out;
+
+        @Option(names = "--set", paramLabel = "path=value", description = "override a recipe value (repeatable)")
+        java.util.List<String> sets = new java.util.ArrayList<>();
+
+        @Override
+        public Integer call() throws Exception {
+            com.typesafe.config.Config c = Distill.load(experiment, sets);
+            java.nio.file.Path target = out != null ? out : Home.get().resolve("config/models/teacher");
+            try (org.distillery.kernel.Kernel kernel = Distill.boot(Distill.deviceOf(c))) {
+                org.distillery.kernel.run.RunManager runs = new org.distillery.kernel.run.RunManager(kernel);
+                runs.validate(c);
+                org.distillery.kernel.run.Run run = runs.create(c);
+                int code = Distill.runToEnd(runs, run);
+                if (code != ExitCodes.OK) {
+                    return code;
+                }
+                String stage = "distill";
+                java.nio.file.Path model = org.distillery.train.EvalReportTrainer.stageModel(run, stage);
+                java.nio.file.Path staging = org.distillery.train.AtomicDirs.staging(target);
+                try (var files = java.nio.file.Files.list(model)) {
+                    for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                        java.nio.file.Files.copy(f, staging.resolve(f.getFileName()));
+                    }
+                }
+                java.nio.file.Files.writeString(staging.resolve("RECIPE.md"), recipe(c, run.runDir(), model));
+                org.distillery.train.AtomicDirs.commit(staging, target);
+                System.out.println("teacher installed in " + target + " (from " + model + ")");
+            }
+            return ExitCodes.OK;
+        }
+
+        private String recipe(com.typesafe.config.Config c, java.nio.file.Path runDir, java.nio.file.Path model)
+                throws java.io.IOException {
+            String results = java.nio.file.Files.readString(runDir.resolve("results.json"));
+            return "# Embedded teacher\n\n"
+                    + "Built by `distill teacher train --experiment " + experiment
+                    + (sets.isEmpty() ? "" : " --set " + String.join(" --set ", sets)) + "` from the recipe "
+                    + "`config/experiments/" + experiment + ".conf` (seed " + c.getLong("experiment.seed") + "). "
+                    + "The model is the stage's " + model.getFileName() + " checkpoint (lowest validation loss).\n\n"
+                    + "Stage results:\n\n```json\n" + results.strip() + "\n```\n";
+        }
+    }
+
     @Command(name = "cache", mixinStandardHelpOptions = true,
             description = {"Precompute the teacher's top-k log-probabilities (and the remaining mass) at every position "
                 + "of a dataset into a compact binary file that teacher.cached reads.",
