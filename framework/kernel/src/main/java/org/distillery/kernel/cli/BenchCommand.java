@@ -101,7 +101,9 @@ final class BenchCommand implements Callable<Integer> {
     @Command(name = "generate", mixinStandardHelpOptions = true,
             description = {"Greedy decoding tokens/s of a random ~20M-parameter Llama-style model, with and without "
                 + "the KV cache, and the speed-up of the cache, per number of new tokens.",
-                "Defaults: hidden 384, 6 layers, 6 heads, SwiGLU 1536, vocab 8192; batch 1; 32, 128 and 512 new tokens."})
+                "Defaults: hidden 384, 6 layers, 6 heads, SwiGLU 1536, vocab 8192; batch 1; 32, 128 and 512 new tokens.",
+                "Without the cache every step re-runs the whole sequence (about 135k token positions for 512 new "
+                + "tokens), which takes minutes on 2 CPU cores; --lengths 32,128 is a quick check."})
     static final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--lengths", split = ",", paramLabel = "N",
                 description = "new tokens per measurement (default 32,128,512)")

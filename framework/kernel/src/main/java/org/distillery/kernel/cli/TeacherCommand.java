@@ -89,7 +89,10 @@ final class TeacherCommand implements Callable<Integer> {
                     + "Built by `distill teacher train --experiment " + experiment
                     + (sets.isEmpty() ? "" : " --set " + String.join(" --set ", sets)) + "` from the recipe "
                     + "`config/experiments/" + experiment + ".conf` (seed " + c.getLong("experiment.seed") + "). "
-                    + "The model is the stage's " + model.getFileName() + " checkpoint (lowest validation loss).\n\n"
+                    + "The model is the stage's " + model.getFileName() + " checkpoint (lowest validation loss). "
+                    + "PyTorch intra-op threads: " + System.getProperty("ai.djl.pytorch.num_threads", "default")
+                    + " (the thread count changes the order of floating-point sums, so set it the same to rebuild "
+                    + "bit for bit: DISTILL_JAVA_OPTS=-Dai.djl.pytorch.num_threads=N).\n\n"
                     + "Stage results:\n\n```json\n" + results.strip() + "\n```\n";
         }
     }
