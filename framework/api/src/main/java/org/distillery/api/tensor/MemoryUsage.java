@@ -5,10 +5,10 @@ package org.distillery.api.tensor;
  *
  * @param tensorBytes bytes of the arrays alive in the service's managers (every run and step scope):
  *     what distillery code holds, independent of allocator caching and of the JVM's own use
- * @param hostBytes native heap bytes in use by the whole process (allocator-reported; includes the
- *     JVM's own malloc use such as JIT arenas, excludes the Java heap)
+ * @param hostBytes anonymous resident bytes of the whole process: tensors, allocator caches and the
+ *     JVM's own native memory (the Java heap too, once touched)
  * @param deviceBytes bytes in use on the accelerator, or 0 on CPU
- * @param source how {@code hostBytes} was obtained, e.g. {@code mallinfo2}
+ * @param source how {@code hostBytes} was obtained, e.g. {@code rss-anon}
  */
 public record MemoryUsage(long tensorBytes, long hostBytes, long deviceBytes, String source) {
 }

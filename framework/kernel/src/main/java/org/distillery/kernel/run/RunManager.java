@@ -105,7 +105,7 @@ public final class RunManager {
 
     /** Creates a fresh run directory for a validated experiment; written whole or not at all. */
     public Run create(Config experiment) throws IOException {
-        Path out = Path.of(experiment.getString("experiment.output-dir"));
+        Path out = Path.of(experiment.getString("experiment.output-dir")).toAbsolutePath().normalize();
         Files.createDirectories(out);
         String base = experiment.getString("experiment.name") + "-" + LocalDateTime.now().format(STAMP);
         Path dir = out.resolve(base);
