@@ -106,7 +106,7 @@ class KernelIT {
             } while (swap.exit() != 0 && System.currentTimeMillis() < deadline);
             assertEquals(0, swap.exit(), swap.all());
             List<JsonObject> events = Events.await(run, runDir, 60,
-                    e -> !Events.ofType(e, "loss-swap").isEmpty() && Events.lastStep(e) >= 3 + 3, "swap and 3 more steps");
+                    e -> Events.stepsAfterFirst(e, "loss-swap") >= 3, "swap and 3 more steps");
             JsonObject s = Events.ofType(events, "loss-swap").get(0);
             assertTrue(s.get("old").getAsString().startsWith("kd.forward-kl@org.distillery.kd-core/"), s.toString());
             assertEquals("sample.scaled-ce@org.acme.sample/1.0.0", s.get("new").getAsString());
