@@ -95,10 +95,15 @@ public final class KdTrainer implements Trainer {
             AdamW optimizer = new AdamW(params, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
             Sampler sampler = openSampler(run, s, tokenizer, student, teacher);
             LrSchedule schedule = new LrSchedule(s.schedule(), s.lr(), s.minLr(), s.warmupSteps(), s.steps());
-            List<Sequences.Sequence> validation = validationSet(run, tokenizer, s.maxLength());
+            List<Example> validationExamples = validationExamples(run, s);
+            List<Sequences.Sequence> validation = new ArrayList<>();
+            for (Example e : validationExamples) {
+                validation.add(Sequences.encode(e, tokenizer, s.maxLength()));
+            }
 
             Progress progress = new Progress();
             progress.stage = stage.name();
+            progress.bestScore = s.minimize() ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
             Path latest = stageDir.resolve("checkpoints").resolve("latest");
             if (Files.exists(latest)) {
                 Path ckpt = stageDir.resolve("checkpoints").resolve(Files.readString(latest).trim());
@@ -129,11 +134,10 @@ public final class KdTrainer implements Trainer {
                 progress.step++;
                 boolean last = progress.step == s.steps();
                 if (s.evalEvery() > 0 && !validation.isEmpty() && (progress.step % s.evalEvery() == 0 || last)) {
-                    double valLoss = evaluate(run, student, validation, s, tokenizer.padId());
-                    run.events().event("eval", Map.of("stage", stage.name(), "step", progress.step,
-                            "val.loss", valLoss, "val.ppl", Math.exp(valLoss)));
-                    if (valLoss < progress.bestValLoss) {
-                        progress.bestValLoss = valLoss;
+                    double score = validate(run, s, stage.name(), progress.step, student, teacher, tokenizer,
+                            validation, validationExamples);
+                    if (s.minimize() ? score < progress.bestScore : score > progress.bestScore) {
+                        progress.bestScore = score;
                         progress.bestStep = progress.step;
                         progress.sinceBest = 0;
                         saveModel(run, student, stageDir.resolve("best"));
@@ -159,7 +163,7 @@ public final class KdTrainer implements Trainer {
             Map<String, Double> metrics = new LinkedHashMap<>();
             metrics.put("train.loss", progress.lastLoss);
             if (progress.bestStep >= 0) {
-                metrics.put("val.loss", progress.bestValLoss);
+                metrics.put("val." + s.selectMetric().replaceFirst("^val\\.", ""), progress.bestScore);
                 metrics.put("val.best-step", (double) progress.bestStep);
             }
             return new StageResult(progress.step, selected, metrics, stopped);
@@ -390,17 +394,46 @@ public final class KdTrainer implements Trainer {
         return count == 0 ? Double.NaN : sum / count;
     }
 
-    private static List<Sequences.Sequence> validationSet(RunContext run, Tokenizer tok, int maxLength)
-            throws IOException {
+    /** The validation records an evaluation uses: the first eval-batches x batch-size of data.validation-file. */
+    private static List<Example> validationExamples(RunContext run, TrainSettings s) throws IOException {
         String file = run.config().getString("data.validation-file");
         if (file.isEmpty()) {
             return List.of();
         }
-        List<Sequences.Sequence> out = new ArrayList<>();
-        for (Example e : run.data().readJsonl(Path.of(file))) {
-            out.add(Sequences.encode(e, tok, maxLength));
+        List<Example> all = run.data().readJsonl(Path.of(file));
+        return all.subList(0, Math.min(all.size(), s.evalBatches() * s.batchSize()));
+    }
+
+    /**
+     * Evaluates on validation data, logs an {@code eval} event and returns the selection score:
+     * {@code val.loss}, or the figure {@code select-metric} of the metric {@code select-metric-key}.
+     */
+    private static double validate(RunContext run, TrainSettings s, String stage, long step, LanguageModel student,
+                                   Teacher teacher, Tokenizer tok, List<Sequences.Sequence> validation,
+                                   List<Example> examples) {
+        double valLoss = evaluate(run, student, validation, s, tok.padId());
+        Map<String, Object> fig = new LinkedHashMap<>();
+        fig.put("stage", stage);
+        fig.put("step", step);
+        fig.put("val.loss", valLoss);
+        fig.put("val.ppl", Math.exp(valLoss));
+        double score = valLoss;
+        if (!s.selectMetricKey().isEmpty()) {
+            LanguageModel teacherModel = teacher == null ? null : teacher.model().orElse(null);
+            var result = new org.distillery.train.eval.Evaluator(run, s.evalMaxNewTokens(), s.batchSize()).evaluate(
+                    student, teacherModel, tok, examples,
+                    List.of(org.distillery.train.eval.Evaluator.MetricSpec.of(s.selectMetricKey())));
+            result.figures().forEach((k, v) -> fig.put("val." + k, v));
+            Double v = result.figures().get(s.selectMetric());
+            if (v == null) {
+                throw new InvalidConfigException("train.select-metric", "metric " + s.selectMetricKey()
+                        + " reports no such figure", s.selectMetric(), String.join(", ", result.figures().keySet()));
+            }
+            score = v;
         }
-        return out;
+        fig.put("selected-by", s.selectMetric());
+        run.events().event("eval", fig);
+        return score;
     }
 
     private static void saveModel(RunContext run, LanguageModel model, Path target) throws IOException {
@@ -478,7 +511,7 @@ public final class KdTrainer implements Trainer {
         JsonObject state = new JsonObject();
         state.addProperty("step", progress.step);
         state.addProperty("sampler", sampler.position());
-        state.addProperty("best-val-loss", progress.bestValLoss);
+        state.addProperty("best-score", progress.bestScore);
         state.addProperty("best-step", progress.bestStep);
         state.addProperty("since-best", progress.sinceBest);
         state.addProperty("last-loss", progress.lastLoss);
@@ -515,7 +548,7 @@ public final class KdTrainer implements Trainer {
         sampler.seek(state.get("sampler").getAsString());
         Progress p = new Progress();
         p.step = state.get("step").getAsLong();
-        p.bestValLoss = state.get("best-val-loss").getAsDouble();
+        p.bestScore = state.get("best-score").getAsDouble();
         p.bestStep = state.get("best-step").getAsLong();
         p.sinceBest = state.get("since-best").getAsInt();
         p.lastLoss = state.get("last-loss").getAsDouble();
@@ -526,7 +559,7 @@ public final class KdTrainer implements Trainer {
     private static final class Progress {
         String stage = "";
         long step;
-        double bestValLoss = Double.POSITIVE_INFINITY;
+        double bestScore = Double.NaN;
         long bestStep = -1;
         int sinceBest;
         double lastLoss = Double.NaN;

@@ -16,6 +16,7 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                             long warmupSteps, String schedule, float weightDecay, float beta1, float beta2, float eps,
                             double clipNorm, long evalEvery, int evalBatches, int patience, boolean selectBest,
                             long checkpointEvery, int keepCheckpoints, long hotSwapWaitMillis,
+                            String selectMetric, String selectMetricKey, int evalMaxNewTokens,
                             List<? extends Config> loss, String samplerKey, Config samplerParams) {
 
     /** Reads and checks a {@code train} block (defaults already merged). */
@@ -36,15 +37,26 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                 (float) c.getDouble("eps"), c.getDouble("clip-norm"), nonNegative(c, "eval-every"),
                 (int) positive(c, "eval-batches"), (int) nonNegative(c, "patience"), c.getBoolean("select-best"),
                 nonNegative(c, "checkpoint-every"), (int) positive(c, "keep-checkpoints"),
-                c.getDuration("hot-swap-wait", TimeUnit.MILLISECONDS), loss, c.getString("sampler.key"),
+                c.getDuration("hot-swap-wait", TimeUnit.MILLISECONDS), c.getString("select-metric"),
+                c.getString("select-metric-key"), (int) positive(c, "eval-max-new-tokens"), loss, c.getString("sampler.key"),
                 c.getConfig("sampler.params"));
         new LrSchedule(s.schedule, s.lr, s.minLr, s.warmupSteps, s.steps);
+        if (s.selectMetricKey.isEmpty() && !s.selectMetric.equals("val.loss")) {
+            throw new InvalidConfigException("train.select-metric", "needs train.select-metric-key (the metric that "
+                    + "reports it)", s.selectMetric, "val.loss, or a figure with its metric key, e.g. rouge-l with "
+                    + "select-metric-key = eval.rouge-l");
+        }
         for (int i = 0; i < loss.size(); i++) {
             if (!loss.get(i).hasPath("key")) {
                 throw new InvalidConfigException("train.loss[" + i + "].key", "is missing", null, "a registered loss key");
             }
         }
         return s;
+    }
+
+    /** True when a lower selection score is better: losses, perplexity, calibration error, exposure bias. */
+    public boolean minimize() {
+        return selectMetric.matches(".*(loss|ppl|ece|exaccerr).*");
     }
 
     private static long positive(Config c, String path) {

@@ -152,4 +152,37 @@ class KdTrainerTest {
         }
         assertEquals(0.0, maxAbsDiff(weights(straight), weights(resumed)), "resume must be exact in deterministic mode");
     }
+
+    @Test
+    void bestCheckpointCanBeChosenByAnEvaluationMetric(@TempDir Path dir) throws Exception {
+        Path data = TestRun.writeData(Files.createDirectories(dir.resolve("data")), 64);
+        new org.distillery.models.tokenizer.ByteTokenizer().save(Files.createDirectories(dir.resolve("data/tok")));
+        String conf = experiment(data, 10, 4, 1, 0) + """
+                data.validation-file = "%s"
+                train { eval-every = 5, eval-batches = 2, eval-max-new-tokens = 8,
+                        select-metric = exact-match, select-metric-key = eval.exact-match }
+                """.formatted(data);
+        try (TestRun run = new TestRun(Files.createDirectories(dir.resolve("run")), TestRun.experiment(conf))) {
+            run.register(ContributionKind.LOSS, "test.ce", LOSS, ConfigFactory.empty());
+            StageResult r = train(run);
+            List<Map<String, Object>> evals = run.events.stream().filter(e -> "eval".equals(e.get("type"))).toList();
+            assertEquals(2, evals.size(), evals.toString());
+            for (Map<String, Object> e : evals) {
+                assertEquals("exact-match", e.get("selected-by"));
+                assertTrue(e.containsKey("val.exact-match") && e.containsKey("val.loss"), e.toString());
+            }
+            assertTrue(r.metrics().containsKey("val.exact-match"), r.metrics().toString());
+            assertTrue(Files.exists(run.runDir().resolve("stages/distill/best/model.safetensors")));
+        }
+    }
+
+    @Test
+    void aSelectionFigureWithoutItsMetricIsRejected() {
+        var c = com.typesafe.config.ConfigFactory.parseString("select-metric = rouge-l").withFallback(
+                com.typesafe.config.ConfigFactory.parseFile(
+                        Path.of("../kernel/src/main/resources/distillery-experiment.conf").toFile()).getConfig("train"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(org.distillery.api.InvalidConfigException.class,
+                () -> TrainSettings.of(c));
+        assertTrue(e.getMessage().startsWith("train.select-metric: needs train.select-metric-key"), e.getMessage());
+    }
 }
