@@ -287,10 +287,10 @@ public final class KdTrainer implements Trainer {
                     for (LossTerm t : terms) {
                         LossValue v = t.loss.compute(in);
                         termSums[t.index] += v.sum().getFloat();
-                        NDArray weighted = v.sum().mul((float) t.weight);
+                        NDArray weighted = v.sum().mul(step.create((float) t.weight));
                         total = total == null ? weighted : total.add(weighted);
                     }
-                    NDArray scaled = total.div(norm);
+                    NDArray scaled = total.div(step.create(norm));
                     lossSum += scaled.getFloat();
                     gc.backward(scaled);
                 }

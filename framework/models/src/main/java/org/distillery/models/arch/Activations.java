@@ -36,8 +36,11 @@ public final class Activations {
                 return Activation.gelu(x);
             default:
                 // tanh approximation (GPT-2 gelu_new): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-                NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) SQRT_2_OVER_PI);
-                return inner.tanh().add(1f).mul(x).mul(0.5f);
+                NDArray cube = x.mul(x).mul(x);
+                NDArray inner = cube.mul(Scalars.of(cube, 0.044715)).add(x);
+                inner = inner.mul(Scalars.of(inner, SQRT_2_OVER_PI));
+                NDArray half = inner.tanh().add(1f).mul(x);
+                return half.mul(Scalars.of(half, 0.5));
         }
     }
 }

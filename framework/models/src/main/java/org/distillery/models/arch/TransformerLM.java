@@ -594,9 +594,9 @@ public final class TransformerLM implements LanguageModel {
                 scores = scores.toType(DataType.FLOAT32, false);
             }
             if (arch.isGpt2()) {
-                scores = scores.div((float) (1.0 / scale));
+                scores = scores.div(Scalars.of(scores, 1.0 / scale));
             } else {
-                scores = scores.mul((float) scale);
+                scores = scores.mul(Scalars.of(scores, scale));
             }
             scores = scores.reshape(b, kvh, rep, t, total).add(bias(window));
             NDArray probs = scores.softmax(-1);

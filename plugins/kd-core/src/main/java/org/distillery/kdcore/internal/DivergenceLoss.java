@@ -130,7 +130,7 @@ abstract class DivergenceLoss implements Loss {
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
         });
         if (temperature != 1.0) {
-            sum = sum.mul((float) (temperature * temperature));
+            sum = sum.mul(Scalars.of(sum, temperature * temperature));
         }
         return new LossValue(sum, Chunks.count(mask));
     }
@@ -150,13 +150,14 @@ abstract class DivergenceLoss implements Loss {
                 .concat(Chunks.slice(teacher.restLogMass(), positions, chunk).expandDims(-1), -1);
         NDArray logP = tempered(teacherBins).logSoftmax(-1);
         NDArray logQTop = tempered(Chunks.slice(student, positions, chunk)).logSoftmax(-1).gather(ids, -1);
-        NDArray logQRest = logQTop.exp().sum(new int[] {-1}, true).neg().add(1).maximum(MIN_REST_MASS).log();
+        NDArray logQRest = logQTop.exp().sum(new int[] {-1}, true).neg().add(1);
+        logQRest = logQRest.maximum(Scalars.of(logQRest, MIN_REST_MASS)).log();
         NDArray logQ = logQTop.concat(logQRest, -1);
         return new NDArray[] {logP, logQ, logP.isInfinite().logicalOr(logQ.isInfinite())};
     }
 
     private NDArray tempered(NDArray logits) {
-        return temperature == 1.0 ? logits : logits.div((float) temperature);
+        return temperature == 1.0 ? logits : logits.div(Scalars.of(logits, temperature));
     }
 
     /**
@@ -168,7 +169,7 @@ abstract class DivergenceLoss implements Loss {
             return divergence(logP, logQ, null);
         }
         NDArray keep = infinite.logicalNot().toType(logP.getDataType(), false);
-        return divergence(logP.maximum(FINITE_FLOOR), logQ.maximum(FINITE_FLOOR), keep);
+        return divergence(logP.maximum(Scalars.of(logP, FINITE_FLOOR)), logQ.maximum(Scalars.of(logQ, FINITE_FLOOR)), keep);
     }
 
     /** Sums element-wise terms over the last axis, dropping entries where {@code keep} is 0. */

@@ -143,19 +143,20 @@ final class HiddenStateLoss implements Loss {
                 }
                 NDArray y = hT.toType(DataType.FLOAT32, false);
                 NDArray perToken = metric == Metric.MSE
-                        ? x.sub(y).square().sum(new int[] {-1}).div((float) teacherWidth)
+                        ? x.sub(y).square().sum(new int[] {-1}).div(Scalars.of(x, teacherWidth))
                         : cosineDistance(x, y);
                 NDArray part = perToken.mul(mask).sum();
                 part.attach(target);
                 total = total == null ? part : total.add(part);
             }
         }
-        return new LossValue(total.div((float) pairs.size()), Chunks.count(mask));
+        return new LossValue(total.div(Scalars.of(total, pairs.size())), Chunks.count(mask));
     }
 
     private static NDArray cosineDistance(NDArray x, NDArray y) {
         NDArray dot = x.mul(y).sum(new int[] {-1});
-        NDArray norms = x.norm(new int[] {-1}).mul(y.norm(new int[] {-1})).maximum(COSINE_EPS);
+        NDArray norms = x.norm(new int[] {-1}).mul(y.norm(new int[] {-1}));
+        norms = norms.maximum(Scalars.of(norms, COSINE_EPS));
         return dot.div(norms).neg().add(1);
     }
 

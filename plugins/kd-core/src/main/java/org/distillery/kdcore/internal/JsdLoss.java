@@ -47,8 +47,10 @@ final class JsdLoss extends DivergenceLoss {
             return ReverseKlLoss.reverseKl(logP, logQ, keep);
         }
         NDArray logM = logAddExp(logP.add((float) Math.log(beta)), logQ.add((float) Math.log1p(-beta)));
-        NDArray teacherTerm = logP.exp().mul(logP.sub(logM)).mul((float) beta);
-        NDArray studentTerm = logQ.exp().mul(logQ.sub(logM)).mul((float) (1 - beta));
+        NDArray teacherTerm = logP.exp().mul(logP.sub(logM));
+        teacherTerm = teacherTerm.mul(Scalars.of(teacherTerm, beta));
+        NDArray studentTerm = logQ.exp().mul(logQ.sub(logM));
+        studentTerm = studentTerm.mul(Scalars.of(studentTerm, 1 - beta));
         return sumKept(teacherTerm.add(studentTerm), keep);
     }
 

@@ -37,7 +37,9 @@ final class TokenCrossEntropy {
             NDArray ids = Chunks.sliceIds(targets, positions, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray perPosition = logQ.gather(ids, -1).squeeze(-1).neg();
             if (labelSmoothing > 0) {
-                perPosition = perPosition.mul((float) (1 - labelSmoothing)).add(meanNegLogProb(logQ).mul((float) labelSmoothing));
+                NDArray smooth = meanNegLogProb(logQ);
+                perPosition = perPosition.mul(Scalars.of(perPosition, 1 - labelSmoothing))
+                        .add(smooth.mul(Scalars.of(smooth, labelSmoothing)));
             }
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
         });

@@ -36,7 +36,8 @@ final class TvdLoss extends DivergenceLoss {
 
     @Override
     NDArray divergence(NDArray logP, NDArray logQ, NDArray keep) {
-        return sumKept(logP.exp().sub(logQ.exp()).abs().mul(0.5f), keep);
+        NDArray diff = logP.exp().sub(logQ.exp()).abs();
+        return sumKept(diff.mul(Scalars.of(diff, 0.5)), keep);
     }
 
     /** Builds {@link TvdLoss} from {@code temperature} and {@code chunk-size}. */

@@ -91,8 +91,9 @@ class ChunkingTest {
             int before = step.getManagedArrays().size();
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 LossValue value = loss.compute(input);
-                // 3 chunks: one scalar each, attached to the step, plus 2 running sums and the τ² product
-                assertEquals(before + 3 + 2 + 1, step.getManagedArrays().size(), "only chunk scalars survive the chunks");
+                // 3 chunks: one scalar each, attached to the step, plus 2 running sums, the τ² factor
+                // (engine-owned, see Scalars) and the τ² product
+                assertEquals(before + 3 + 2 + 2, step.getManagedArrays().size(), "only chunk scalars survive the chunks");
                 collector.backward(value.sum());
             }
             assertTrue(maxAbs(student.getGradient().toFloatArray()) > 1e-3, "gradient through closed chunk managers");
