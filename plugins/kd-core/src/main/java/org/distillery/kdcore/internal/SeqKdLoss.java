@@ -1,13 +1,10 @@
 package org.distillery.kdcore.internal;
 
-import java.util.Set;
 
 import com.typesafe.config.Config;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
-import org.distillery.api.loss.LossInput;
-import org.distillery.api.loss.LossValue;
 import org.distillery.api.run.RunContext;
 
 /**
@@ -32,28 +29,15 @@ import org.distillery.api.run.RunContext;
  * loss = [ { key = "kd.seqkd", weight = 1.0, params { } } ]
  * </pre>
  */
-final class SeqKdLoss implements Loss {
+final class SeqKdLoss {
 
     /** Registry key. */
     static final String KEY = "kd.seqkd";
 
-    private final TokenCrossEntropy crossEntropy;
-
-    SeqKdLoss(double labelSmoothing, int chunkSize) {
-        this.crossEntropy = new TokenCrossEntropy(labelSmoothing, chunkSize);
+    private SeqKdLoss() {
     }
 
-    @Override
-    public Set<Need> needs() {
-        return Set.of();
-    }
-
-    @Override
-    public LossValue compute(LossInput input) {
-        return crossEntropy.compute(input);
-    }
-
-    /** Builds {@link SeqKdLoss} from {@code label-smoothing} and {@code chunk-size}. */
+    /** Builds the SFT loss under the SeqKD key from {@code label-smoothing} and {@code chunk-size}. */
     static final class Factory implements LossFactory {
         @Override
         public String description() {
@@ -62,7 +46,7 @@ final class SeqKdLoss implements Loss {
 
         @Override
         public Loss create(RunContext run, Config params) {
-            return new SeqKdLoss(LossParams.unitInterval(params, "label-smoothing", false),
+            return new SftLoss(LossParams.unitInterval(params, "label-smoothing", false),
                     LossParams.atLeast(params, "chunk-size", 1));
         }
     }
