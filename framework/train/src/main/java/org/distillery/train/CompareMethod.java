@@ -15,7 +15,8 @@ import org.distillery.api.train.StageSpec;
 
 /**
  * {@code kd.compare}: trains one fresh student per variant (each a {@code train.kd} stage with
- * its own loss terms and optional overrides of the {@code train} block), then evaluates every
+ * its own loss terms and optional overrides of the {@code train} block, optionally starting from
+ * the student an earlier variant handed on with {@code init-from}), then evaluates every
  * student and the teacher in an {@code eval.report} stage that prints one table and writes an
  * HTML report with the loss curves.
  *
@@ -26,6 +27,7 @@ import org.distillery.api.train.StageSpec;
  *     variants = [
  *       { name = sft, loss = [ { key = kd.sft } ] }
  *       { name = forward-kl, loss = [ { key = kd.forward-kl } ], train { lr = 2e-3 } }
+ *       { name = minillm, init-from = sft, loss = [ ... ], train { sampler { key = minillm.rollout } } }
  *     ]
  *   }
  * }
@@ -60,8 +62,9 @@ public final class CompareMethod implements MethodFactory {
                         name, "another name");
             }
             for (String k : v.root().keySet()) {
-                if (!List.of("name", "loss", "train").contains(k)) {
-                    throw new InvalidConfigException(where + "." + k, "unknown key", null, "name, loss, train");
+                if (!List.of("name", "loss", "train", "init-from").contains(k)) {
+                    throw new InvalidConfigException(where + "." + k, "unknown key", null,
+                            "name, loss, train, init-from");
                 }
             }
             if (!v.hasPath("loss")) {
@@ -69,6 +72,14 @@ public final class CompareMethod implements MethodFactory {
             }
             Config stage = v.hasPath("train") ? v.getConfig("train") : ConfigFactory.empty();
             stage = stage.withValue("loss", v.getValue("loss"));
+            if (v.hasPath("init-from")) {
+                String from = v.getString("init-from");
+                if (!names.contains(from) || from.equals(name)) {
+                    throw new InvalidConfigException(where + ".init-from", "names no earlier variant", from,
+                            String.join(", ", stages.stream().map(StageSpec::name).toList()));
+                }
+                stage = stage.withValue("init-from-stage", ConfigValueFactory.fromAnyRef(from));
+            }
             stages.add(new StageSpec(name, "train.kd", stage));
         }
         Config eval = params.getConfig("evaluate").withValue("students",

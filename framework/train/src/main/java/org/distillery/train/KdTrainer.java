@@ -66,7 +66,11 @@ public final class KdTrainer implements Trainer {
         Files.createDirectories(stageDir);
         Config cfg = run.config();
         try (Teacher teacher = openTeacher(run);
-             LanguageModel student = StudentModels.create(run, teacher)) {
+             LanguageModel student = s.initFromStage().isEmpty() ? StudentModels.create(run, teacher)
+                     : StudentModels.fromStage(run, s.initFromStage())) {
+            if (teacher != null) {
+                teacher.attachStudent(student);
+            }
             Tokenizer tokenizer = StudentModels.tokenizer(run, teacher);
             List<LossTerm> terms = new ArrayList<>();
             for (int i = 0; i < s.loss().size(); i++) {
@@ -107,7 +111,7 @@ public final class KdTrainer implements Trainer {
             Path latest = stageDir.resolve("checkpoints").resolve("latest");
             if (Files.exists(latest)) {
                 Path ckpt = stageDir.resolve("checkpoints").resolve(Files.readString(latest).trim());
-                progress = restore(run, ckpt, student, optimizer, sampler);
+                progress = restore(run, ckpt, student, teacher, optimizer, sampler);
                 progress.stage = stage.name();
                 for (LossTerm t : terms) {
                     Path termFile = ckpt.resolve("term-" + t.index + ".bin");
@@ -144,18 +148,18 @@ public final class KdTrainer implements Trainer {
                     } else if (s.patience() > 0 && ++progress.sinceBest >= s.patience()) {
                         run.events().event("early-stop", Map.of("stage", stage.name(), "step", progress.step,
                                 "best-step", progress.bestStep));
-                        checkpoint(run, stageDir, student, optimizer, sampler, progress, s, terms);
+                        checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
                         lastCheckpoint = progress.step;
                         break;
                     }
                 }
                 if (s.checkpointEvery() > 0 && progress.step % s.checkpointEvery() == 0) {
-                    checkpoint(run, stageDir, student, optimizer, sampler, progress, s, terms);
+                    checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
                     lastCheckpoint = progress.step;
                 }
             }
             if (lastCheckpoint != progress.step || !Files.exists(latest)) {
-                checkpoint(run, stageDir, student, optimizer, sampler, progress, s, terms);
+                checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
             }
             Path finalModel = stageDir.resolve("final");
             saveModel(run, student, finalModel);
@@ -271,8 +275,9 @@ public final class KdTrainer implements Trainer {
                         .equals("truncate-teacher")) {
                     long vocab = student.config().vocabSize();
                     if (tout.logits().getShape().get(2) > vocab) {
-                        tout = new TeacherOutput(tout.logits().get(":, :, :" + vocab), null, null, null,
-                                tout.hiddenStates());
+                        String cut = ":, :, :" + vocab;
+                        tout = new TeacherOutput(tout.logits().get(cut), null, null, null, tout.hiddenStates(),
+                                tout.logitSamples().stream().map(l -> l.get(cut)).toList());
                     }
                 }
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
@@ -492,8 +497,8 @@ public final class KdTrainer implements Trainer {
         }
     }
 
-    private static void checkpoint(RunContext run, Path stageDir, LanguageModel student, AdamW optimizer,
-                                   Sampler sampler, Progress progress, TrainSettings s, List<LossTerm> terms)
+    private static void checkpoint(RunContext run, Path stageDir, LanguageModel student, Teacher teacher,
+                                   AdamW optimizer, Sampler sampler, Progress progress, TrainSettings s, List<LossTerm> terms)
             throws IOException {
         Path dir = stageDir.resolve("checkpoints");
         String name = String.format("step-%08d", progress.step);
@@ -508,6 +513,10 @@ public final class KdTrainer implements Trainer {
                 saveTermState(t, staging.resolve("term-" + t.index + ".bin"));
             }
         }
+        if (teacher != null) {
+            teacher.saveState(staging.resolve("teacher"));
+        }
+        sampler.saveState(staging.resolve("sampler"));
         JsonObject state = new JsonObject();
         state.addProperty("step", progress.step);
         state.addProperty("sampler", sampler.position());
@@ -528,8 +537,8 @@ public final class KdTrainer implements Trainer {
         }
     }
 
-    private static Progress restore(RunContext run, Path ckpt, LanguageModel student, AdamW optimizer,
-                                    Sampler sampler) throws IOException {
+    private static Progress restore(RunContext run, Path ckpt, LanguageModel student, Teacher teacher,
+                                    AdamW optimizer, Sampler sampler) throws IOException {
         JsonObject state = GSON.fromJson(Files.readString(ckpt.resolve("state.json")), JsonObject.class);
         try (NDManager scratch = run.manager().newSubManager();
              LanguageModel saved = run.models().load(ckpt.resolve("model"), DataType.FLOAT32, scratch)) {
@@ -545,6 +554,10 @@ public final class KdTrainer implements Trainer {
         try (InputStream in = Files.newInputStream(ckpt.resolve("optimizer.bin"))) {
             optimizer.load(in);
         }
+        if (teacher != null) {
+            teacher.restoreState(ckpt.resolve("teacher"));
+        }
+        sampler.restoreState(ckpt.resolve("sampler"));
         sampler.seek(state.get("sampler").getAsString());
         Progress p = new Progress();
         p.step = state.get("step").getAsLong();

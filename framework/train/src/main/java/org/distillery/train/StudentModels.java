@@ -71,6 +71,24 @@ public final class StudentModels {
         return run.models().create(config, run.seed(), run.manager());
     }
 
+    /**
+     * Loads the model an earlier stage of this run handed on (the {@code model} of its
+     * {@code result.json}: the best or the final checkpoint, as that stage's select-best says).
+     */
+    public static LanguageModel fromStage(RunContext run, String stage) throws IOException {
+        Path result = run.runDir().resolve("stages").resolve(stage).resolve("result.json");
+        if (!Files.exists(result)) {
+            throw new InvalidConfigException("train.init-from-stage", "no finished stage of that name in this run "
+                    + "(stages run in order; it must come earlier)", stage, "the name of an earlier stage");
+        }
+        var json = com.google.gson.JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+        if (!json.has("model") || json.get("model").isJsonNull()) {
+            throw new InvalidConfigException("train.init-from-stage", "that stage handed on no model", stage,
+                    "a training stage");
+        }
+        return run.models().load(Path.of(json.get("model").getAsString()), DataType.FLOAT32, run.manager());
+    }
+
     /** The folder the tokenizer comes from: {@code tokenizer.dir}, else the teacher's or student's model folder. */
     public static Path tokenizerDir(RunContext run) {
         Config c = run.config();

@@ -17,7 +17,8 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                             double clipNorm, long evalEvery, int evalBatches, int patience, boolean selectBest,
                             long checkpointEvery, int keepCheckpoints, long hotSwapWaitMillis,
                             String selectMetric, String selectMetricKey, int evalMaxNewTokens,
-                            List<? extends Config> loss, String samplerKey, Config samplerParams) {
+                            List<? extends Config> loss, String samplerKey, Config samplerParams,
+                            String initFromStage) {
 
     /** Reads and checks a {@code train} block (defaults already merged). */
     public static TrainSettings of(Config c) {
@@ -39,7 +40,7 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                 nonNegative(c, "checkpoint-every"), (int) positive(c, "keep-checkpoints"),
                 c.getDuration("hot-swap-wait", TimeUnit.MILLISECONDS), c.getString("select-metric"),
                 c.getString("select-metric-key"), (int) positive(c, "eval-max-new-tokens"), loss, c.getString("sampler.key"),
-                c.getConfig("sampler.params"));
+                c.getConfig("sampler.params"), c.getString("init-from-stage"));
         new LrSchedule(s.schedule, s.lr, s.minLr, s.warmupSteps, s.steps);
         if (s.selectMetricKey.isEmpty() && !s.selectMetric.equals("val.loss")) {
             throw new InvalidConfigException("train.select-metric", "needs train.select-metric-key (the metric that "

@@ -1,6 +1,7 @@
 package org.distillery.api.data;
 
 import ai.djl.ndarray.NDArray;
+import java.util.Map;
 
 /**
  * A tokenised batch, left-aligned prompts followed by responses, right padded.
@@ -10,12 +11,41 @@ import ai.djl.ndarray.NDArray;
  * @param targets [batch, seq] int64: the next token at each position (position t predicts targets[t])
  * @param lossMask [batch, seq] float32: 1 where the prediction counts (response tokens), else 0
  * @param promptLengths [batch] int32 tokens of prompt in each row
+ * @param extras per-token or per-row arrays a sampler attaches for the losses that read them
+ *     (for example MiniLLM's rollout advantages and old log-probabilities), keyed by name; empty
+ *     for plain dataset batches
  */
 public record TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray targets, NDArray lossMask,
-                         NDArray promptLengths) {
+                         NDArray promptLengths, Map<String, NDArray> extras) {
+
+    /** A batch without extras. */
+    public TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray targets, NDArray lossMask,
+                      NDArray promptLengths) {
+        this(inputIds, attentionMask, targets, lossMask, promptLengths, Map.of());
+    }
+
+    /** Copies the extras map (never {@code null}). */
+    public TokenBatch {
+        extras = extras == null ? Map.of() : Map.copyOf(extras);
+    }
 
     /** Number of positions whose prediction counts. */
     public long lossTokens() {
         return (long) lossMask.sum().getFloat();
+    }
+
+    /** The extra array {@code name}; fails naming the ones present when it is missing. */
+    public NDArray extra(String name) {
+        NDArray a = extras.get(name);
+        if (a == null) {
+            throw new IllegalArgumentException("the batch has no extra '" + name + "' (it has " + extras.keySet()
+                    + "); this loss needs a sampler that attaches it");
+        }
+        return a;
+    }
+
+    /** A copy with another loss mask (for a loss that counts a different set of positions). */
+    public TokenBatch withLossMask(NDArray mask) {
+        return new TokenBatch(inputIds, attentionMask, targets, mask, promptLengths, extras);
     }
 }

@@ -18,4 +18,15 @@ public interface Sampler {
 
     /** Restores a position returned by {@link #position()}. */
     void seek(String position);
+
+    /**
+     * Writes state too large for {@link #position()} (a rollout buffer, say) into {@code dir},
+     * a folder of the checkpoint being written. Most samplers have none.
+     */
+    default void saveState(java.nio.file.Path dir) throws java.io.IOException {
+    }
+
+    /** Restores what {@link #saveState} wrote; called on resume before {@link #seek}. */
+    default void restoreState(java.nio.file.Path dir) throws java.io.IOException {
+    }
 }

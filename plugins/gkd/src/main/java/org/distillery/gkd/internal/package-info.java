@@ -1,0 +1,2 @@
+/** The gkd bundle: GKD (generalized knowledge distillation). */
+package org.distillery.gkd.internal;

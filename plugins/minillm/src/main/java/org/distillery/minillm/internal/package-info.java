@@ -1,0 +1,2 @@
+/** The minillm bundle: MiniLLM (on-policy distillation). */
+package org.distillery.minillm.internal;

@@ -1,0 +1,2 @@
+/** The moe bundle: sparse-to-dense MoE distillation. */
+package org.distillery.moe.internal;
