@@ -287,7 +287,7 @@ public final class KdTrainer implements Trainer {
                     }
                     ModelOutput out = student.forward(b.inputIds(), opts);
                     LossInput in = new LossInput(b, out.logits(), out.hiddenStates(), tout,
-                            tout == null ? List.of() : tout.hiddenStates(), step);
+                            tout == null ? List.of() : tout.hiddenStates(), step, gc);
                     NDArray total = null;
                     for (LossTerm t : terms) {
                         LossValue v = t.loss.compute(in);

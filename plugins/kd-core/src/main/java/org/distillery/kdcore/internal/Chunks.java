@@ -1,26 +1,45 @@
 package org.distillery.kdcore.internal;
 
 import ai.djl.ndarray.NDArray;
+
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
+import org.distillery.api.loss.LossInput;
 
 /**
  * Walks a sequence in chunks of positions, each computed in its own sub-manager.
  *
  * <p>Why: a chunk's intermediates ({@code [batch, chunk, vocab]} log-probabilities,
  * probabilities, masks) are freed when its sub-manager closes, before the next chunk starts.
- * Only the chunk's scalar is moved to the target manager. Closing the handles does not cut
- * the autograd graph: PyTorch keeps what the backward pass needs.
+ *
+ * <p>Under autograd that alone is not enough: PyTorch keeps whatever each chunk's backward
+ * needs until the step's backward pass, so every chunk's probabilities would be alive at once.
+ * When the input carries the step's gradient collector and the student logits are recorded,
+ * each chunk is therefore computed on a <em>detached</em> copy of its logits and
+ * differentiated right away (its graph does not reach the model, so this backward only fills
+ * the copy's gradient G). The chunk then contributes the surrogate {@code Σ z·G} on the
+ * recorded logits z, whose gradient is exactly G and which keeps only G for the step's
+ * backward. The returned value is {@code value + (surrogate − stop(surrogate))}: the true loss
+ * in the forward direction, G in the backward one. What stays alive between chunks is one
+ * gradient-sized array per chunk (together the size of the logits' own gradient), never a
+ * chunk's probabilities.
  */
 final class Chunks {
 
     /** Computes one chunk's scalar contribution; arrays it creates must live in {@code chunk}. */
     @FunctionalInterface
     interface Body {
-        /** Returns a scalar for the positions selected by {@code positions} ({@code ":, start:end"}). */
-        NDArray apply(NDManager chunk, NDIndex positions);
+        /**
+         * Returns a scalar for the positions selected by {@code positions} ({@code ":, start:end"}).
+         *
+         * @param logits the student logits at these positions as float32 (a detached copy that
+         *     records its own gradient when chunk gradients are on)
+         */
+        NDArray apply(NDManager chunk, NDIndex positions, NDArray logits);
     }
 
     private Chunks() {
@@ -29,25 +48,55 @@ final class Chunks {
     /**
      * Sums {@code body} over consecutive chunks of {@code chunkSize} positions.
      *
-     * @param length sequence length (axis 1 of the inputs)
+     * @param logits the student logits [batch, seq, vocab], the only differentiated input
      * @param chunkSize positions per chunk
-     * @param target manager that receives each chunk's scalar and the sum
+     * @param input the loss input: its manager receives each chunk's scalar and the sum; its
+     *     gradient collector, when present and the logits are recorded, turns on chunk gradients
      * @param afterChunk called while a chunk's intermediates are still alive (memory probes)
      * @param body the per-chunk computation
-     * @return a float32 scalar in {@code target}
+     * @return a float32 scalar in the input's manager
      */
-    static NDArray sum(long length, int chunkSize, NDManager target, Runnable afterChunk, Body body) {
+    static NDArray sum(NDArray logits, int chunkSize, LossInput input, Runnable afterChunk, Body body) {
+        NDManager target = input.manager();
+        long length = logits.getShape().get(1);
+        boolean chunkGradients = input.gradients() != null && logits.hasGradient();
         NDArray total = null;
+        NDArray surrogate = null;
         for (long start = 0; start < length; start += chunkSize) {
             long end = Math.min(length, start + chunkSize);
             try (NDManager chunk = target.newSubManager()) {
-                NDArray part = body.apply(chunk, new NDIndex(":, {}:{}", start, end));
+                NDIndex positions = new NDIndex(":, {}:{}", start, end);
+                NDArray recorded = slice(logits, positions, chunk);
+                if (!chunkGradients) {
+                    NDArray part = body.apply(chunk, positions, recorded);
+                    afterChunk.run();
+                    part.attach(target);
+                    total = total == null ? part : total.add(part);
+                    continue;
+                }
+                NDArray detached = recorded.stopGradient();
+                detached.setRequiresGradient(true);
+                NDArray part = body.apply(chunk, positions, detached);
                 afterChunk.run();
-                part.attach(target);
-                total = total == null ? part : total.add(part);
+                input.gradients().backward(part);
+                NDArray value = part.stopGradient();
+                NDArray grad = detached.getGradient();
+                grad.attach(chunk);
+                NDArray infinite = recorded.isInfinite();
+                // ±inf logits (masked vocabulary) have gradient 0; keep inf·0 out of the surrogate
+                NDArray finite = infinite.any().getBoolean()
+                        ? NDArrays.where(infinite, recorded.zerosLike(), recorded) : recorded;
+                NDArray term = finite.mul(grad).sum();
+                value.attach(target);
+                term.attach(target);
+                total = total == null ? value : total.add(value);
+                surrogate = surrogate == null ? term : surrogate.add(term);
             }
         }
-        return total != null ? total : target.zeros(new Shape(), DataType.FLOAT32);
+        if (total == null) {
+            return target.zeros(new Shape(), DataType.FLOAT32);
+        }
+        return surrogate == null ? total : total.add(surrogate.sub(surrogate.stopGradient()));
     }
 
     /** A view of {@code array} at {@code positions}, owned by {@code chunk}, as float32. */

@@ -124,8 +124,8 @@ abstract class DivergenceLoss implements Loss {
                     + " do not match student logits " + shape + " (same tokenizer and vocabulary required)");
         }
         NDArray mask = input.batch().lossMask();
-        NDArray sum = Chunks.sum(shape.get(1), chunkSize, input.manager(), afterChunk, (chunk, positions) -> {
-            NDArray[] pq = topK ? topKBins(teacher, student, positions, chunk) : fullVocab(teacher, student, positions, chunk);
+        NDArray sum = Chunks.sum(student, chunkSize, input, afterChunk, (chunk, positions, s) -> {
+            NDArray[] pq = topK ? topKBins(teacher, s, positions, chunk) : fullVocab(teacher, s, positions, chunk);
             NDArray perPosition = sanitisedDivergence(pq[0], pq[1], pq[2]);
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
         });
@@ -136,20 +136,19 @@ abstract class DivergenceLoss implements Loss {
     }
 
     /** Teacher and student log-probabilities over the vocabulary, and where a logit is ±inf. */
-    private NDArray[] fullVocab(TeacherOutput teacher, NDArray student, NDIndex positions, NDManager chunk) {
-        NDArray s = Chunks.slice(student, positions, chunk);
+    private NDArray[] fullVocab(TeacherOutput teacher, NDArray s, NDIndex positions, NDManager chunk) {
         NDArray t = Chunks.slice(teacher.logits(), positions, chunk);
         NDArray infinite = s.isInfinite().logicalOr(t.isInfinite());
         return new NDArray[] {tempered(t).logSoftmax(-1), tempered(s).logSoftmax(-1), infinite};
     }
 
     /** Teacher and student log-probabilities over the k top ids plus the rest, and where one is -inf. */
-    private NDArray[] topKBins(TeacherOutput teacher, NDArray student, NDIndex positions, NDManager chunk) {
+    private NDArray[] topKBins(TeacherOutput teacher, NDArray s, NDIndex positions, NDManager chunk) {
         NDArray ids = Chunks.sliceIds(teacher.topIds(), positions, chunk);
         NDArray teacherBins = Chunks.slice(teacher.topLogProbs(), positions, chunk)
                 .concat(Chunks.slice(teacher.restLogMass(), positions, chunk).expandDims(-1), -1);
         NDArray logP = tempered(teacherBins).logSoftmax(-1);
-        NDArray logQTop = tempered(Chunks.slice(student, positions, chunk)).logSoftmax(-1).gather(ids, -1);
+        NDArray logQTop = tempered(s).logSoftmax(-1).gather(ids, -1);
         NDArray logQRest = logQTop.exp().sum(new int[] {-1}, true).neg().add(1);
         logQRest = logQRest.maximum(Scalars.of(logQRest, MIN_REST_MASS)).log();
         NDArray logQ = logQTop.concat(logQRest, -1);

@@ -32,8 +32,8 @@ final class TokenCrossEntropy {
         long vocab = logits.getShape().get(2);
         NDArray targets = input.batch().targets();
         NDArray mask = input.batch().lossMask();
-        NDArray sum = Chunks.sum(logits.getShape().get(1), chunkSize, input.manager(), () -> { }, (chunk, positions) -> {
-            NDArray logQ = Chunks.slice(logits, positions, chunk).logSoftmax(-1);
+        NDArray sum = Chunks.sum(logits, chunkSize, input, () -> { }, (chunk, positions, s) -> {
+            NDArray logQ = s.logSoftmax(-1);
             NDArray ids = Chunks.sliceIds(targets, positions, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray perPosition = logQ.gather(ids, -1).squeeze(-1).neg();
             if (labelSmoothing > 0) {
@@ -53,7 +53,7 @@ final class TokenCrossEntropy {
             return logQ.mean(new int[] {-1}).neg();
         }
         NDArray keep = infinite.logicalNot().toType(logQ.getDataType(), false);
-        NDArray finite = logQ.maximum(DivergenceLoss.FINITE_FLOOR).mul(keep);
+        NDArray finite = logQ.maximum(Scalars.of(logQ, DivergenceLoss.FINITE_FLOOR)).mul(keep);
         return finite.sum(new int[] {-1}).div(keep.sum(new int[] {-1})).neg();
     }
 }

@@ -64,6 +64,33 @@ class ChunkingTest {
     }
 
     @Test
+    void chunkGradientsEqualOneBackwardThroughEveryChunk() {
+        for (boolean infinities : new boolean[] {false, true}) {
+            Fixture f = infinities ? Fixture.withInfinities() : Fixture.plain();
+            for (String key : new String[] {"kd.sft", "kd.forward-kl", "kd.reverse-kl", "kd.jsd", "kd.tvd",
+                    "kd.skew-kl", "kd.skew-rkl"}) {
+                for (boolean topK : new boolean[] {false, true}) {
+                    if (topK && key.equals("kd.sft")) {
+                        continue;
+                    }
+                    String what = key + (topK ? " top-k" : "") + (infinities ? " with ±inf" : "");
+                    Loss loss = harness.create(key, key.equals("kd.sft") ? "chunk-size = 2"
+                            : "chunk-size = 2, temperature = 2.0");
+                    LossHarness.LogitResult detached = harness.run(loss, f, topK, true);
+                    LossHarness.LogitResult recorded = harness.run(loss, f, topK, false);
+                    assertEquals(recorded.value(), detached.value(), 1e-5 * Math.max(1, Math.abs(recorded.value())),
+                            what + ": value");
+                    assertEquals(recorded.count(), detached.count(), what + ": count");
+                    for (int i = 0; i < recorded.gradient().length; i++) {
+                        assertEquals(recorded.gradient()[i], detached.gradient()[i], 1e-6, what + ": gradient " + i);
+                    }
+                    assertTrue(maxAbs(detached.gradient()) > 1e-3, what + ": gradient reached the student logits");
+                }
+            }
+        }
+    }
+
+    @Test
     void jsdAndSkewLimitsAreExactlyForwardAndReverseKl() {
         Fixture f = Fixture.withInfinities();
         for (boolean topK : new boolean[] {false, true}) {

@@ -61,8 +61,16 @@ final class LossHarness implements AutoCloseable {
         return factories.get(key).create(run, ConfigFactory.parseString(hocon).withFallback(defaults(key)).resolve());
     }
 
-    /** Runs a logit loss on {@code f} (full or top-k teacher) and back-propagates its sum. */
+    /**
+     * Runs a logit loss on {@code f} (full or top-k teacher) as the trainer does, with the step's
+     * gradient collector in the input (chunk gradients on), and back-propagates its sum.
+     */
     LogitResult run(Loss loss, Fixture f, boolean topK) {
+        return run(loss, f, topK, true);
+    }
+
+    /** As {@link #run(Loss, Fixture, boolean)}; {@code chunkGradients = false} leaves the collector out. */
+    LogitResult run(Loss loss, Fixture f, boolean topK, boolean chunkGradients) {
         try (NDManager step = base.newSubManager()) {
             Shape logits = new Shape(f.b(), f.t(), f.v());
             NDArray student = step.create(f.student(), logits);
@@ -75,7 +83,8 @@ final class LossHarness implements AutoCloseable {
             TokenBatch batch = batch(step, f.mask(), f.targets(), f.b(), f.t());
             try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                 collector.zeroGradients();
-                LossValue value = loss.compute(new LossInput(batch, student, List.of(), teacher, List.of(), step));
+                LossValue value = loss.compute(new LossInput(batch, student, List.of(), teacher, List.of(), step,
+                        chunkGradients ? collector : null));
                 collector.backward(value.sum());
                 return new LogitResult(value.sum().getFloat(), value.count(), student.getGradient().toFloatArray());
             }
