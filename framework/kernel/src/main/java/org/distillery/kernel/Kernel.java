@@ -93,6 +93,8 @@ public final class Kernel implements AutoCloseable {
         system.registerService(ContributionRegistry.class, registry, null);
         BuiltInContributions.all().forEach(c ->
                 registry.registerBuiltIn(c.kind(), c.key(), c.factory(), c.defaults(), Version.KERNEL));
+        org.distillery.serve.teacher.ServeContributions.all().forEach(c ->
+                registry.registerBuiltIn(c.kind(), c.key(), c.factory(), c.defaults(), Version.KERNEL));
         Module services = new AbstractModule() {
             @Override
             protected void configure() {

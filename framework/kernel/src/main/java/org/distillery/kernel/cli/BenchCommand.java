@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 /** {@code distill bench ...}: measured figures, printed; nothing here asserts a time. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
-            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class})
+            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, ServeBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
     @Override
