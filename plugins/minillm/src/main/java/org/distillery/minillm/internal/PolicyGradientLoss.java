@@ -1,0 +1,89 @@
+package org.distillery.minillm.internal;
+
+import java.util.Set;
+
+import com.typesafe.config.Config;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+
+import org.distillery.api.data.TokenBatch;
+import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossFactory;
+import org.distillery.api.loss.LossInput;
+import org.distillery.api.loss.LossValue;
+import org.distillery.api.run.RunContext;
+
+/**
+ * {@code minillm.pg}: the long-term part of MiniLLM's reverse-KL policy gradient as a PPO
+ * clipped surrogate (Gu et al., "MiniLLM: Knowledge Distillation of Large Language Models",
+ * arXiv 2306.08543, eq. for (∇L)_Long with teacher-mixed sampling and clipping; reference code
+ * microsoft/LMOps {@code minillm/losses.py _pg_loss}).
+ *
+ * <p>Per rollout response token, with the values {@code minillm.rollout} stored:
+ * <pre>
+ *   ρ_t   = exp(log q_θ(y_t) − log q_old(y_t)) · w_t        (= q_θ / p̃)
+ *   L_t   = max(−A_t · ρ_t, −A_t · clip(ρ_t, 1−ε, 1+ε))
+ * </pre>
+ * summed over the loss mask (rollout response tokens); the trainer divides by their number.
+ * Needs the student's logits only; the batch must come from {@code minillm.rollout}.
+ *
+ * <p>Defaults: {@code clip-epsilon = 0.2}, {@code chunk-size = 64}.
+ * <pre>
+ * loss = [ { key = minillm.pg, weight = 1.0, params { clip-epsilon = 0.2 } } ]
+ * </pre>
+ */
+final class PolicyGradientLoss implements Loss {
+
+    /** Registry key. */
+    static final String KEY = "minillm.pg";
+
+    private final double epsilon;
+    private final int chunkSize;
+
+    PolicyGradientLoss(double epsilon, int chunkSize) {
+        this.epsilon = epsilon;
+        this.chunkSize = chunkSize;
+    }
+
+    @Override
+    public Set<Need> needs() {
+        return Set.of();
+    }
+
+    @Override
+    public LossValue compute(LossInput input) {
+        TokenBatch batch = input.batch();
+        NDArray logits = input.studentLogits();
+        NDArray old = batch.extra(Extras.OLD_LOGPROBS);
+        NDArray importance = batch.extra(Extras.IMPORTANCE);
+        NDArray advantages = batch.extra(Extras.ADVANTAGES);
+        NDArray mask = batch.lossMask();
+        long vocab = logits.getShape().get(2);
+        NDArray sum = Positions.sum(logits.getShape().get(1), chunkSize, input.manager(), (chunk, at) -> {
+            NDArray ids = Positions.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
+            NDArray logQ = Positions.slice(logits, at, chunk).logSoftmax(-1).gather(ids, -1).squeeze(-1);
+            NDArray ratio = logQ.sub(Positions.slice(old, at, chunk)).exp().mul(Positions.slice(importance, at, chunk));
+            NDArray negA = Positions.slice(advantages, at, chunk).neg();
+            NDArray clipped = ratio.maximum(Scalars.of(ratio, 1 - epsilon)).minimum(Scalars.of(ratio, 1 + epsilon));
+            NDArray perToken = negA.mul(ratio).maximum(negA.mul(clipped));
+            return perToken.mul(Positions.slice(mask, at, chunk)).sum();
+        });
+        return new LossValue(sum.toType(DataType.FLOAT32, false), Math.round(Positions.total(mask)));
+    }
+
+    /** Builds {@link PolicyGradientLoss} from {@code clip-epsilon} and {@code chunk-size}. */
+    static final class Factory implements LossFactory {
+        @Override
+        public String description() {
+            return "MiniLLM long-term policy gradient: PPO clipped surrogate with importance weights and advantages "
+                    + "(needs sampler minillm.rollout)";
+        }
+
+        @Override
+        public Loss create(RunContext run, Config params) {
+            Params p = new Params(params, "train.loss[" + KEY + "].params");
+            return new PolicyGradientLoss(p.range("clip-epsilon", 0, 1), p.atLeast("chunk-size", 1));
+        }
+    }
+}
