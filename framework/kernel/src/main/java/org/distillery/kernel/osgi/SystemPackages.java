@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
  * bundles import DJL, Guice, Typesafe Config, SLF4J and the Distillery API from the system
  * bundle. A jar with an {@code Export-Package} header is exported as it declares (versions
  * and {@code uses} kept); any other jar exports every package holding a class, versioned from
- * its Maven {@code pom.properties}. The kernel's private jars and Felix are not exported.
+ * its Maven {@code pom.properties}. Felix is not exported, nor are Distillery's own jars except
+ * the packages they declare in {@code Export-Package} (the API; serve's remote-endpoint client).
  */
 public final class SystemPackages {
 
@@ -46,12 +47,15 @@ public final class SystemPackages {
     public static String exportsOf(List<File> jars) throws IOException {
         Map<String, String> clauses = new LinkedHashMap<>();
         for (File jar : jars) {
-            if (isPrivate(jar.getName())) {
+            if (jar.getName().startsWith("org.apache.felix.framework")) {
                 continue;
             }
             try (JarFile jf = new JarFile(jar)) {
                 Manifest mf = jf.getManifest();
                 String header = mf == null ? null : mf.getMainAttributes().getValue("Export-Package");
+                if (isDistillery(jar.getName()) && (header == null || header.isBlank())) {
+                    continue;
+                }
                 if (header != null && !header.isBlank()) {
                     for (String clause : splitClauses(header)) {
                         clauses.putIfAbsent(clause.split(";", 2)[0].trim(), clause.trim());
@@ -67,9 +71,9 @@ public final class SystemPackages {
         return String.join(",", clauses.values());
     }
 
-    private static boolean isPrivate(String name) {
-        return name.startsWith("org.apache.felix.framework")
-                || (name.startsWith("distillery-") && !name.startsWith("distillery-api"));
+    /** Distillery's own jars are private unless they declare what they export (the API, serve's client). */
+    private static boolean isDistillery(String name) {
+        return name.startsWith("distillery-");
     }
 
     private static TreeSet<String> classPackages(JarFile jf) {
