@@ -15,7 +15,8 @@ import org.distillery.api.train.StageSpec;
 
 /**
  * {@code kd.compare}: trains one fresh student per variant (each a {@code train.kd} stage with
- * its own loss terms and optional overrides of the {@code train} block, optionally starting from
+ * its own loss terms and optional overrides of the {@code train} block and of the experiment's
+ * {@code student} and {@code teacher} blocks (laid over them for that stage), optionally starting from
  * the student an earlier variant handed on with {@code init-from}), then evaluates every
  * student and the teacher in an {@code eval.report} stage that prints one table and writes an
  * HTML report with the loss curves.
@@ -28,6 +29,8 @@ import org.distillery.api.train.StageSpec;
  *       { name = sft, loss = [ { key = kd.sft } ] }
  *       { name = forward-kl, loss = [ { key = kd.forward-kl } ], train { lr = 2e-3 } }
  *       { name = minillm, init-from = sft, loss = [ ... ], train { sampler { key = minillm.rollout } } }
+ *       { name = gathered, loss = [ ... ], student { initializer { key = moe.aggregate, params { method = sum } } } }
+ *       { name = ka, loss = [ { key = moe.ka } ], teacher { key = moe.ka, params { samples = 4 } } }
  *     ]
  *   }
  * }
@@ -62,9 +65,9 @@ public final class CompareMethod implements MethodFactory {
                         name, "another name");
             }
             for (String k : v.root().keySet()) {
-                if (!List.of("name", "loss", "train", "init-from").contains(k)) {
+                if (!List.of("name", "loss", "train", "init-from", "student", "teacher").contains(k)) {
                     throw new InvalidConfigException(where + "." + k, "unknown key", null,
-                            "name, loss, train, init-from");
+                            "name, loss, train, init-from, student, teacher");
                 }
             }
             if (!v.hasPath("loss")) {
@@ -72,6 +75,12 @@ public final class CompareMethod implements MethodFactory {
             }
             Config stage = v.hasPath("train") ? v.getConfig("train") : ConfigFactory.empty();
             stage = stage.withValue("loss", v.getValue("loss"));
+            for (String block : List.of("student", "teacher")) {
+                if (v.hasPath(block)) {
+                    // laid over the experiment's block for this stage only (StageOverrides)
+                    stage = stage.withValue(StageOverrides.PATH + "." + block, v.getValue(block));
+                }
+            }
             if (v.hasPath("init-from")) {
                 String from = v.getString("init-from");
                 if (!names.contains(from) || from.equals(name)) {

@@ -60,7 +60,8 @@ public final class KdTrainer implements Trainer {
     private static final Gson GSON = new Gson();
 
     @Override
-    public StageResult run(RunContext run, StageSpec stage) throws Exception {
+    public StageResult run(RunContext experimentRun, StageSpec stage) throws Exception {
+        RunContext run = StageOverrides.apply(experimentRun, stage.params());
         TrainSettings s = TrainSettings.of(stage.params());
         Path stageDir = run.runDir().resolve("stages").resolve(stage.name());
         Files.createDirectories(stageDir);

@@ -81,6 +81,10 @@ public final class RunManager {
             }
             // a stage's own train settings (e.g. a variant's loss list) get the same checks as the train block
             Config staged = experiment.withValue("train", s.params().withFallback(experiment.getConfig("train")).root());
+            if (s.params().hasPath("overrides")) {
+                // a variant's own student / teacher blocks get the same checks as the experiment's
+                staged = s.params().getConfig("overrides").withFallback(staged);
+            }
             try {
                 v.validate(staged, ConfigValidator.experimentDefaults());
                 org.distillery.train.TrainSettings.of(staged.getConfig("train"));
