@@ -1,6 +1,7 @@
 package org.distillery.train;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -21,7 +22,9 @@ import org.distillery.api.sampler.SamplerFactory;
 /**
  * {@code data.dataset}: batches of the experiment's training file ({@code data.train-file}),
  * reshuffled each epoch with a seed derived from the run seed and the epoch, so a resumed run
- * sees the same order. Its position is {@code epoch:index}.
+ * sees the same order. Its position is {@code epoch:index}. A {@code file} of the form
+ * {@code stage:<name>} is the dataset an earlier stage of the run wrote to
+ * {@code stages/<name>/data.jsonl} (e.g. a {@code data.generate} stage).
  */
 public final class DatasetSampler implements Sampler {
 
@@ -80,6 +83,9 @@ public final class DatasetSampler implements Sampler {
         index = Integer.parseInt(parts[1]);
     }
 
+    /** A {@code file} naming the dataset an earlier stage wrote: {@code stage:<name>}. */
+    public static final String STAGE_PREFIX = "stage:";
+
     /** The factory. */
     public static final class Factory implements SamplerFactory {
 
@@ -100,8 +106,18 @@ public final class DatasetSampler implements Sampler {
             List<String> files = new ArrayList<>(List.of(file));
             files.addAll(params.getStringList("extra-files"));
             for (String f : files) {
+                Path path = Path.of(f);
+                if (f.startsWith(STAGE_PREFIX)) {
+                    String stage = f.substring(STAGE_PREFIX.length());
+                    path = ctx.run().runDir().resolve("stages").resolve(stage).resolve("data.jsonl");
+                    if (!Files.isRegularFile(path)) {
+                        throw new InvalidConfigException(f.equals(file) ? "train.sampler.params.file"
+                                : "train.sampler.params.extra-files", "no earlier stage of this run wrote " + path,
+                                f, "stage:<name of an earlier data stage>, or a JSONL file");
+                    }
+                }
                 try {
-                    examples.addAll(ctx.run().data().readJsonl(Path.of(f)));
+                    examples.addAll(ctx.run().data().readJsonl(path));
                 } catch (IOException e) {
                     throw new InvalidConfigException(f.equals(file) ? "data.train-file" : "train.sampler.params.extra-files",
                             e.getMessage(), f, "a readable JSONL file");
