@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
 /** {@code distill bench ...}: measured figures, printed; nothing here asserts a time. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
-            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, ServeBenchCommand.class})
+            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, ServeBenchCommand.class,
+            RolloutBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
     @Override

@@ -280,8 +280,10 @@ public final class TransformerLM implements LanguageModel {
                 return;
             }
             for (int l = 0; l < arch.numLayers; l++) {
-                replace(cache.keys, l, newKeys[l]);
-                replace(cache.values, l, newValues[l]);
+                if (newKeys[l] != null) {
+                    replace(cache.keys, l, newKeys[l]);
+                    replace(cache.values, l, newValues[l]);
+                }
             }
             // Always a fresh array: the cache must never take over an array the caller owns.
             NDArray m = fullMask != null ? fullMask.duplicate() : tmp.ones(new Shape(b, total), DataType.FLOAT32);
@@ -578,12 +580,18 @@ public final class TransformerLM implements LanguageModel {
          */
         NDArray attention(int l, NDArray q, NDArray k, NDArray v, double scale, int window) {
             if (cache != null) {
-                if (past > 0) {
-                    k = cache.keys[l].concat(k, 2);
-                    v = cache.values[l].concat(v, 2);
+                if (k.hasGradient() || v.hasGradient()) {
+                    // recorded by autograd: a fresh array, never an in-place write into the buffer
+                    if (past > 0) {
+                        k = cache.cached(cache.keys, l, past).concat(k, 2);
+                        v = cache.cached(cache.values, l, past).concat(v, 2);
+                    }
+                    newKeys[l] = k;
+                    newValues[l] = v;
+                } else {
+                    k = cache.append(cache.keys, l, k, past);
+                    v = cache.append(cache.values, l, v, past);
                 }
-                newKeys[l] = k;
-                newValues[l] = v;
             }
             int kvh = arch.numKvHeads;
             int rep = arch.numHeads / kvh;

@@ -21,6 +21,7 @@ import org.distillery.api.model.KvCache;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.NextTokenHook;
+import org.distillery.models.arch.KvCacheImpl;
 import org.distillery.models.arch.TransformerLM;
 
 /**
@@ -350,6 +351,10 @@ public final class HfGenerator implements Generator {
             if (useCache) {
                 if (cache == null) {
                     cache = model.newCache();
+                    if (cache instanceof KvCacheImpl kv) {
+                        // prompt plus every new token: the cache allocates once and never regrows
+                        kv.reserve(ids[0].length);
+                    }
                 }
                 fo = fo.withCache(cache);
             }
