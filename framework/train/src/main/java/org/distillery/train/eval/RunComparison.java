@@ -136,7 +136,17 @@ public final class RunComparison {
                         .putAll(numbers(o.has("metrics") ? o.get("metrics") : o));
             }
         }
+        dropSummaries(rows);
         return new RunRecord(runDir, name, seed, rows);
+    }
+
+    /**
+     * Drops rows that only repeat other rows' figures under their names (an {@code eval.report}
+     * stage's result holds {@code <model>.<figure>} for every model it evaluated).
+     */
+    private static void dropSummaries(Map<String, Map<String, Double>> rows) {
+        rows.entrySet().removeIf(row -> !row.getValue().isEmpty() && row.getValue().keySet().stream().allMatch(k ->
+                rows.keySet().stream().anyMatch(other -> !other.equals(row.getKey()) && k.startsWith(other + "."))));
     }
 
     /** The numeric members of a JSON object (NaN and infinities included). */

@@ -18,7 +18,10 @@ class RunComparisonTest {
         Path d = Files.createDirectories(root.resolve(dir));
         Files.writeString(d.resolve("config.conf"), "experiment { name = \"" + name + "\", seed = " + seed + " }\n");
         Files.writeString(d.resolve("results.json"), "{\"distill\": {\"steps\": 10, \"model\": \"x\", \"metrics\": "
-                + "{\"train.loss\": 1.5, \"val.loss\": " + valLoss + "}, \"stopped\": false}}");
+                + "{\"train.loss\": 1.5, \"val.loss\": " + valLoss + "}, \"stopped\": false}, "
+                // the eval.report stage's result repeats every model's figures under its name: not a row
+                + "\"evaluate\": {\"steps\": 0, \"metrics\": {\"distill.rouge-l\": " + rouge
+                + ", \"teacher.rouge-l\": 0.9}, \"stopped\": false}}");
         Files.createDirectories(d.resolve("eval"));
         Files.writeString(d.resolve("eval/distill.json"), "{\"model\": \"distill\", \"metrics\": {\"rouge-l\": " + rouge
                 + ", \"exaccerr@16\": 2.0, \"exaccerr@8\": 1.0}}");
