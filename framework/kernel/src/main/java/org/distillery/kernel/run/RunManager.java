@@ -112,11 +112,22 @@ public final class RunManager {
         Path out = Path.of(experiment.getString("experiment.output-dir")).toAbsolutePath().normalize();
         Files.createDirectories(out);
         String base = experiment.getString("experiment.name") + "-" + LocalDateTime.now().format(STAMP);
-        Path dir = out.resolve(base);
-        for (int i = 2; Files.exists(dir); i++) {
-            dir = out.resolve(base + "-" + i);
+        Path dir;
+        Path staging;
+        for (int i = 1; ; i++) {
+            dir = out.resolve(i == 1 ? base : base + "-" + i);
+            staging = out.resolve("." + dir.getFileName() + ".tmp");
+            if (Files.exists(dir)) {
+                continue;
+            }
+            try {
+                // claims the name: runs started in the same second in the same folder each get their own
+                Files.createDirectory(staging);
+                break;
+            } catch (java.nio.file.FileAlreadyExistsException taken) {
+                // another process is creating this run directory (or left its staging behind)
+            }
         }
-        Path staging = AtomicDirs.staging(dir);
         Files.writeString(staging.resolve("config.conf"), experiment.root().render(
                 ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
         Files.createDirectories(staging.resolve(Run.CONTROL));
