@@ -1,0 +1,428 @@
+package org.distillery.testkit;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+
+import org.distillery.api.Contribution;
+import org.distillery.api.ContributionFactory;
+import org.distillery.api.ContributionInfo;
+import org.distillery.api.ContributionKind;
+import org.distillery.api.ContributionRegistry;
+import org.distillery.api.data.DataService;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.ModelService;
+import org.distillery.api.run.EventLog;
+import org.distillery.api.run.RunContext;
+import org.distillery.api.run.SwapRequest;
+import org.distillery.api.tensor.TensorService;
+import org.distillery.data.JsonlDataService;
+import org.distillery.models.HfModelService;
+import org.distillery.models.tokenizer.ByteTokenizer;
+import org.distillery.tensor.DjlTensorService;
+
+/**
+ * A configurable {@link RunContext} for unit tests: real tensor, model and data services, a config
+ * (often HOCON over the kernel's experiment defaults), a map-backed contribution registry and an
+ * in-memory event list. Build one with {@link #builder()}; modules that need more (tiny models, a
+ * served endpoint, memory probes) subclass it through {@link #TestRunContext(Builder)}.
+ *
+ * <p>By default the context starts its own CPU tensor service and run scope and closes both in
+ * {@link #close()}; given ones ({@link Builder#tensors(TensorService, NDManager)}) stay open.
+ */
+public class TestRunContext implements RunContext, AutoCloseable {
+
+    /** Makes the random source of a purpose from the run's seed. */
+    @FunctionalInterface
+    public interface RandomSource {
+        Random random(long seed, String purpose);
+    }
+
+    /** The kernel's experiment defaults, relative to the repository root. */
+    public static final String EXPERIMENT_DEFAULTS = "framework/kernel/src/main/resources/distillery-experiment.conf";
+
+    /** Every event and step logged, in order; a step carries {@code type = step} and {@code step}. */
+    public final List<Map<String, Object>> events = Collections.synchronizedList(new ArrayList<>());
+    /** The run reports a stop request once this many steps were logged. */
+    public long stopAfterSteps = Long.MAX_VALUE;
+
+    private final AtomicLong stepCount = new AtomicLong();
+    private final Map<String, Contribution<?>> registry = new HashMap<>();
+    private final boolean hasRegistry;
+    private final boolean recordSteps;
+    private final Path dir;
+    private final String runId;
+    private final Config config;
+    private final Long seed;
+    private final RandomSource randomSource;
+    private final TensorService tensors;
+    private final NDManager manager;
+    private final boolean ownsTensors;
+    private final ModelService models;
+    private final DataService data;
+
+    protected TestRunContext(Builder b) {
+        this.dir = b.dir != null ? b.dir : tempDir();
+        this.runId = b.runId;
+        this.config = b.config.resolve();
+        this.seed = b.seed;
+        this.randomSource = b.random;
+        this.hasRegistry = b.registry;
+        this.recordSteps = b.recordSteps;
+        this.models = b.models != null ? b.models : new HfModelService();
+        this.data = b.data != null ? b.data : new JsonlDataService();
+        if (b.tensors != null) {
+            this.tensors = b.tensors;
+            this.manager = b.manager;
+            this.ownsTensors = false;
+        } else {
+            DjlTensorService t = DjlTensorService.start(b.device);
+            this.tensors = t;
+            this.manager = t.newRunScope(b.scope);
+            this.ownsTensors = true;
+        }
+        b.contributions.forEach(c -> registry.put(c.info().kind().plural() + "/" + c.info().key(), c));
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The kernel's experiment defaults with {@code overrides} on top (unresolved). */
+    public static Config experiment(String overrides) {
+        return ConfigFactory.parseString(overrides).withFallback(ConfigFactory.parseFile(experimentDefaults().toFile()));
+    }
+
+    /** The kernel's experiment defaults file, found from the working directory (a module folder) upwards. */
+    public static Path experimentDefaults() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path f = p.resolve(EXPERIMENT_DEFAULTS);
+            if (Files.isRegularFile(f)) {
+                return f;
+            }
+        }
+        throw new IllegalStateException("no " + EXPERIMENT_DEFAULTS + " above " + Path.of("").toAbsolutePath());
+    }
+
+    private static Path tempDir() {
+        try {
+            return Files.createTempDirectory("distillery-test");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    // ---- registry -------------------------------------------------------------------------
+
+    /** Registers {@code f} as {@code key} of {@code kind} with {@code defaults}. */
+    public void register(ContributionKind kind, String key, ContributionFactory f, Config defaults) {
+        registry.put(kind.plural() + "/" + key, contribution(kind, key, f, defaults));
+    }
+
+    /** Registers each factory with its defaults from {@code reference} (empty where it has none). */
+    public void registerAll(ContributionKind kind, Map<String, ? extends ContributionFactory> factories,
+                            Config reference) {
+        factories.forEach((k, f) -> register(kind, k, f, defaultsIn(reference, kind, k)));
+    }
+
+    /** The defaults of {@code key} of {@code kind} in {@code reference}, empty where it has none. */
+    public static Config defaultsIn(Config reference, ContributionKind kind, String key) {
+        String path = kind.defaultsPath(key);
+        return reference.hasPath(path) ? reference.getConfig(path) : ConfigFactory.empty();
+    }
+
+    /** A contribution as the kernel would register it, from bundle {@code test} 1.0.0. */
+    public static Contribution<?> contribution(ContributionKind kind, String key, ContributionFactory f,
+                                               Config defaults) {
+        return new Contribution<>(new ContributionInfo(kind, key, "test", "1.0.0", f.description()), f, defaults);
+    }
+
+    /** The defaults of a registered contribution. */
+    public Config defaults(ContributionKind kind, String key) {
+        return registry.get(kind.plural() + "/" + key).defaults();
+    }
+
+    /** The factory of a registered contribution. */
+    public <F> F factory(ContributionKind kind, String key, Class<F> type) {
+        return type.cast(registry.get(kind.plural() + "/" + key).factory());
+    }
+
+    // ---- events ---------------------------------------------------------------------------
+
+    /** The step events logged so far. */
+    public List<Map<String, Object>> steps() {
+        synchronized (events) {
+            return events.stream().filter(e -> "step".equals(e.get("type"))).toList();
+        }
+    }
+
+    /** Called after each logged step; subclasses probe memory or the like here. */
+    protected void onStep(long step) {
+    }
+
+    // ---- helpers --------------------------------------------------------------------------
+
+    /**
+     * Writes a random model from the {@code config.json} text {@code configJson} with {@code seed}
+     * and the byte tokenizer into {@code folder} (the config goes to {@code folder/init} first).
+     */
+    public void writeTinyModel(Path folder, String configJson, long seed) throws IOException {
+        Path init = Files.createDirectories(folder.resolve("init"));
+        Files.writeString(init.resolve("config.json"), configJson);
+        try (NDManager m = manager.newSubManager();
+             LanguageModel model = models.create(models.readConfig(init), seed, m)) {
+            models.save(model, folder, DataType.FLOAT32);
+        }
+        new ByteTokenizer().save(folder);
+    }
+
+    // ---- RunContext -----------------------------------------------------------------------
+
+    @Override
+    public String runId() {
+        return runId != null ? runId : dir.getFileName().toString();
+    }
+
+    @Override
+    public Path runDir() {
+        return dir;
+    }
+
+    @Override
+    public Config config() {
+        return config;
+    }
+
+    @Override
+    public EventLog events() {
+        return new EventLog() {
+            @Override
+            public void event(String type, Map<String, ?> fields) {
+                Map<String, Object> m = new LinkedHashMap<>(fields);
+                m.put("type", type);
+                events.add(m);
+            }
+
+            @Override
+            public void step(long step, Map<String, ?> figures) {
+                if (!recordSteps) {
+                    return;
+                }
+                Map<String, Object> m = new LinkedHashMap<>(figures);
+                m.put("type", "step");
+                m.put("step", step);
+                events.add(m);
+                stepCount.incrementAndGet();
+                onStep(step);
+            }
+        };
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public long seed() {
+        return seed != null ? seed : config.getLong("experiment.seed");
+    }
+
+    @Override
+    public Random random(String purpose) {
+        return randomSource.random(seed(), purpose);
+    }
+
+    @Override
+    public boolean stopRequested() {
+        return stepCount.get() >= stopAfterSteps;
+    }
+
+    @Override
+    public List<SwapRequest> takeSwapRequests() {
+        return List.of();
+    }
+
+    @Override
+    public void acknowledgeSwap(SwapRequest request, String error) {
+    }
+
+    @Override
+    public TensorService tensors() {
+        return tensors;
+    }
+
+    @Override
+    public ContributionRegistry registry() {
+        if (!hasRegistry) {
+            throw new UnsupportedOperationException("no registry in this test run");
+        }
+        return new ContributionRegistry() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public <F> Optional<Contribution<F>> find(ContributionKind kind, String key, Class<F> type) {
+                return Optional.ofNullable((Contribution<F>) registry.get(kind.plural() + "/" + key));
+            }
+
+            @Override
+            public List<ContributionInfo> list(ContributionKind kind) {
+                return registry.values().stream().map(Contribution::info).filter(i -> i.kind() == kind).toList();
+            }
+        };
+    }
+
+    @Override
+    public ModelService models() {
+        return models;
+    }
+
+    @Override
+    public DataService data() {
+        return data;
+    }
+
+    /** Closes the run scope and tensor service if this context started them. */
+    @Override
+    public void close() {
+        if (ownsTensors) {
+            manager.close();
+            ((DjlTensorService) tensors).close();
+        }
+    }
+
+    /** Settings of a {@link TestRunContext}; every one has a default. */
+    public static final class Builder {
+        private Path dir;
+        private String runId;
+        private Config config = ConfigFactory.empty();
+        private Long seed;
+        private RandomSource random = (seed, purpose) -> new Random(seed ^ purpose.hashCode());
+        private String device = "cpu";
+        private String scope = "test";
+        private TensorService tensors;
+        private NDManager manager;
+        private ModelService models;
+        private DataService data;
+        private boolean registry = true;
+        private boolean recordSteps = true;
+        private final List<Contribution<?>> contributions = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /** The run directory; a new temporary one by default. */
+        public Builder dir(Path dir) {
+            this.dir = dir;
+            return this;
+        }
+
+        /** The run id; the run directory's name by default. */
+        public Builder runId(String runId) {
+            this.runId = runId;
+            return this;
+        }
+
+        /** The config (resolved on build); empty by default. */
+        public Builder config(Config config) {
+            this.config = Objects.requireNonNull(config);
+            return this;
+        }
+
+        /** The config as plain HOCON, without the experiment defaults. */
+        public Builder hocon(String hocon) {
+            return config(ConfigFactory.parseString(hocon));
+        }
+
+        /** The config as HOCON {@code overrides} over the kernel's experiment defaults. */
+        public Builder experiment(String overrides) {
+            return config(TestRunContext.experiment(overrides));
+        }
+
+        /** A fixed seed; {@code experiment.seed} of the config by default. */
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** How {@link RunContext#random(String)} derives a source; {@code seed ^ purpose.hashCode()} by default. */
+        public Builder random(RandomSource random) {
+            this.random = Objects.requireNonNull(random);
+            return this;
+        }
+
+        /** The device of the tensor service the context starts; {@code cpu} by default. */
+        public Builder device(String device) {
+            this.device = device;
+            return this;
+        }
+
+        /** The name of the run scope the context opens; {@code test} by default. */
+        public Builder scope(String scope) {
+            this.scope = scope;
+            return this;
+        }
+
+        /** Shared tensor service and run manager, left open by {@link TestRunContext#close()}. */
+        public Builder tensors(TensorService tensors, NDManager manager) {
+            this.tensors = Objects.requireNonNull(tensors);
+            this.manager = Objects.requireNonNull(manager);
+            return this;
+        }
+
+        /** The model service; {@link HfModelService} by default. */
+        public Builder models(ModelService models) {
+            this.models = models;
+            return this;
+        }
+
+        /** The data service; {@link JsonlDataService} by default. */
+        public Builder data(DataService data) {
+            this.data = data;
+            return this;
+        }
+
+        /** Registers {@code f} as {@code key} of {@code kind} with {@code defaults}. */
+        public Builder contribution(ContributionKind kind, String key, ContributionFactory f, Config defaults) {
+            contributions.add(TestRunContext.contribution(kind, key, f, defaults));
+            return this;
+        }
+
+        /** Registers the given contributions. */
+        public Builder contributions(List<? extends Contribution<?>> all) {
+            contributions.addAll(all);
+            return this;
+        }
+
+        /** {@link RunContext#registry()} throws: for tests that must not look anything up. */
+        public Builder noRegistry() {
+            this.registry = false;
+            return this;
+        }
+
+        /** Steps are not logged (only events). */
+        public Builder ignoreSteps() {
+            this.recordSteps = false;
+            return this;
+        }
+
+        public TestRunContext build() {
+            return new TestRunContext(this);
+        }
+    }
+}
