@@ -17,15 +17,23 @@ public final class ProgressDisplay {
     private final PrintStream out;
     private final Mode mode;
     private final long every;
-    private final long startNanos = System.nanoTime();
+    private final java.util.function.LongSupplier clock;
+    private long startNanos;
     private long firstStep = -1;
     private boolean barShown;
 
     /** Creates a display. */
     public ProgressDisplay(PrintStream out, Mode mode, long every) {
+        this(out, mode, every, System::nanoTime);
+    }
+
+    /** Creates a display reading time from {@code clock} (nanoseconds). */
+    ProgressDisplay(PrintStream out, Mode mode, long every, java.util.function.LongSupplier clock) {
         this.out = out;
         this.mode = mode;
         this.every = Math.max(1, every);
+        this.clock = clock;
+        this.startNanos = clock.getAsLong();
     }
 
     /** Picks a mode from a setting: {@code auto} means a bar on a terminal, lines otherwise. */
@@ -44,6 +52,11 @@ public final class ProgressDisplay {
             return;
         }
         if (!"step".equals(rec.get("type"))) {
+            if ("stage-started".equals(rec.get("type")) || "resumed".equals(rec.get("type"))) {
+                // the ETA is per stage: its steps count from here
+                firstStep = -1;
+                startNanos = clock.getAsLong();
+            }
             if (barShown) {
                 out.print("\r\033[2K");
                 barShown = false;
@@ -58,7 +71,7 @@ public final class ProgressDisplay {
         if (firstStep < 0) {
             firstStep = step - 1;
         }
-        double elapsed = (System.nanoTime() - startNanos) / 1e9;
+        double elapsed = (clock.getAsLong() - startNanos) / 1e9;
         double perStep = elapsed / Math.max(1, step - firstStep);
         double eta = of > 0 ? perStep * (of - step) : 0;
         String figures = String.format(Locale.ROOT, "step %d/%d  loss %.4f  %.0f tok/s  eta %s", step, of,
