@@ -3,7 +3,6 @@ package org.distillery.moe.internal;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 import com.typesafe.config.Config;
 
@@ -35,22 +34,19 @@ import org.distillery.api.teacher.TeacherOutput;
  * train.loss = [ { key = moe.ka, params { divergence = kd.reverse-kl } } ]
  * </pre>
  */
-final class KaTeacher implements Teacher {
+final class KaTeacher extends MoeTeachers.Base {
 
     /** Registry key. */
     static final String KEY = "moe.ka";
 
-    private final LanguageModel model;
     private final int samples;
     private final SampledRouting routing;
-    private final String identity;
 
     KaTeacher(LanguageModel model, int samples, int sampledK, double samplingProb, String identity) {
+        super(model, identity);
         MoeLayout layout = MoeLayout.of(model);
-        this.model = model;
         this.samples = samples;
         this.routing = new SampledRouting(sampledK, samplingProb, layout.normTopK());
-        this.identity = identity;
     }
 
     @Override
@@ -71,21 +67,6 @@ final class KaTeacher implements Teacher {
             }
         }
         return new TeacherOutput(logits.get(0), null, null, null, hidden, logits);
-    }
-
-    @Override
-    public Optional<LanguageModel> model() {
-        return Optional.of(model);
-    }
-
-    @Override
-    public String identity() {
-        return identity;
-    }
-
-    @Override
-    public void close() {
-        model.close();
     }
 
     /** Opens {@link KaTeacher} from {@code model-dir}, {@code samples}, {@code experts-per-token}, {@code sampling-prob}. */

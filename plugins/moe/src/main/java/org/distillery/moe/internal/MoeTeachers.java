@@ -2,17 +2,50 @@ package org.distillery.moe.internal;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Optional;
 
 import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.run.RunContext;
+import org.distillery.api.teacher.Teacher;
 
-/** Opening a MoE teacher's model folder with errors that name {@code teacher.params.model-dir}. */
+/**
+ * What the MoE teachers share: opening the model folder with errors that name
+ * {@code teacher.params.model-dir}, and the in-process model with its identity.
+ */
 final class MoeTeachers {
 
     private MoeTeachers() {
+    }
+
+    /** A teacher over one in-process MoE model. */
+    abstract static class Base implements Teacher {
+
+        /** The teacher's model, owned by the teacher. */
+        protected final LanguageModel model;
+        private final String identity;
+
+        Base(LanguageModel model, String identity) {
+            this.model = model;
+            this.identity = identity;
+        }
+
+        @Override
+        public Optional<LanguageModel> model() {
+            return Optional.of(model);
+        }
+
+        @Override
+        public String identity() {
+            return identity;
+        }
+
+        @Override
+        public void close() {
+            model.close();
+        }
     }
 
     /** Loads {@code dir} into the run's manager and checks that it is a sparse MoE model. */

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
@@ -58,21 +57,19 @@ import org.distillery.api.teacher.TeacherOutput;
  * train { lr = 1e-4, loss = [ { key = kd.reverse-kl } ] }
  * </pre>
  */
-final class SarTeacher implements Teacher {
+final class SarTeacher extends MoeTeachers.Base {
 
     /** Registry key. */
     static final String KEY = "moe.sar";
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
 
     private final RunContext run;
-    private final LanguageModel model;
     private final MoeLayout layout;
     private final Map<String, NDArray> router = new LinkedHashMap<>();
     private final RouterAdam optimizer;
     private final double lr;
     private final double clipNorm;
     private final double balanceCoef;
-    private final String identity;
     private final DenseRouting dense = new DenseRouting();
     private LanguageModel student;
     private NDArray probeIds;
@@ -82,13 +79,12 @@ final class SarTeacher implements Teacher {
 
     SarTeacher(RunContext run, LanguageModel model, double lr, double weightDecay, double clipNorm, double balanceCoef,
                String identity) {
+        super(model, identity);
         this.run = run;
-        this.model = model;
         this.layout = MoeLayout.of(model);
         this.lr = lr;
         this.clipNorm = clipNorm;
         this.balanceCoef = balanceCoef;
-        this.identity = identity;
         model.parameters().values().forEach(p -> p.setRequiresGradient(false));
         for (String name : layout.routerNames()) {
             NDArray p = model.parameters().get(name);
@@ -196,7 +192,7 @@ final class SarTeacher implements Teacher {
     }
 
     private void logUsage(String when, long[][] counts) {
-        run.events().event("moe.router-usage", Map.of("teacher", identity, "when", when,
+        run.events().event("moe.router-usage", Map.of("teacher", identity(), "when", when,
                 "router-steps", optimizer.steps(), "counts", RouterStats.asLists(counts)));
     }
 
@@ -213,7 +209,7 @@ final class SarTeacher implements Teacher {
             optimizer.save(out);
         }
         Map<String, Object> report = new LinkedHashMap<>();
-        report.put("teacher", identity);
+        report.put("teacher", identity());
         report.put("router-steps", optimizer.steps());
         report.put("last-router-loss", lastRouterLoss);
         if (usageBefore != null) {
@@ -271,21 +267,6 @@ final class SarTeacher implements Teacher {
                 }
             }
         }
-    }
-
-    @Override
-    public Optional<LanguageModel> model() {
-        return Optional.of(model);
-    }
-
-    @Override
-    public String identity() {
-        return identity;
-    }
-
-    @Override
-    public void close() {
-        model.close();
     }
 
     /** Opens {@link SarTeacher} from {@code model-dir} and the router optimizer's settings. */
