@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Data distillation end to end through the real distribution: {@code distill serve} serves the
  * embedded teacher on a free loopback port, and {@code distill run data-targeted} (shrunk) writes a
- * dataset through the OpenAI-compatible client, trains a student on it and evaluates it.
+ * dataset through the OpenAI-compatible client, trains a student on it and evaluates it; and a
+ * student trains by forward KL on the served teacher's top-k log-probabilities ({@code teacher.remote},
+ * gray-box distillation).
  */
 class DataGenerationIT {
 
@@ -115,5 +117,37 @@ class DataGenerationIT {
         assertEquals(8, results.getAsJsonObject("student").get("steps").getAsInt());
         String table = Files.readString(runDir.resolve("results.md"));
         assertTrue(table.lines().anyMatch(l -> l.startsWith("| student |")), table);
+    }
+
+    @Test
+    void trainsOnTheServedTeachersTopKLogProbabilities() throws Exception {
+        int port = startTeacher();
+        Path conf = dist.work.resolve("graybox.conf");
+        Files.writeString(conf, """
+                include file("%s")
+                experiment { name = graybox, progress = lines, output-dir = graybox }
+                train.steps = 6
+                tokenizer.dir = "%s"
+                teacher = null
+                teacher { key = teacher.remote, params { base-url = "http://127.0.0.1:%d/v1", model = teacher, top-k = 20 } }
+                student {
+                  inherit-teacher-config = false
+                  config { model_type = gpt2, vocab_size = 259, n_embd = 32, n_layer = 1, n_head = 4, n_positions = 256,
+                           bos_token_id = 257, eos_token_id = 258 }
+                }
+                """.formatted(dist.home.resolve("config/experiments/smoke.conf"), dist.home.resolve("config/models/teacher"),
+                port));
+        Distribution.Result r = dist.run(300, "run", conf.toString());
+        assertEquals(0, r.exit(), r.all());
+        Path runDir = Events.runDir(dist.work.resolve("graybox"), 1);
+        List<JsonObject> steps = Events.ofType(Events.read(runDir), "step");
+        assertEquals(6, steps.size());
+        for (JsonObject s : steps) {
+            assertTrue(Double.isFinite(s.getAsJsonObject("terms").get("0:kd.forward-kl").getAsDouble()), s.toString());
+        }
+        // the answers are cached beside the run directories, so a re-run does not ask again
+        try (var cached = Files.walk(dist.work.resolve("graybox/remote-teacher-cache"))) {
+            assertTrue(cached.anyMatch(Files::isRegularFile), "responses cached");
+        }
     }
 }
