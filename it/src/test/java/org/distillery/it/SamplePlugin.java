@@ -51,10 +51,10 @@ final class SamplePlugin {
                 import com.typesafe.config.Config;
                 import ai.djl.ndarray.NDArray;
                 import org.distillery.api.loss.*;
-                import org.distillery.api.run.RunContext;
+                import org.distillery.kit.loss.Scalars;
                 public final class ScaledCe implements LossFactory {
                     @Override public String description() { return "sample v%d: cross-entropy times scale"; }
-                    @Override public Loss create(RunContext run, Config params) {
+                    @Override public Loss create(LossContext context, Config params) {
                         float scale = (float) params.getDouble("scale");
                         return new Loss() {
                             @Override public Set<Need> needs() { return Set.of(); }
@@ -62,8 +62,8 @@ final class SamplePlugin {
                                 NDArray logp = in.studentLogits().logSoftmax(-1);
                                 NDArray picked = logp.gather(in.batch().targets().expandDims(-1), -1).squeeze(-1);
                                 NDArray mask = in.batch().lossMask();
-                                return new LossValue(picked.mul(mask).sum().neg().mul(scale),
-                                        (long) mask.sum().getFloat());
+                                NDArray sum = picked.mul(mask).sum().neg();
+                                return new LossValue(sum.mul(Scalars.of(sum, scale)), (long) mask.sum().getFloat());
                             }
                         };
                     }
@@ -74,7 +74,7 @@ final class SamplePlugin {
                 "Bundle-ManifestVersion", "2",
                 "Bundle-SymbolicName", "org.acme.sample",
                 "Bundle-Version", version + ".0.0",
-                "Import-Package", "org.distillery.api.loss,org.distillery.api.data,org.distillery.api.run,"
+                "Import-Package", "org.distillery.api.loss,org.distillery.api.data,org.distillery.kit.loss,"
                         + "com.google.inject,com.google.inject.binder,com.google.inject.multibindings,"
                         + "com.typesafe.config,ai.djl.ndarray",
                 "Distillery-Module", pkg + ".SampleModule");

@@ -32,6 +32,7 @@ import com.google.gson.stream.JsonToken;
 
 import org.distillery.api.data.DataService;
 import org.distillery.api.data.Example;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * JSONL datasets: one record per line, in one of three shapes.

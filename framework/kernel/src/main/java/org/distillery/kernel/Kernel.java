@@ -20,6 +20,7 @@ import org.distillery.api.data.DataService;
 import org.distillery.api.model.ModelService;
 import org.distillery.api.tensor.TensorService;
 import org.distillery.data.JsonlDataService;
+import org.distillery.kernel.osgi.BuiltInModules;
 import org.distillery.kernel.osgi.BundleProblems;
 import org.distillery.kernel.osgi.ContributionExtender;
 import org.distillery.kernel.osgi.DropInWatcher;
@@ -27,7 +28,6 @@ import org.distillery.kernel.osgi.OsgiContributionRegistry;
 import org.distillery.kernel.osgi.SystemPackages;
 import org.distillery.models.HfModelService;
 import org.distillery.tensor.DjlTensorService;
-import org.distillery.train.BuiltInContributions;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -91,10 +91,6 @@ public final class Kernel implements AutoCloseable {
         system.registerService(ModelService.class, models, null);
         system.registerService(DataService.class, data, null);
         system.registerService(ContributionRegistry.class, registry, null);
-        BuiltInContributions.all().forEach(c ->
-                registry.registerBuiltIn(c.kind(), c.key(), c.factory(), c.defaults(), Version.KERNEL));
-        org.distillery.serve.teacher.ServeContributions.all().forEach(c ->
-                registry.registerBuiltIn(c.kind(), c.key(), c.factory(), c.defaults(), Version.KERNEL));
         Module services = new AbstractModule() {
             @Override
             protected void configure() {
@@ -104,6 +100,9 @@ public final class Kernel implements AutoCloseable {
                 bind(ContributionRegistry.class).toInstance(registry);
             }
         };
+        for (BuiltInModules.Found found : BuiltInModules.read(Kernel.class.getClassLoader(), services)) {
+            found.contributions().forEach(c -> registry.registerBuiltIn(c, Version.KERNEL));
+        }
         extender = new ContributionExtender(system, services, problems);
         extender.open();
         framework.start();

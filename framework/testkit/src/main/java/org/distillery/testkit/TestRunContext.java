@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 
+import com.google.inject.Module;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 
@@ -26,13 +27,24 @@ import org.distillery.api.ContributionInfo;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.ContributionRegistry;
 import org.distillery.api.data.DataService;
+import org.distillery.api.data.Datasets;
+import org.distillery.api.data.GeneratorContext;
+import org.distillery.api.loss.LossContext;
+import org.distillery.api.model.InitializerContext;
 import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelService;
+import org.distillery.api.model.Tokenizer;
 import org.distillery.api.run.EventLog;
 import org.distillery.api.run.RunContext;
 import org.distillery.api.run.SwapRequest;
+import org.distillery.api.sampler.SamplerContext;
+import org.distillery.api.teacher.Teacher;
+import org.distillery.api.teacher.TeacherContext;
 import org.distillery.api.tensor.TensorService;
 import org.distillery.data.JsonlDataService;
+import org.distillery.data.RunDatasets;
+import org.distillery.kit.module.ModuleContributions;
 import org.distillery.models.HfModelService;
 import org.distillery.models.tokenizer.ByteTokenizer;
 import org.distillery.tensor.DjlTensorService;
@@ -139,6 +151,61 @@ public class TestRunContext implements RunContext, AutoCloseable {
     public void registerAll(ContributionKind kind, Map<String, ? extends ContributionFactory> factories,
                             Config reference) {
         factories.forEach((k, f) -> register(kind, k, f, defaultsIn(reference, kind, k)));
+    }
+
+    /** Registers every contribution {@code module} binds, with defaults from {@code reference}, as the kernel would. */
+    public void registerModule(Module module, Config reference) {
+        for (ModuleContributions.Entry e : ModuleContributions.of(module, reference)) {
+            register(e.kind(), e.key(), e.factory(), e.defaults());
+        }
+    }
+
+    /**
+     * Registers every contribution of {@code modules} as the kernel would, with defaults from every
+     * {@code reference.conf} on the test class path (each module reads only its own paths).
+     */
+    public void registerModules(Module... modules) {
+        Config reference = ModuleContributions.reference(TestRunContext.class.getClassLoader(), "reference.conf");
+        for (Module m : modules) {
+            registerModule(m, reference);
+        }
+    }
+
+    // ---- the narrow contexts the trainer hands contributions ---------------------------------
+
+    /** What a loss at {@code train.loss[0]} gets, with no model shapes. */
+    public LossContext lossContext() {
+        return lossContext(null, null);
+    }
+
+    /** What a loss at {@code train.loss[0]} gets, with the models' shapes. */
+    public LossContext lossContext(ModelConfig student, ModelConfig teacher) {
+        return new LossContext(manager(), seed(), hasRegistry ? registry() : null, student, teacher,
+                "train.loss[0].params");
+    }
+
+    /** What a sampler at {@code train.sampler} gets. */
+    public SamplerContext samplerContext(Tokenizer tokenizer, LanguageModel student, Teacher teacher, int batchSize,
+                                         int maxLength) {
+        return new SamplerContext(this, datasets(), tokenizer, student, teacher, batchSize, maxLength,
+                "train.sampler.params");
+    }
+
+    /** What the experiment's teacher gets, with the tokenizer of {@code tokenizerDir}. */
+    public TeacherContext teacherContext(Path tokenizerDir, int maxLength) throws IOException {
+        return new TeacherContext(this, models.tokenizer(tokenizerDir), tokenizerDir, maxLength, dir,
+                "teacher.params");
+    }
+
+    /** What a student initialiser gets. */
+    public InitializerContext initializerContext(Path tokenizerDir) throws IOException {
+        return new InitializerContext(this, datasets(), models.tokenizer(tokenizerDir), tokenizerDir,
+                dir.resolve("student-init"), "student.initializer.params");
+    }
+
+    /** What a data generator whose parameters sit at {@code paramsPath} gets. */
+    public GeneratorContext generatorContext(Path workDir, String paramsPath) {
+        return new GeneratorContext(this, datasets(), workDir, this::stopRequested, paramsPath);
     }
 
     /** The defaults of {@code key} of {@code kind} in {@code reference}, empty where it has none. */
@@ -288,6 +355,11 @@ public class TestRunContext implements RunContext, AutoCloseable {
     }
 
     @Override
+    public Datasets datasets() {
+        return new RunDatasets(dir, config.hasPath("data") ? config.getConfig("data") : ConfigFactory.empty(), data);
+    }
+
+    @Override
     public ModelService models() {
         return models;
     }
@@ -400,6 +472,14 @@ public class TestRunContext implements RunContext, AutoCloseable {
         /** Registers {@code f} as {@code key} of {@code kind} with {@code defaults}. */
         public Builder contribution(ContributionKind kind, String key, ContributionFactory f, Config defaults) {
             contributions.add(TestRunContext.contribution(kind, key, f, defaults));
+            return this;
+        }
+
+        /** Registers every contribution {@code module} binds, with defaults from {@code reference}. */
+        public Builder module(Module module, Config reference) {
+            for (ModuleContributions.Entry e : ModuleContributions.of(module, reference)) {
+                contribution(e.kind(), e.key(), e.factory(), e.defaults());
+            }
             return this;
         }
 

@@ -6,12 +6,13 @@ import java.util.List;
 import java.util.Set;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.KdStage;
 import org.distillery.api.train.MethodFactory;
-import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.Stage;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.stage.Stages;
 
 /**
  * {@code kd.compare}: trains one fresh student per variant (each a {@code train.kd} stage with
@@ -38,62 +39,60 @@ import org.distillery.api.train.StageSpec;
  */
 public final class CompareMethod implements MethodFactory {
 
+    /** Registry key. */
+    public static final String KEY = "kd.compare";
+
     @Override
     public String description() {
         return "one train.kd stage per loss variant, then eval.report over all students and the teacher";
     }
 
     @Override
-    public List<StageSpec> stages(Config params) {
+    public List<Stage> stages(Config params) {
         List<? extends Config> variants = params.getConfigList("variants");
         if (variants.isEmpty()) {
             throw new InvalidConfigException("method.params.variants", "needs at least one variant", "[]",
                     "a list of {name, loss = [...], train {...}}");
         }
-        List<StageSpec> stages = new ArrayList<>();
+        List<Stage> stages = new ArrayList<>();
         Set<String> names = new HashSet<>();
         for (int i = 0; i < variants.size(); i++) {
-            Config v = variants.get(i);
             String where = "method.params.variants[" + i + "]";
-            if (!v.hasPath("name") || !v.getString("name").matches("[a-z0-9][a-z0-9.-]*")) {
-                throw new InvalidConfigException(where + ".name", "missing or not a lowercase name",
-                        v.hasPath("name") ? v.getString("name") : null, "e.g. forward-kl");
+            Params v = Params.of(variants.get(i), where).allowOnly("name", "loss", "train", "init-from", "student",
+                    "teacher");
+            if (!v.has("name") || !v.string("name").matches("[a-z0-9][a-z0-9.-]*")) {
+                throw new InvalidConfigException(v.at("name"), "missing or not a lowercase name",
+                        v.has("name") ? v.string("name") : null, "e.g. forward-kl");
             }
-            String name = v.getString("name");
+            String name = v.string("name");
             if (!names.add(name) || name.equals("evaluate") || name.equals("teacher")) {
-                throw new InvalidConfigException(where + ".name", "must be unique and not 'evaluate' or 'teacher'",
+                throw new InvalidConfigException(v.at("name"), "must be unique and not 'evaluate' or 'teacher'",
                         name, "another name");
             }
-            for (String k : v.root().keySet()) {
-                if (!List.of("name", "loss", "train", "init-from", "student", "teacher").contains(k)) {
-                    throw new InvalidConfigException(where + "." + k, "unknown key", null,
-                            "name, loss, train, init-from, student, teacher");
-                }
+            if (!v.has("loss")) {
+                throw new InvalidConfigException(v.at("loss"), "is missing", null, "a list of {key, weight, params}");
             }
-            if (!v.hasPath("loss")) {
-                throw new InvalidConfigException(where + ".loss", "is missing", null, "a list of {key, weight, params}");
+            KdStage stage = KdStage.named(name).withLoss(v.losses("loss")).at(where);
+            if (v.has("train")) {
+                stage = Stages.overTrain(stage, v.child("train"));
             }
-            Config stage = v.hasPath("train") ? v.getConfig("train") : ConfigFactory.empty();
-            stage = stage.withValue("loss", v.getValue("loss"));
-            for (String block : List.of("student", "teacher")) {
-                if (v.hasPath(block)) {
-                    // laid over the experiment's block for this stage only (StageOverrides)
-                    stage = stage.withValue(StageOverrides.PATH + "." + block, v.getValue(block));
-                }
+            if (v.has("student")) {
+                stage = stage.withStudent(v.child("student").config());
             }
-            if (v.hasPath("init-from")) {
-                String from = v.getString("init-from");
+            if (v.has("teacher")) {
+                stage = stage.withTeacher(v.child("teacher").config());
+            }
+            if (v.has("init-from")) {
+                String from = v.string("init-from");
                 if (!names.contains(from) || from.equals(name)) {
-                    throw new InvalidConfigException(where + ".init-from", "names no earlier variant", from,
-                            String.join(", ", stages.stream().map(StageSpec::name).toList()));
+                    throw new InvalidConfigException(v.at("init-from"), "names no earlier variant", from,
+                            String.join(", ", stages.stream().map(Stage::name).toList()));
                 }
-                stage = stage.withValue("init-from-stage", ConfigValueFactory.fromAnyRef(from));
+                stage = stage.withInitFrom(from);
             }
-            stages.add(new StageSpec(name, "train.kd", stage));
+            stages.add(stage);
         }
-        Config eval = params.getConfig("evaluate").withValue("students",
-                ConfigValueFactory.fromIterable(stages.stream().map(StageSpec::name).toList()));
-        stages.add(new StageSpec("evaluate", "eval.report", eval));
+        stages.add(Stages.evaluate(params.getConfig("evaluate"), stages.stream().map(Stage::name).toList()));
         return stages;
     }
 }

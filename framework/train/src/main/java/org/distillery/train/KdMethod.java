@@ -3,13 +3,16 @@ package org.distillery.train;
 import java.util.List;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 
+import org.distillery.api.train.KdStage;
 import org.distillery.api.train.MethodFactory;
-import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.Stage;
 
-/** {@code kd}: one supervised distillation stage, {@code train.kd}, configured by the experiment's {@code train} block. */
+/** {@code kd.single}: one supervised distillation stage, {@code train.kd}, configured by the experiment's {@code train} block. */
 public final class KdMethod implements MethodFactory {
+
+    /** Registry key. */
+    public static final String KEY = "kd.single";
 
     @Override
     public String description() {
@@ -17,7 +20,7 @@ public final class KdMethod implements MethodFactory {
     }
 
     @Override
-    public List<StageSpec> stages(Config params) {
-        return List.of(new StageSpec("distill", "train.kd", ConfigFactory.empty()));
+    public List<Stage> stages(Config params) {
+        return List.of(KdStage.named("distill"));
     }
 }

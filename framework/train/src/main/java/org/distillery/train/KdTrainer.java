@@ -14,8 +14,6 @@ import java.util.Set;
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -25,14 +23,18 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
 
 import org.distillery.api.ContributionKind;
+import org.distillery.api.ContributionRef;
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.api.run.RunContext;
@@ -41,12 +43,17 @@ import org.distillery.api.sampler.Sampler;
 import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.Teacher;
-import org.distillery.api.teacher.TeacherFactory;
 import org.distillery.api.teacher.TeacherOutput;
 import org.distillery.api.train.StageResult;
-import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.Stage;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
+import org.distillery.eval.Evaluator;
+import org.distillery.kit.data.Records;
+import org.distillery.kit.io.AtomicFiles;
+import org.distillery.kit.optim.AdamW;
+import org.distillery.teachers.RunTeachers;
 
 /**
  * {@code train.kd}: supervised distillation. Each step draws {@code grad-accum} micro-batches,
@@ -60,24 +67,31 @@ public final class KdTrainer implements Trainer {
     private static final Gson GSON = new Gson();
 
     @Override
-    public StageResult run(RunContext experimentRun, StageSpec stage) throws Exception {
-        RunContext run = StageOverrides.apply(experimentRun, stage.params());
-        TrainSettings s = TrainSettings.of(stage.params());
+    public StageResult run(RunContext run, Stage given) throws Exception {
+        ResolvedKdStage stage;
+        if (given instanceof ResolvedKdStage r) {
+            stage = r;
+        } else if (given instanceof KdStage k) {
+            stage = KdStages.resolve(run.config(), k);
+        } else {
+            throw new IllegalArgumentException(KdStage.TRAINER + " runs KdStages, not " + given);
+        }
+        Config cfg = stage.experiment();
+        TrainSettings s = stage.settings();
         Path stageDir = run.runDir().resolve("stages").resolve(stage.name());
         Files.createDirectories(stageDir);
-        Config cfg = run.config();
-        try (Teacher teacher = openTeacher(run);
-             LanguageModel student = s.initFromStage().isEmpty() ? StudentModels.create(run, teacher)
-                     : StudentModels.fromStage(run, s.initFromStage())) {
+        Tokenizer tokenizer = RunTeachers.tokenizer(run.models(), cfg);
+        try (Teacher teacher = RunTeachers.open(run, cfg, tokenizer, s.maxLength(), sharedDir(run));
+             LanguageModel student = stage.initFrom().isEmpty() ? StudentModels.create(run, cfg, teacher, tokenizer)
+                     : StudentModels.fromStage(run, stage.initFrom())) {
             if (teacher != null) {
                 teacher.attachStudent(student);
             }
-            Tokenizer tokenizer = StudentModels.tokenizer(run, teacher);
+            ModelConfig teacherConfig = teacher == null ? null : teacher.model().map(LanguageModel::config).orElse(null);
             List<LossTerm> terms = new ArrayList<>();
-            for (int i = 0; i < s.loss().size(); i++) {
-                Config t = s.loss().get(i);
-                terms.add(new LossTerm(i, t.getString("key"), t.hasPath("weight") ? t.getDouble("weight") : 1.0,
-                        t.hasPath("params") ? t.getConfig("params") : ConfigFactory.empty()));
+            for (int i = 0; i < stage.loss().size(); i++) {
+                terms.add(new LossTerm(i, stage.loss().get(i), new LossContext(run.manager(), run.seed(), run.registry(),
+                        student.config(), teacherConfig, "train.loss[" + i + "].params")));
             }
             for (LossTerm t : terms) {
                 if (t.resolve(run) == LossTerm.Resolution.MISSING) {
@@ -98,12 +112,14 @@ public final class KdTrainer implements Trainer {
             Map<String, NDArray> params = student.parameters();
             params.values().forEach(p -> p.setRequiresGradient(true));
             AdamW optimizer = new AdamW(params, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
-            Sampler sampler = openSampler(run, s, tokenizer, student, teacher);
+            Sampler sampler = openSampler(run, stage.sampler(), s, tokenizer, student, teacher);
             LrSchedule schedule = new LrSchedule(s.schedule(), s.lr(), s.minLr(), s.warmupSteps(), s.steps());
             List<Example> validationExamples = validationExamples(run, s);
-            List<Sequences.Sequence> validation = new ArrayList<>();
+            String vocabPolicy = cfg.getString("tokenizer.vocab-policy");
+            Path tokenizerDir = RunTeachers.tokenizerDir(cfg);
+            List<Records.Encoded> validation = new ArrayList<>();
             for (Example e : validationExamples) {
-                validation.add(Sequences.encode(e, tokenizer, s.maxLength()));
+                validation.add(Records.encode(e, tokenizer, s.maxLength()));
             }
 
             Progress progress = new Progress();
@@ -135,7 +151,7 @@ public final class KdTrainer implements Trainer {
                     stopped = true;
                     break;
                 }
-                step(run, s, terms, student, teacher, sampler, optimizer, schedule, progress);
+                step(run, s, terms, student, teacher, sampler, optimizer, schedule, progress, vocabPolicy);
                 progress.step++;
                 boolean last = progress.step == s.steps();
                 if (s.evalEvery() > 0 && !validation.isEmpty() && (progress.step % s.evalEvery() == 0 || last)) {
@@ -145,7 +161,7 @@ public final class KdTrainer implements Trainer {
                         progress.bestScore = score;
                         progress.bestStep = progress.step;
                         progress.sinceBest = 0;
-                        saveModel(run, student, stageDir.resolve("best"));
+                        saveModel(run, student, stageDir.resolve("best"), tokenizerDir);
                     } else if (s.patience() > 0 && ++progress.sinceBest >= s.patience()) {
                         run.events().event("early-stop", Map.of("stage", stage.name(), "step", progress.step,
                                 "best-step", progress.bestStep));
@@ -163,7 +179,7 @@ public final class KdTrainer implements Trainer {
                 checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
             }
             Path finalModel = stageDir.resolve("final");
-            saveModel(run, student, finalModel);
+            saveModel(run, student, finalModel, tokenizerDir);
             Path selected = Files.exists(stageDir.resolve("best")) && s.selectBest() ? stageDir.resolve("best") : finalModel;
             Map<String, Double> metrics = new LinkedHashMap<>();
             metrics.put("train.loss", progress.lastLoss);
@@ -175,27 +191,20 @@ public final class KdTrainer implements Trainer {
         }
     }
 
-    /** Opens the configured teacher, or returns {@code null} when {@code teacher.key} is empty. */
-    static Teacher openTeacher(RunContext run) {
-        Config t = run.config().getConfig("teacher");
-        String key = t.getString("key");
-        if (key.isEmpty()) {
-            return null;
-        }
-        var c = run.registry().find(ContributionKind.TEACHER, key, TeacherFactory.class)
-                .orElseThrow(() -> new InvalidConfigException("teacher.key", "no registered teacher", key,
-                        String.join(", ", run.registry().list(ContributionKind.TEACHER).stream().map(i -> i.key()).toList())));
-        return c.factory().open(run, t.getConfig("params").withFallback(c.defaults()));
+    /** Where teachers keep what several runs share: the folder holding the run directories. */
+    static Path sharedDir(RunContext run) {
+        Path parent = run.runDir().toAbsolutePath().getParent();
+        return parent == null ? run.runDir() : parent;
     }
 
-    private static Sampler openSampler(RunContext run, TrainSettings s, Tokenizer tok, LanguageModel student,
-                                       Teacher teacher) {
-        var c = run.registry().find(ContributionKind.SAMPLER, s.samplerKey(), SamplerFactory.class)
+    private static Sampler openSampler(RunContext run, ContributionRef ref, TrainSettings s, Tokenizer tok,
+                                       LanguageModel student, Teacher teacher) {
+        var c = run.registry().find(ContributionKind.SAMPLER, ref.key(), SamplerFactory.class)
                 .orElseThrow(() -> new InvalidConfigException("train.sampler.key", "no registered sampler",
-                        s.samplerKey(), String.join(", ", run.registry().list(ContributionKind.SAMPLER).stream()
+                        ref.key(), String.join(", ", run.registry().list(ContributionKind.SAMPLER).stream()
                                 .map(i -> i.key()).toList())));
-        return c.factory().create(new SamplerContext(run, tok, student, teacher, s.batchSize(), s.maxLength()),
-                s.samplerParams().withFallback(c.defaults()));
+        return c.factory().create(new SamplerContext(run, run.datasets(), tok, student, teacher, s.batchSize(),
+                s.maxLength(), "train.sampler.params"), ref.params().withFallback(c.defaults()));
     }
 
     private static void applySwaps(RunContext run, List<LossTerm> terms) {
@@ -240,7 +249,8 @@ public final class KdTrainer implements Trainer {
     }
 
     private static void step(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
-                             Teacher teacher, Sampler sampler, AdamW optimizer, LrSchedule schedule, Progress progress) {
+                             Teacher teacher, Sampler sampler, AdamW optimizer, LrSchedule schedule, Progress progress,
+                             String vocabPolicy) {
         long t0 = System.nanoTime();
         Engine.getInstance().setRandomSeed((int) (run.seed() * 7919 + progress.step));
         boolean needTeacher = false;
@@ -272,8 +282,7 @@ public final class KdTrainer implements Trainer {
             float norm = Math.max(1, lossTokens);
             for (TokenBatch b : micro) {
                 TeacherOutput tout = needTeacher ? teacher.score(b, needTeacherHidden, step) : null;
-                if (tout != null && tout.hasLogits() && run.config().getString("tokenizer.vocab-policy")
-                        .equals("truncate-teacher")) {
+                if (tout != null && tout.hasLogits() && vocabPolicy.equals("truncate-teacher")) {
                     long vocab = student.config().vocabSize();
                     if (tout.logits().getShape().get(2) > vocab) {
                         String cut = ":, :, :" + vocab;
@@ -311,7 +320,7 @@ public final class KdTrainer implements Trainer {
                 }
                 trainable.putAll(lp);
             }
-            double gradNorm = gradNorm(trainable, step);
+            double gradNorm = AdamW.gradientNorm(trainable, step);
             double scale = 1.0;
             boolean finite = Double.isFinite(gradNorm);
             if (finite && s.clipNorm() > 0 && gradNorm > s.clipNorm()) {
@@ -326,7 +335,7 @@ public final class KdTrainer implements Trainer {
                     }
                 }
             }
-            zeroGradients(trainable, step);
+            AdamW.zeroGradients(trainable, step);
             tOptim = System.nanoTime();
             progress.lastLoss = lossSum;
             double seconds = (tOptim - t0) / 1e9;
@@ -355,40 +364,14 @@ public final class KdTrainer implements Trainer {
         run.events().step(progress.step + 1, fig);
     }
 
-    private static double gradNorm(Map<String, NDArray> params, NDManager step) {
-        double sq = 0;
-        try (NDManager scratch = step.newSubManager()) {
-            for (NDArray p : params.values()) {
-                NDArray g = p.getGradient();
-                g.attach(scratch);
-                sq += g.square().sum().getFloat();
-            }
-        }
-        return Math.sqrt(sq);
-    }
-
-    private static void zeroGradients(Map<String, NDArray> params, NDManager step) {
-        try (NDManager scratch = step.newSubManager()) {
-            for (NDArray p : params.values()) {
-                NDArray g = p.getGradient();
-                g.attach(scratch);
-                g.muli(0);
-                if (!Boolean.TRUE.equals(g.isNaN().any().getBoolean())) {
-                    continue;
-                }
-                g.set(java.nio.ByteBuffer.allocateDirect((int) (g.size() * g.getDataType().getNumOfBytes())));
-            }
-        }
-    }
-
-    static double evaluate(RunContext run, LanguageModel model, List<Sequences.Sequence> data, TrainSettings s,
+    static double evaluate(RunContext run, LanguageModel model, List<Records.Encoded> data, TrainSettings s,
                            int padId) {
         double sum = 0;
         double count = 0;
         int limit = Math.min(data.size(), s.evalBatches() * s.batchSize());
         for (int i = 0; i < limit; i += s.batchSize()) {
             try (NDManager step = run.tensors().newStepScope(run.manager())) {
-                TokenBatch b = Sequences.batch(data.subList(i, Math.min(limit, i + s.batchSize())), padId, step);
+                TokenBatch b = Records.batch(data.subList(i, Math.min(limit, i + s.batchSize())), padId, step);
                 ModelOutput out = model.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask()));
                 out.logits().attach(step);
                 NDArray logp = out.logits().logSoftmax(-1);
@@ -401,12 +384,11 @@ public final class KdTrainer implements Trainer {
     }
 
     /** The validation records an evaluation uses: the first eval-batches x batch-size of data.validation-file. */
-    private static List<Example> validationExamples(RunContext run, TrainSettings s) throws IOException {
-        String file = run.config().getString("data.validation-file");
-        if (file.isEmpty()) {
+    private static List<Example> validationExamples(RunContext run, TrainSettings s) {
+        if (run.datasets().file(Datasets.Split.VALIDATION).isEmpty()) {
             return List.of();
         }
-        List<Example> all = run.data().readJsonl(Path.of(file));
+        List<Example> all = run.datasets().read("", Datasets.Split.VALIDATION, "train.eval-every");
         return all.subList(0, Math.min(all.size(), s.evalBatches() * s.batchSize()));
     }
 
@@ -415,7 +397,7 @@ public final class KdTrainer implements Trainer {
      * {@code val.loss}, or the figure {@code select-metric} of the metric {@code select-metric-key}.
      */
     private static double validate(RunContext run, TrainSettings s, String stage, long step, LanguageModel student,
-                                   Teacher teacher, Tokenizer tok, List<Sequences.Sequence> validation,
+                                   Teacher teacher, Tokenizer tok, List<Records.Encoded> validation,
                                    List<Example> examples) {
         double valLoss = evaluate(run, student, validation, s, tok.padId());
         Map<String, Object> fig = new LinkedHashMap<>();
@@ -426,9 +408,9 @@ public final class KdTrainer implements Trainer {
         double score = valLoss;
         if (!s.selectMetricKey().isEmpty()) {
             LanguageModel teacherModel = teacher == null ? null : teacher.model().orElse(null);
-            var result = new org.distillery.train.eval.Evaluator(run, s.evalMaxNewTokens(), s.batchSize()).evaluate(
+            var result = new Evaluator(run, s.evalMaxNewTokens(), s.batchSize()).evaluate(
                     student, teacherModel, tok, examples,
-                    List.of(org.distillery.train.eval.Evaluator.MetricSpec.of(s.selectMetricKey())));
+                    List.of(Evaluator.MetricSpec.of(s.selectMetricKey())));
             result.figures().forEach((k, v) -> fig.put("val." + k, v));
             Double v = result.figures().get(s.selectMetric());
             if (v == null) {
@@ -442,15 +424,15 @@ public final class KdTrainer implements Trainer {
         return score;
     }
 
-    private static void saveModel(RunContext run, LanguageModel model, Path target) throws IOException {
-        Path staging = AtomicDirs.staging(target);
+    private static void saveModel(RunContext run, LanguageModel model, Path target, Path tokenizerDir)
+            throws IOException {
+        Path staging = AtomicFiles.staging(target);
         run.models().save(model, staging, DataType.FLOAT32);
-        copyTokenizerFiles(run, staging);
-        AtomicDirs.commit(staging, target);
+        copyTokenizerFiles(tokenizerDir, staging);
+        AtomicFiles.commit(staging, target);
     }
 
-    private static void copyTokenizerFiles(RunContext run, Path dir) throws IOException {
-        Path source = StudentModels.tokenizerDir(run);
+    private static void copyTokenizerFiles(Path source, Path dir) throws IOException {
         if (source == null) {
             return;
         }
@@ -504,7 +486,7 @@ public final class KdTrainer implements Trainer {
         Path dir = stageDir.resolve("checkpoints");
         String name = String.format("step-%08d", progress.step);
         Path target = dir.resolve(name);
-        Path staging = AtomicDirs.staging(target);
+        Path staging = AtomicFiles.staging(target);
         run.models().save(student, staging.resolve("model"), DataType.FLOAT32);
         try (OutputStream out = Files.newOutputStream(staging.resolve("optimizer.bin"))) {
             optimizer.save(out);
@@ -526,15 +508,15 @@ public final class KdTrainer implements Trainer {
         state.addProperty("since-best", progress.sinceBest);
         state.addProperty("last-loss", progress.lastLoss);
         Files.writeString(staging.resolve("state.json"), GSON.toJson(state));
-        AtomicDirs.commit(staging, target);
-        AtomicDirs.writeString(dir.resolve("latest"), name + "\n");
+        AtomicFiles.commit(staging, target);
+        AtomicFiles.writeString(dir.resolve("latest"), name + "\n");
         run.events().event("checkpoint", Map.of("step", progress.step, "path", target.toString()));
         List<Path> old;
         try (var list = Files.list(dir)) {
             old = list.filter(p -> p.getFileName().toString().startsWith("step-")).sorted().toList();
         }
         for (int i = 0; i < old.size() - s.keepCheckpoints(); i++) {
-            AtomicDirs.deleteTree(old.get(i));
+            AtomicFiles.deleteTree(old.get(i));
         }
     }
 

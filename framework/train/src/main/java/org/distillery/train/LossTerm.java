@@ -9,8 +9,11 @@ import com.typesafe.config.ConfigFactory;
 import org.distillery.api.Contribution;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.api.train.LossSpec;
 import org.distillery.api.run.RunContext;
+import org.distillery.kit.optim.AdamW;
 
 /**
  * One weighted term of the training loss, re-resolved through the registry at every step:
@@ -21,6 +24,7 @@ final class LossTerm {
 
     final int index;
     final double weight;
+    private final LossContext context;
     String key;
     Config params;
     Contribution<LossFactory> current;
@@ -30,11 +34,13 @@ final class LossTerm {
     /** The loss instance {@link #optimizer} belongs to; a rebuilt loss gets a fresh one. */
     Loss optimizerOf;
 
-    LossTerm(int index, String key, double weight, Config params) {
+    /** The term {@code spec} at position {@code index} of the stage's loss list; its losses are built with {@code context}. */
+    LossTerm(int index, LossSpec spec, LossContext context) {
         this.index = index;
-        this.key = key;
-        this.weight = weight;
-        this.params = params;
+        this.key = spec.key();
+        this.weight = spec.weight();
+        this.params = spec.params();
+        this.context = context;
     }
 
     /** Outcome of a resolution. */
@@ -51,7 +57,7 @@ final class LossTerm {
             return Resolution.SAME;
         }
         String previous = current == null ? null : current.info().coordinates();
-        loss = c.factory().create(run, params.withFallback(c.defaults()));
+        loss = c.factory().create(context, params.withFallback(c.defaults()));
         current = c;
         if (previous != null) {
             Map<String, Object> fields = new LinkedHashMap<>();

@@ -13,18 +13,22 @@ import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.model.InitializerContext;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelInitializerFactory;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.api.run.RunContext;
 import org.distillery.api.teacher.Teacher;
+import org.distillery.eval.EvalReportTrainer;
+import org.distillery.kit.io.AtomicFiles;
+import org.distillery.teachers.RunTeachers;
 
 /**
- * Builds the student from the {@code student} block: an initialiser contribution, weights
- * from {@code model-dir}, or a random model whose {@code config.json} is the teacher's (when
- * {@code inherit-teacher-config}) overlaid with {@code student.config}, written into the run
- * directory so the run documents its student.
+ * Builds the student from the {@code student} block of the experiment as a stage sees it: an
+ * initialiser contribution, weights from {@code model-dir}, or a random model whose
+ * {@code config.json} is the teacher's (when {@code inherit-teacher-config}) overlaid with
+ * {@code student.config}, written into the run directory so the run documents its student.
  */
 public final class StudentModels {
 
@@ -32,18 +36,23 @@ public final class StudentModels {
     }
 
     /** Creates the student in the run's manager. */
-    public static LanguageModel create(RunContext run, Teacher teacher) throws IOException {
-        Config s = run.config().getConfig("student");
+    public static LanguageModel create(RunContext run, Config experiment, Teacher teacher, Tokenizer tokenizer)
+            throws IOException {
+        Config s = experiment.getConfig("student");
         String initializer = s.getString("initializer.key");
         if (!initializer.isEmpty()) {
             var c = run.registry().find(ContributionKind.MODEL_INITIALIZER, initializer, ModelInitializerFactory.class)
                     .orElseThrow(() -> new InvalidConfigException("student.initializer.key", "no registered initializer",
                             initializer, String.join(", ", run.registry().list(ContributionKind.MODEL_INITIALIZER)
                                     .stream().map(i -> i.key()).toList())));
-            LanguageModel teacherModel = (teacher == null ? java.util.Optional.<LanguageModel>empty() : teacher.model()).orElseThrow(() -> new InvalidConfigException(
-                    "student.initializer.key", "needs an in-process teacher", initializer, "teacher.local"));
+            LanguageModel teacherModel = (teacher == null ? java.util.Optional.<LanguageModel>empty() : teacher.model())
+                    .orElseThrow(() -> new InvalidConfigException("student.initializer.key",
+                            "needs an in-process teacher", initializer, "teacher.local"));
+            InitializerContext context = new InitializerContext(run, run.datasets(), tokenizer,
+                    RunTeachers.tokenizerDir(experiment), run.runDir().resolve("student-init"),
+                    "student.initializer.params");
             return c.factory().create(s.getConfig("initializer.params").withFallback(c.defaults()))
-                    .initialize(run, teacherModel);
+                    .initialize(context, teacherModel);
         }
         String dir = s.getString("model-dir");
         if (!dir.isEmpty()) {
@@ -60,7 +69,7 @@ public final class StudentModels {
         }
         Path initDir = run.runDir().resolve("student-init");
         Files.createDirectories(initDir);
-        AtomicDirs.writeString(initDir.resolve("config.json"),
+        AtomicFiles.writeString(initDir.resolve("config.json"),
                 new GsonBuilder().setPrettyPrinting().create().toJson(raw));
         ModelConfig config;
         try {
@@ -81,33 +90,13 @@ public final class StudentModels {
             throw new InvalidConfigException("train.init-from-stage", "no finished stage of that name in this run "
                     + "(stages run in order; it must come earlier)", stage, "the name of an earlier stage");
         }
-        var json = com.google.gson.JsonParser.parseString(Files.readString(result)).getAsJsonObject();
-        if (!json.has("model") || json.get("model").isJsonNull()) {
+        Path model;
+        try {
+            model = EvalReportTrainer.stageModel(run, stage);
+        } catch (IllegalStateException e) {
             throw new InvalidConfigException("train.init-from-stage", "that stage handed on no model", stage,
                     "a training stage");
         }
-        return run.models().load(Path.of(json.get("model").getAsString()), DataType.FLOAT32, run.manager());
-    }
-
-    /** The folder the tokenizer comes from: {@code tokenizer.dir}, else the teacher's or student's model folder. */
-    public static Path tokenizerDir(RunContext run) {
-        Config c = run.config();
-        for (String path : new String[] {"tokenizer.dir", "teacher.params.model-dir", "teacher.params.verify-teacher-dir",
-            "student.model-dir"}) {
-            if (c.hasPath(path) && !c.getString(path).isEmpty()) {
-                return Path.of(c.getString(path));
-            }
-        }
-        return null;
-    }
-
-    /** The run's tokenizer. */
-    public static Tokenizer tokenizer(RunContext run, Teacher teacher) throws IOException {
-        Path dir = tokenizerDir(run);
-        if (dir == null) {
-            throw new InvalidConfigException("tokenizer.dir", "no tokenizer: set tokenizer.dir, teacher.params.model-dir "
-                    + "or student.model-dir", "\"\"", "a folder with tokenizer.json or tokenizer_config.json");
-        }
-        return run.models().tokenizer(dir);
+        return run.models().load(model, DataType.FLOAT32, run.manager());
     }
 }

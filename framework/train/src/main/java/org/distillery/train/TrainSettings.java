@@ -9,24 +9,18 @@ import com.typesafe.config.Config;
 import org.distillery.api.InvalidConfigException;
 
 /**
- * The {@code train} block, read once with its ranges checked, so a bad value fails before any
- * tensor work with its config path.
+ * The optimisation settings of a {@code train} block (everything but its loss terms, sampler and
+ * starting point, which {@link KdStages} reads as typed values), read once with their ranges
+ * checked, so a bad value fails before any tensor work with its config path.
  */
 public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLength, double lr, double minLr,
                             long warmupSteps, String schedule, float weightDecay, float beta1, float beta2, float eps,
                             double clipNorm, long evalEvery, int evalBatches, int patience, boolean selectBest,
                             long checkpointEvery, int keepCheckpoints, long hotSwapWaitMillis,
-                            String selectMetric, String selectMetricKey, int evalMaxNewTokens,
-                            List<? extends Config> loss, String samplerKey, Config samplerParams,
-                            String initFromStage) {
+                            String selectMetric, String selectMetricKey, int evalMaxNewTokens) {
 
     /** Reads and checks a {@code train} block (defaults already merged). */
-    public static TrainSettings of(Config c) {
-        List<? extends Config> loss = c.getConfigList("loss");
-        if (loss.isEmpty()) {
-            throw new InvalidConfigException("train.loss", "needs at least one term", "[]",
-                    "a list of {key, weight, params}");
-        }
+    static TrainSettings of(Config c) {
         List<Double> betas = c.getDoubleList("betas");
         if (betas.size() != 2) {
             throw new InvalidConfigException("train.betas", "needs two values", betas.toString(), "[beta1, beta2]");
@@ -39,18 +33,12 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                 (int) positive(c, "eval-batches"), (int) nonNegative(c, "patience"), c.getBoolean("select-best"),
                 nonNegative(c, "checkpoint-every"), (int) positive(c, "keep-checkpoints"),
                 c.getDuration("hot-swap-wait", TimeUnit.MILLISECONDS), c.getString("select-metric"),
-                c.getString("select-metric-key"), (int) positive(c, "eval-max-new-tokens"), loss, c.getString("sampler.key"),
-                c.getConfig("sampler.params"), c.getString("init-from-stage"));
+                c.getString("select-metric-key"), (int) positive(c, "eval-max-new-tokens"));
         new LrSchedule(s.schedule, s.lr, s.minLr, s.warmupSteps, s.steps);
         if (s.selectMetricKey.isEmpty() && !s.selectMetric.equals("val.loss")) {
             throw new InvalidConfigException("train.select-metric", "needs train.select-metric-key (the metric that "
                     + "reports it)", s.selectMetric, "val.loss, or a figure with its metric key, e.g. rouge-l with "
                     + "select-metric-key = eval.rouge-l");
-        }
-        for (int i = 0; i < loss.size(); i++) {
-            if (!loss.get(i).hasPath("key")) {
-                throw new InvalidConfigException("train.loss[" + i + "].key", "is missing", null, "a registered loss key");
-            }
         }
         return s;
     }

@@ -7,10 +7,10 @@ import com.typesafe.config.Config;
 import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
 
 /** A plain cross-entropy loss for trainer tests (kd-core's live in a bundle). */
 final class CrossEntropy implements LossFactory {
@@ -24,7 +24,7 @@ final class CrossEntropy implements LossFactory {
     }
 
     @Override
-    public Loss create(RunContext run, Config params) {
+    public Loss create(LossContext context, Config params) {
         return new Loss() {
             @Override
             public Set<Need> needs() {

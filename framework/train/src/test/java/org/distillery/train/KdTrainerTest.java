@@ -11,8 +11,8 @@ import java.util.Map;
 import com.typesafe.config.ConfigFactory;
 
 import org.distillery.api.ContributionKind;
+import org.distillery.api.train.KdStage;
 import org.distillery.api.train.StageResult;
-import org.distillery.api.train.StageSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,7 +63,7 @@ class KdTrainerTest {
     }
 
     private static StageResult train(TestRun run) throws Exception {
-        return new KdTrainer().run(run, new StageSpec("distill", "train.kd", run.config().getConfig("train")));
+        return new KdTrainer().run(run, KdStage.named("distill"));
     }
 
     @Test

@@ -4,10 +4,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
+import com.google.inject.Module;
 import com.typesafe.config.Config;
 
+import org.distillery.eval.EvalModule;
+import org.distillery.kit.module.ModuleContributions;
+import org.distillery.teachers.TeachersModule;
 import org.distillery.testkit.TestRunContext;
 
 /** The shared test run with the built-ins registered and memory probes every 100 steps. */
@@ -20,7 +25,10 @@ final class TestRun extends TestRunContext {
 
     TestRun(Path dir, Config experiment) {
         super(builder().dir(dir).config(experiment));
-        BuiltInContributions.all().forEach(b -> register(b.kind(), b.key(), b.factory(), b.defaults()));
+        Config reference = ModuleContributions.reference(TestRun.class.getClassLoader(), "reference.conf");
+        for (Module m : List.of(new TrainModule(), new EvalModule(), new TeachersModule())) {
+            registerModule(m, reference);
+        }
     }
 
     @Override

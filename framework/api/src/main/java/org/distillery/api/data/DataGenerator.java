@@ -2,11 +2,8 @@ package org.distillery.api.data;
 
 import java.util.List;
 
-import org.distillery.api.run.RunContext;
-
 /** Produces a dataset: synthetic tasks, teacher-written examples, or a distilled subset. */
 public interface DataGenerator {
-
     /** Generates the records; the run's event log records progress. */
-    List<Example> generate(RunContext run);
+    List<Example> generate(GeneratorContext context);
 }

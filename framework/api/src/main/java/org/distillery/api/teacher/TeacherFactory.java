@@ -2,11 +2,8 @@ package org.distillery.api.teacher;
 
 import com.typesafe.config.Config;
 
-import org.distillery.api.run.RunContext;
-
 /** Contribution kind {@code teachers}: local, cached or remote teachers. */
 public interface TeacherFactory extends org.distillery.api.ContributionFactory {
-
     /** Opens the teacher with validated parameters. */
-    Teacher open(RunContext run, Config params);
+    Teacher open(TeacherContext context, Config params);
 }

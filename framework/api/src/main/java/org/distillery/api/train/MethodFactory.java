@@ -6,7 +6,6 @@ import com.typesafe.config.Config;
 
 /** Contribution kind {@code methods}: turns a method's parameters into its stages. */
 public interface MethodFactory extends org.distillery.api.ContributionFactory {
-
     /** The stages to run, in order. */
-    List<StageSpec> stages(Config params);
+    List<Stage> stages(Config params);
 }

@@ -12,7 +12,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
 import org.distillery.api.data.Example;
-import org.distillery.data.AtomicFiles;
+import org.distillery.kit.io.AtomicFiles;
 import org.distillery.data.JsonlDataService;
 
 /**

@@ -2,8 +2,6 @@ package org.distillery.kernel.cli;
 
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.nio.file.Files;
@@ -19,6 +17,7 @@ import ai.djl.ndarray.NDManager;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.kernel.Kernel;
+import org.distillery.kernel.bench.LossBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
 import org.distillery.models.bench.GenerateBench;
@@ -180,14 +179,13 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code distill bench loss}: runs kd-core's own benchmark inside its bundle. */
+    /** {@code distill bench loss}: measures the registry's {@code kd.forward-kl} through the kit's chunk probe. */
     @Command(name = "loss", mixinStandardHelpOptions = true,
             description = {"Peak native memory of kd.forward-kl (vocab 32000, seq 512, batch 8, fp32), chunked versus "
-                + "unchunked.", "Boots the kernel and runs " + LossCommand.BENCH_CLASS
-                + " from the bundle that provides " + LossCommand.KEY + "."})
+                + "unchunked.", "Boots the kernel and measures the " + LossCommand.KEY
+                + " that the installed bundles provide."})
     static final class LossCommand implements Callable<Integer> {
         static final String KEY = "kd.forward-kl";
-        static final String BENCH_CLASS = "org.distillery.kdcore.internal.LossBench";
 
         @Override
         public Integer call() throws Exception {
@@ -198,36 +196,9 @@ final class BenchCommand implements Callable<Integer> {
                             + "loss needs the kd-core bundle in bundles/ (see distill list bundles)");
                     return ExitCodes.FAILED;
                 }
-                String symbolicName = found.get().info().bundle();
-                Bundle provider = null;
-                for (Bundle b : kernel.bundles()) {
-                    if (symbolicName.equals(b.getSymbolicName())) {
-                        provider = b;
-                    }
-                }
-                if (provider == null) {
-                    System.err.println("error: " + KEY + " is registered by bundle " + symbolicName
-                            + ", which the kernel does not list");
-                    return ExitCodes.FAILED;
-                }
-                Method run;
-                try {
-                    Class<?> bench = provider.loadClass(BENCH_CLASS);
-                    run = bench.getMethod("run", PrintStream.class, NDManager.class);
-                } catch (ClassNotFoundException | NoSuchMethodException | LinkageError e) {
-                    System.err.println("error: bundle " + symbolicName + " " + provider.getVersion() + " (provider of "
-                            + KEY + ") has no " + BENCH_CLASS + ".run(PrintStream, NDManager): " + e);
-                    return ExitCodes.FAILED;
-                }
-                System.out.println("bundle: " + symbolicName + " " + provider.getVersion());
+                System.out.println("loss: " + found.get().info().coordinates());
                 try (NDManager manager = kernel.tensors().newRunScope("bench")) {
-                    run.invoke(null, System.out, manager);
-                } catch (InvocationTargetException e) {
-                    Throwable cause = e.getCause();
-                    if (cause instanceof Exception ex) {
-                        throw ex;
-                    }
-                    throw (Error) cause;
+                    LossBench.run(System.out, manager, found.get());
                 }
                 System.out.flush();
             }

@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import org.distillery.kernel.config.ExperimentException;
-import org.distillery.train.AtomicDirs;
-import org.distillery.train.eval.RunComparison;
+import org.distillery.kit.io.AtomicFiles;
+import org.distillery.eval.RunComparison;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -63,7 +63,7 @@ final class CompareCommand implements Callable<Integer> {
         System.out.print(RunComparison.render(table));
         System.out.println(runDirs.size() + " run(s)");
         if (json != null) {
-            AtomicDirs.writeString(json, RunComparison.toJson(table));
+            AtomicFiles.writeString(json, RunComparison.toJson(table));
             System.out.println("written to " + json);
         }
         return ExitCodes.OK;

@@ -24,7 +24,7 @@ import org.distillery.kernel.osgi.BundleProblems;
 import org.distillery.kernel.run.ProgressDisplay;
 import org.distillery.kernel.run.Run;
 import org.distillery.kernel.run.RunManager;
-import org.distillery.train.AtomicDirs;
+import org.distillery.kit.io.AtomicFiles;
 import org.osgi.framework.Bundle;
 
 import picocli.CommandLine;
@@ -140,8 +140,7 @@ public final class Distill implements Callable<Integer> {
             Config c = load(experiment, sets);
             try (Kernel kernel = boot(deviceOf(c))) {
                 RunManager runs = new RunManager(kernel);
-                runs.validate(c);
-                return runToEnd(runs, runs.create(c));
+                return runToEnd(runs, runs.create(runs.validate(c)));
             }
         }
     }
@@ -300,7 +299,7 @@ public final class Distill implements Callable<Integer> {
             req.addProperty("term", term);
             req.addProperty("key", key);
             req.addProperty("params", params);
-            AtomicDirs.writeString(control.resolve(id + ".swap.json"), new Gson().toJson(req));
+            AtomicFiles.writeString(control.resolve(id + ".swap.json"), new Gson().toJson(req));
             Path ack = control.resolve(id + ".ack.json");
             long deadline = System.currentTimeMillis() + timeout * 1000L;
             while (System.currentTimeMillis() < deadline) {
@@ -335,7 +334,7 @@ public final class Distill implements Callable<Integer> {
             if (!Files.isDirectory(control)) {
                 throw new ExperimentException(List.of("run-dir: not a run directory (got \"" + runDir + "\")"));
             }
-            AtomicDirs.writeString(control.resolve("stop"), "stop\n");
+            AtomicFiles.writeString(control.resolve("stop"), "stop\n");
             System.out.println("stop requested: " + runDir);
             return ExitCodes.OK;
         }

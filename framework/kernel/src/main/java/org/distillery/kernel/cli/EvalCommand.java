@@ -26,9 +26,9 @@ import org.distillery.data.JsonlDataService;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.HfModelService;
 import org.distillery.tensor.DjlTensorService;
-import org.distillery.train.eval.EvalContributions;
-import org.distillery.train.eval.EvalRun;
-import org.distillery.train.eval.Evaluator;
+import org.distillery.eval.EvalModule;
+import org.distillery.eval.EvalResources;
+import org.distillery.eval.Evaluator;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -104,7 +104,7 @@ final class EvalCommand implements Callable<Integer> {
         List<Evaluator.MetricSpec> specs = specs(examples);
         for (Evaluator.MetricSpec s : specs) {
             try {
-                Evaluator.resolve(EvalContributions.registry(), s);
+                Evaluator.resolve(EvalModule.registry(), s);
             } catch (InvalidConfigException e) {
                 throw ExperimentException.of(e);
             }
@@ -122,7 +122,7 @@ final class EvalCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Evaluator.Result result;
         try (DjlTensorService tensors = DjlTensorService.start(device);
-             EvalRun run = new EvalRun(target.toAbsolutePath().getParent(), tensors, models, new JsonlDataService(), 0);
+             EvalResources run = new EvalResources(tensors, models, new JsonlDataService(), 0);
              NDManager m = run.manager().newSubManager();
              LanguageModel model = models.load(dir, DataType.FLOAT32, m);
              LanguageModel t = teacher == null ? null : models.load(teacher, DataType.FLOAT32, m)) {
@@ -210,9 +210,9 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Evaluator.MetricSpec> out = new ArrayList<>();
         for (String k : keys) {
-            if (EvalContributions.registry().find(ContributionKind.METRIC, k, Object.class).isEmpty()) {
+            if (EvalModule.registry().find(ContributionKind.METRIC, k, Object.class).isEmpty()) {
                 throw new ExperimentException(List.of("--metrics: unknown metric (got \"" + k + "\"; accepted: "
-                        + String.join(", ", EvalContributions.all().stream().map(b -> b.key()).toList()) + ")"));
+                        + String.join(", ", EvalModule.contributions().stream().map(b -> b.key()).toList()) + ")"));
             }
             out.add(Evaluator.MetricSpec.of(k, p.getOrDefault(k, ConfigFactory.empty())));
         }

@@ -55,14 +55,13 @@ public final class GogoCommands {
     /** {@code distill:run <experiment> [path=value ...]} — starts a run in the background. */
     public String run(String experiment, String... sets) throws Exception {
         ExperimentLoader loader = new ExperimentLoader(kernel.options().home());
-        Config c;
+        RunManager.Plan plan;
         try {
-            c = loader.load(loader.locate(experiment), List.of(sets));
-            runs.validate(c);
+            plan = runs.validate(loader.load(loader.locate(experiment), List.of(sets)));
         } catch (ExperimentException e) {
             return "error: " + String.join("\n error: ", e.problems());
         }
-        Run run = runs.create(c);
+        Run run = runs.create(plan);
         Thread t = new Thread(() -> {
             try (run) {
                 runs.execute(run);

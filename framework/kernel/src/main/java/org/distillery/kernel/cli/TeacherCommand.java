@@ -18,10 +18,10 @@ import org.distillery.data.JsonlDataService;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.HfModelService;
 import org.distillery.tensor.DjlTensorService;
-import org.distillery.train.cache.TeacherCacheHeader;
-import org.distillery.train.cache.TeacherCacheWriter;
-import org.distillery.train.cache.TeacherIdentity;
-import org.distillery.train.cache.ValueType;
+import org.distillery.teachers.cache.TeacherCacheHeader;
+import org.distillery.teachers.cache.TeacherCacheWriter;
+import org.distillery.teachers.cache.TeacherIdentity;
+import org.distillery.teachers.cache.ValueType;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -61,22 +61,21 @@ final class TeacherCommand implements Callable<Integer> {
             java.nio.file.Path target = out != null ? out : Home.get().resolve("config/models/teacher");
             try (org.distillery.kernel.Kernel kernel = Distill.boot(Distill.deviceOf(c))) {
                 org.distillery.kernel.run.RunManager runs = new org.distillery.kernel.run.RunManager(kernel);
-                runs.validate(c);
-                org.distillery.kernel.run.Run run = runs.create(c);
+                org.distillery.kernel.run.Run run = runs.create(runs.validate(c));
                 int code = Distill.runToEnd(runs, run);
                 if (code != ExitCodes.OK) {
                     return code;
                 }
                 String stage = "distill";
-                java.nio.file.Path model = org.distillery.train.EvalReportTrainer.stageModel(run, stage);
-                java.nio.file.Path staging = org.distillery.train.AtomicDirs.staging(target);
+                java.nio.file.Path model = org.distillery.eval.EvalReportTrainer.stageModel(run, stage);
+                java.nio.file.Path staging = org.distillery.kit.io.AtomicFiles.staging(target);
                 try (var files = java.nio.file.Files.list(model)) {
                     for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
                         java.nio.file.Files.copy(f, staging.resolve(f.getFileName()));
                     }
                 }
                 java.nio.file.Files.writeString(staging.resolve("RECIPE.md"), recipe(c, run.runDir(), model));
-                org.distillery.train.AtomicDirs.commit(staging, target);
+                org.distillery.kit.io.AtomicFiles.commit(staging, target);
                 System.out.println("teacher installed in " + target + " (from " + model + ")");
             }
             return ExitCodes.OK;

@@ -1,26 +1,18 @@
 package org.distillery.kernel.osgi;
 
-import java.lang.reflect.Type;
 import java.util.ArrayList;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
-import java.util.Map;
-import java.util.regex.Pattern;
 
-import com.google.inject.Binding;
 import com.google.inject.Guice;
 import com.google.inject.Injector;
-import com.google.inject.Key;
 import com.google.inject.Module;
 import com.google.inject.Stage;
-import com.google.inject.util.Types;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigParseOptions;
 
-import org.distillery.api.ContributionFactory;
 import org.distillery.api.ContributionKind;
+import org.distillery.kit.module.ModuleContributions;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleEvent;
@@ -48,7 +40,6 @@ public final class ContributionExtender extends BundleTracker<List<ServiceRegist
     public static final String DESCRIPTION_PROPERTY = "distillery.description";
 
     private static final Logger LOG = LoggerFactory.getLogger(ContributionExtender.class);
-    private static final Pattern KEY = Pattern.compile(ContributionKind.KEY_PATTERN);
 
     private final Module kernelServices;
     private final BundleProblems problems;
@@ -85,8 +76,7 @@ public final class ContributionExtender extends BundleTracker<List<ServiceRegist
 
     private void publish(Bundle bundle, String moduleClass, List<ServiceRegistration<?>> regs) throws Exception {
         ClassLoader loader = bundle.adapt(BundleWiring.class).getClassLoader();
-        Config reference = ConfigFactory.parseResources(loader, "reference.conf",
-                ConfigParseOptions.defaults().setClassLoader(loader)).resolve();
+        Config reference = ModuleContributions.reference(loader, "reference.conf");
         Module module = (Module) bundle.loadClass(moduleClass).getConstructor().newInstance();
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
@@ -100,34 +90,25 @@ public final class ContributionExtender extends BundleTracker<List<ServiceRegist
         String name = BundleProblems.nameOf(bundle);
         String version = bundle.getVersion().toString();
         int published = 0;
-        for (ContributionKind kind : ContributionKind.values()) {
-            Type mapType = Types.mapOf(String.class, kind.factoryType());
-            @SuppressWarnings("unchecked")
-            Key<Map<String, Object>> key = (Key<Map<String, Object>>) Key.get(mapType);
-            Binding<Map<String, Object>> binding = injector.getExistingBinding(key);
-            if (binding == null) {
-                continue;
-            }
-            for (Map.Entry<String, Object> e : binding.getProvider().get().entrySet()) {
-                if (!KEY.matcher(e.getKey()).matches()) {
-                    throw new IllegalArgumentException(kind.plural() + " key '" + e.getKey()
-                            + "' is not lowercase dotted (e.g. kd.forward-kl)");
-                }
-                String path = kind.defaultsPath(e.getKey());
-                Config defaults = reference.hasPath(path) ? reference.getConfig(path) : ConfigFactory.empty();
-                Dictionary<String, Object> props = new Hashtable<>();
-                props.put(ContributionKind.KEY_PROPERTY, e.getKey());
-                props.put(ContributionKind.KIND_PROPERTY, kind.plural());
-                props.put(BUNDLE_PROPERTY, name);
-                props.put(VERSION_PROPERTY, version);
-                props.put(DESCRIPTION_PROPERTY, ((ContributionFactory) e.getValue()).description());
-                props.put(DEFAULTS_PROPERTY, defaults);
-                regs.add(bundle.getBundleContext().registerService(kind.factoryType().getName(), e.getValue(), props));
-                published++;
-            }
+        for (ModuleContributions.Entry e : ModuleContributions.read(injector, reference)) {
+            regs.add(bundle.getBundleContext().registerService(e.kind().factoryType().getName(), e.factory(),
+                    properties(e, name, version)));
+            published++;
         }
         LOG.info("bundle {} {} published {} contribution(s)", name, version, published);
         problems.clear(name);
+    }
+
+    /** The service properties of a contribution: key, kind, provider, version, description, defaults. */
+    static Dictionary<String, Object> properties(ModuleContributions.Entry e, String bundle, String version) {
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(ContributionKind.KEY_PROPERTY, e.key());
+        props.put(ContributionKind.KIND_PROPERTY, e.kind().plural());
+        props.put(BUNDLE_PROPERTY, bundle);
+        props.put(VERSION_PROPERTY, version);
+        props.put(DESCRIPTION_PROPERTY, e.factory().description());
+        props.put(DEFAULTS_PROPERTY, e.defaults());
+        return props;
     }
 
     @Override

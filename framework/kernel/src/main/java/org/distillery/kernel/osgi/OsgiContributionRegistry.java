@@ -3,8 +3,6 @@ package org.distillery.kernel.osgi;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.Dictionary;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Optional;
 
@@ -12,10 +10,10 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 
 import org.distillery.api.Contribution;
-import org.distillery.api.ContributionFactory;
 import org.distillery.api.ContributionInfo;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.ContributionRegistry;
+import org.distillery.kit.module.ModuleContributions;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
@@ -38,17 +36,10 @@ public final class OsgiContributionRegistry implements ContributionRegistry {
         this.context = context;
     }
 
-    /** Registers a contribution the kernel itself provides, with the kernel's version. */
-    public ServiceRegistration<?> registerBuiltIn(ContributionKind kind, String key, ContributionFactory factory,
-                                                  Config defaults, String version) {
-        Dictionary<String, Object> props = new Hashtable<>();
-        props.put(ContributionKind.KEY_PROPERTY, key);
-        props.put(ContributionKind.KIND_PROPERTY, kind.plural());
-        props.put(ContributionExtender.BUNDLE_PROPERTY, BUILT_IN);
-        props.put(ContributionExtender.VERSION_PROPERTY, version);
-        props.put(ContributionExtender.DESCRIPTION_PROPERTY, factory.description());
-        props.put(ContributionExtender.DEFAULTS_PROPERTY, defaults);
-        return context.registerService(kind.factoryType().getName(), factory, props);
+    /** Registers a contribution the kernel itself provides (a built-in module's), with the kernel's version. */
+    public ServiceRegistration<?> registerBuiltIn(ModuleContributions.Entry entry, String version) {
+        return context.registerService(entry.kind().factoryType().getName(), entry.factory(),
+                ContributionExtender.properties(entry, BUILT_IN, version));
     }
 
     @Override

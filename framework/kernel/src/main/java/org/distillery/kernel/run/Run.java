@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -22,12 +21,14 @@ import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.ContributionRegistry;
 import org.distillery.api.data.DataService;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.model.ModelService;
 import org.distillery.api.run.EventLog;
 import org.distillery.api.run.RunContext;
 import org.distillery.api.run.SwapRequest;
 import org.distillery.api.tensor.TensorService;
-import org.distillery.train.AtomicDirs;
+import org.distillery.data.RunDatasets;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * A run in this process. Operators reach it in-process (Gogo's {@code distill:swap}) or from
@@ -43,7 +44,9 @@ public final class Run implements RunContext, AutoCloseable {
 
     private final String runId;
     private final Path runDir;
+    private final RunManager.Plan plan;
     private final Config config;
+    private final Datasets datasets;
     private final JsonlEventLog events;
     private final NDManager manager;
     private final long seed;
@@ -54,11 +57,13 @@ public final class Run implements RunContext, AutoCloseable {
     private final ConcurrentLinkedQueue<SwapRequest> swaps = new ConcurrentLinkedQueue<>();
     private final AtomicReference<String> stopReason = new AtomicReference<>();
 
-    Run(Path runDir, Config config, JsonlEventLog events, TensorService tensors, ContributionRegistry registry,
+    Run(Path runDir, RunManager.Plan plan, JsonlEventLog events, TensorService tensors, ContributionRegistry registry,
         ModelService models, DataService data) {
         this.runId = runDir.getFileName().toString();
         this.runDir = runDir;
-        this.config = config;
+        this.plan = plan;
+        this.config = plan.experiment();
+        this.datasets = new RunDatasets(runDir, config.getConfig("data"), data);
         this.events = events;
         this.tensors = tensors;
         this.manager = tensors.newRunScope(runId);
@@ -83,6 +88,16 @@ public final class Run implements RunContext, AutoCloseable {
         return config;
     }
 
+    /** The validated plan this run executes. */
+    public RunManager.Plan plan() {
+        return plan;
+    }
+
+    @Override
+    public Datasets datasets() {
+        return datasets;
+    }
+
     @Override
     public EventLog events() {
         return events;
@@ -101,11 +116,6 @@ public final class Run implements RunContext, AutoCloseable {
     @Override
     public long seed() {
         return seed;
-    }
-
-    @Override
-    public Random random(String purpose) {
-        return new Random(seed * 0x9E3779B97F4A7C15L ^ purpose.hashCode());
     }
 
     /** Asks the run to stop at the next step boundary. */
@@ -173,7 +183,7 @@ public final class Run implements RunContext, AutoCloseable {
         }
         events.event("swap-request", fields);
         try {
-            AtomicDirs.writeString(runDir.resolve(CONTROL).resolve(request.id() + ".ack.json"), GSON.toJson(fields));
+            AtomicFiles.writeString(runDir.resolve(CONTROL).resolve(request.id() + ".ack.json"), GSON.toJson(fields));
         } catch (IOException e) {
             events.event("control-error", Map.of("error", e.toString()));
         }

@@ -24,12 +24,15 @@ import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.train.MethodFactory;
 import org.distillery.api.train.StageResult;
-import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.Stage;
 import org.distillery.api.train.TrainerFactory;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.config.ConfigValidator;
 import org.distillery.kernel.config.ExperimentException;
-import org.distillery.train.AtomicDirs;
+import org.distillery.train.KdStages;
+import org.distillery.train.ResolvedKdStage;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * Creates run directories and runs a method's stages in order. A run directory holds
@@ -55,60 +58,71 @@ public final class RunManager {
         this.kernel = kernel;
     }
 
-    /** Validates a resolved experiment against the defaults and the registry; throws {@link ExperimentException}. */
-    public void validate(Config experiment) {
+    /**
+     * A validated experiment: the method's stages, each {@link KdStage} resolved against the
+     * experiment once ({@link ResolvedKdStage}), ready to run.
+     *
+     * @param experiment the resolved experiment
+     * @param method the method's provenance, {@code key@bundle/version}
+     * @param stages the stages in order
+     */
+    public record Plan(Config experiment, String method, List<Stage> stages) {
+    }
+
+    /**
+     * Validates a resolved experiment against the defaults and the registry, resolving every stage
+     * of its method; throws {@link ExperimentException} listing every problem found.
+     */
+    public Plan validate(Config experiment) {
         ConfigValidator v = new ConfigValidator((kind, key) -> kernel.registry().defaults(kind, key),
                 kind -> kernel.registry().keys(kind));
         v.validate(experiment, ConfigValidator.experimentDefaults());
         String methodKey = experiment.getString("method.key");
         var method = kernel.registry().find(ContributionKind.METHOD, methodKey, MethodFactory.class).orElseThrow();
         List<String> problems = new ArrayList<>();
-        List<StageSpec> stages;
+        List<Stage> stages;
         try {
             stages = method.factory().stages(experiment.getConfig("method.params").withFallback(method.defaults()));
         } catch (InvalidConfigException e) {
             throw new ExperimentException(List.of(e.getMessage()));
         }
-        for (StageSpec s : stages) {
+        List<Stage> planned = new ArrayList<>();
+        for (Stage s : stages) {
             if (kernel.registry().find(ContributionKind.TRAINER, s.trainer(), TrainerFactory.class).isEmpty()) {
                 problems.add("method.key: method '" + methodKey + "' needs trainer '" + s.trainer()
                         + "', which no bundle provides (accepted trainers: "
                         + String.join(", ", kernel.registry().keys(ContributionKind.TRAINER)) + ")");
                 continue;
             }
-            if (s.params().isEmpty() || !s.trainer().equals("train.kd")) {
+            if (!(s instanceof KdStage kd)) {
+                planned.add(s);
                 continue;
             }
-            // a stage's own train settings (e.g. a variant's loss list) get the same checks as the train block
-            Config staged = experiment.withValue("train", s.params().withFallback(experiment.getConfig("train")).root());
-            if (s.params().hasPath("overrides")) {
-                // a variant's own student / teacher blocks get the same checks as the experiment's
-                staged = s.params().getConfig("overrides").withFallback(staged);
-            }
+            String where = kd.configPath().isEmpty() ? "" : " (in stage " + s.name() + ", " + kd.configPath() + ")";
+            String suffix = where.isEmpty() ? " (in stage " + s.name() + ")" : where;
             try {
-                v.validate(staged, ConfigValidator.experimentDefaults());
-                org.distillery.train.TrainSettings.of(staged.getConfig("train"));
+                ResolvedKdStage r = KdStages.resolve(experiment, kd);
+                // the stage's own train, student and teacher blocks get the same checks as the experiment's
+                v.validate(r.experiment(), ConfigValidator.experimentDefaults());
+                planned.add(r);
             } catch (ExperimentException e) {
-                e.problems().forEach(p -> problems.add(p + " (in stage " + s.name() + ")"));
+                e.problems().forEach(p -> problems.add(p + suffix));
             } catch (InvalidConfigException e) {
-                problems.add(e.getMessage() + " (in stage " + s.name() + ")");
+                problems.add(e.getMessage() + suffix);
+            } catch (com.typesafe.config.ConfigException e) {
+                problems.add("train: " + e.getMessage() + suffix);
             }
         }
         problems.addAll(org.distillery.kernel.config.VocabCheck.problems(experiment, kernel.models()));
-        try {
-            org.distillery.train.TrainSettings.of(experiment.getConfig("train"));
-        } catch (InvalidConfigException e) {
-            problems.add(e.getMessage());
-        } catch (com.typesafe.config.ConfigException e) {
-            problems.add("train: " + e.getMessage());
-        }
         if (!problems.isEmpty()) {
-            throw new ExperimentException(problems);
+            throw new ExperimentException(problems.stream().distinct().toList());
         }
+        return new Plan(experiment, method.info().coordinates(), List.copyOf(planned));
     }
 
     /** Creates a fresh run directory for a validated experiment; written whole or not at all. */
-    public Run create(Config experiment) throws IOException {
+    public Run create(Plan plan) throws IOException {
+        Config experiment = plan.experiment();
         Path out = Path.of(experiment.getString("experiment.output-dir")).toAbsolutePath().normalize();
         Files.createDirectories(out);
         String base = experiment.getString("experiment.name") + "-" + LocalDateTime.now().format(STAMP);
@@ -131,8 +145,8 @@ public final class RunManager {
         Files.writeString(staging.resolve("config.conf"), experiment.root().render(
                 ConfigRenderOptions.defaults().setOriginComments(false).setJson(false)));
         Files.createDirectories(staging.resolve(Run.CONTROL));
-        AtomicDirs.commit(staging, dir);
-        return open(dir, experiment);
+        AtomicFiles.commit(staging, dir);
+        return open(dir, plan);
     }
 
     /** Reopens an existing run directory to continue it. */
@@ -143,14 +157,14 @@ public final class RunManager {
                     + "\"; accepted: a folder made by distill run)"));
         }
         Config experiment = ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults()).resolve();
-        validate(experiment);
+        Plan plan = validate(experiment);
         Files.createDirectories(dir.resolve(Run.CONTROL));
-        return open(dir, experiment);
+        return open(dir, plan);
     }
 
-    private Run open(Path dir, Config experiment) throws IOException {
+    private Run open(Path dir, Plan plan) throws IOException {
         JsonlEventLog log = new JsonlEventLog(dir.resolve("events.jsonl"));
-        Run run = new Run(dir, experiment, log, kernel.tensors(), kernel.registry(), kernel.models(), kernel.data());
+        Run run = new Run(dir, plan, log, kernel.tensors(), kernel.registry(), kernel.models(), kernel.data());
         active.put(run.runId(), run);
         return run;
     }
@@ -158,17 +172,13 @@ public final class RunManager {
     /** Runs every stage not yet complete; returns when done or stopped. */
     public Outcome execute(Run run) throws Exception {
         try {
-            Config experiment = run.config();
             kernel.tensors().seed(run.seed());
-            var method = kernel.registry().find(ContributionKind.METHOD, experiment.getString("method.key"),
-                    MethodFactory.class).orElseThrow();
-            List<StageSpec> stages = method.factory().stages(
-                    experiment.getConfig("method.params").withFallback(method.defaults()));
-            run.events().event("run-started", Map.of("method", method.info().coordinates(), "stages",
-                    stages.stream().map(StageSpec::name).toList(), "engine", kernel.tensors().engineDescription()));
+            List<Stage> stages = run.plan().stages();
+            run.events().event("run-started", Map.of("method", run.plan().method(), "stages",
+                    stages.stream().map(Stage::name).toList(), "engine", kernel.tensors().engineDescription()));
             Map<String, Object> results = new LinkedHashMap<>();
             boolean completed = true;
-            for (StageSpec stage : stages) {
+            for (Stage stage : stages) {
                 Path resultFile = run.runDir().resolve("stages").resolve(stage.name()).resolve("result.json");
                 if (Files.exists(resultFile)) {
                     results.put(stage.name(), GSON.fromJson(Files.readString(resultFile), JsonObject.class));
@@ -176,11 +186,9 @@ public final class RunManager {
                 }
                 var trainer = kernel.registry().find(ContributionKind.TRAINER, stage.trainer(), TrainerFactory.class)
                         .orElseThrow(() -> new IllegalStateException("trainer " + stage.trainer() + " vanished"));
-                StageSpec full = new StageSpec(stage.name(), stage.trainer(),
-                        stage.params().withFallback(experiment.getConfig("train")));
                 run.events().event("stage-started", Map.of("stage", stage.name(), "trainer",
                         trainer.info().coordinates()));
-                StageResult r = trainer.factory().create().run(run, full);
+                StageResult r = trainer.factory().create().run(run, stage);
                 Map<String, Object> rec = new LinkedHashMap<>();
                 rec.put("steps", r.stepsDone());
                 rec.put("model", r.model() == null ? null : r.model().toString());
@@ -193,10 +201,10 @@ public final class RunManager {
                     results.put(stage.name(), rec);
                     break;
                 }
-                AtomicDirs.writeString(resultFile, GSON.toJson(rec));
+                AtomicFiles.writeString(resultFile, GSON.toJson(rec));
                 results.put(stage.name(), rec);
             }
-            AtomicDirs.writeString(run.runDir().resolve("results.json"), GSON.toJson(results));
+            AtomicFiles.writeString(run.runDir().resolve("results.json"), GSON.toJson(results));
             run.events().event(completed ? "run-finished" : "run-stopped", Map.of("run", run.runId()));
             return new Outcome(run.runDir(), completed, results);
         } finally {

@@ -28,7 +28,7 @@ class ConfigValidatorTest {
             case TEACHER -> key.equals("teacher.local") ? Optional.of(ConfigFactory.parseString("model-dir = \"\""))
                     : Optional.empty();
             case SAMPLER -> key.equals("data.dataset") ? Optional.of(ConfigFactory.empty()) : Optional.empty();
-            case METHOD -> key.equals("kd") ? Optional.of(ConfigFactory.empty()) : Optional.empty();
+            case METHOD -> key.equals("kd.single") ? Optional.of(ConfigFactory.empty()) : Optional.empty();
             default -> Optional.empty();
         }, kind -> kind == ContributionKind.LOSS ? LOSSES.keySet().stream().sorted().toList() : List.of());
     }

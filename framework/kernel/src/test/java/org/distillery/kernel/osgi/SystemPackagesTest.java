@@ -39,11 +39,11 @@ class SystemPackagesTest {
         Path plain = jar(dir.resolve("djl.jar"), null, "ai/djl/Model.class", "ai/djl/ndarray/NDArray.class",
                 "META-INF/maven/ai.djl/api/pom.properties", "module-info.class");
         Path kernel = jar(dir.resolve("distillery-kernel-1.jar"), null, "org/distillery/kernel/Kernel.class");
-        Path serve = jar(dir.resolve("distillery-serve-1.jar"), "org.distillery.serve.client;version=\"0.1.0\"",
+        Path serve = jar(dir.resolve("distillery-serve-1.jar"), "org.distillery.kit.openai;version=\"0.1.0\"",
                 "org/distillery/serve/OpenAiServer.class", "org/distillery/serve/client/OpenAiClient.class");
         String exports = SystemPackages.exportsOf(List.of(declared.toFile(), plain.toFile(), kernel.toFile(),
                 serve.toFile()));
-        assertTrue(exports.contains("org.distillery.serve.client;version=\"0.1.0\""), exports);
+        assertTrue(exports.contains("org.distillery.kit.openai;version=\"0.1.0\""), exports);
         assertTrue(!exports.contains("org.distillery.serve,") && !exports.endsWith("org.distillery.serve"),
                 "only the declared package of a Distillery jar: " + exports);
         assertTrue(exports.contains("com.google.inject;version=\"1.4\""), exports);

@@ -5,6 +5,8 @@ import java.util.List;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
 
+import org.distillery.kit.loss.Scalars;
+
 /** The feed-forward activations of the supported architectures. */
 public final class Activations {
 

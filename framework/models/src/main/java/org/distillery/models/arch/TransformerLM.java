@@ -28,6 +28,7 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.RoutingOverride;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * A decoder-only transformer over named Hugging Face parameters: GPT-2, the Llama family

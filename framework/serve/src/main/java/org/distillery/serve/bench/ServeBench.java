@@ -18,8 +18,8 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.serve.OpenAiServer;
 import org.distillery.serve.ServeOptions;
-import org.distillery.serve.client.ClientOptions;
-import org.distillery.serve.client.OpenAiClient;
+import org.distillery.kit.openai.ClientOptions;
+import org.distillery.kit.openai.OpenAiClient;
 
 /**
  * Requests/s and tokens/s of an in-process {@link OpenAiServer} on loopback at several numbers of

@@ -18,12 +18,15 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
+import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.data.Records;
 
 /**
  * {@code data.coreset}: dataset distillation by selection (METHODS.md section 14): a small subset
@@ -92,9 +95,10 @@ final class CoresetGenerator extends Generated {
     }
 
     @Override
-    Output produce(RunContext run, Path workDir) throws IOException {
-        long s = seed < 0 ? run.seed() : seed;
-        List<Example> all = Inputs.read(run, input, inputPath);
+    Output produce(GeneratorContext run) throws IOException {
+        Path workDir = run.workDir();
+        long s = seed < 0 ? run.resources().seed() : seed;
+        List<Example> all = run.datasets().read(input, Datasets.Split.TRAIN, inputPath);
         if (all.isEmpty()) {
             throw new InvalidConfigException(inputPath, "has no records", Params.quote(input), "a non-empty dataset");
         }
@@ -162,12 +166,12 @@ final class CoresetGenerator extends Generated {
     }
 
     /** Per-example feature rows: gradients (method gradient) or mean hidden states (method mmd). */
-    private float[][] features(RunContext run, List<Example> all, long s) throws IOException {
+    private float[][] features(GeneratorContext run, List<Example> all, long s) throws IOException {
         Path dir = Path.of(modelDir);
-        Tokenizer tok = run.models().tokenizer(dir);
-        try (NDManager m = run.manager().newSubManager();
-             LanguageModel model = randomInit ? run.models().create(run.models().readConfig(dir), s, m)
-                     : run.models().load(dir, DataType.FLOAT32, m)) {
+        Tokenizer tok = run.resources().models().tokenizer(dir);
+        try (NDManager m = run.resources().manager().newSubManager();
+             LanguageModel model = randomInit ? run.resources().models().create(run.resources().models().readConfig(dir), s, m)
+                     : run.resources().models().load(dir, DataType.FLOAT32, m)) {
             int context = model.config().maxPositions() > 0 ? Math.min(maxLength, model.config().maxPositions())
                     : maxLength;
             float[][] out = new float[all.size()][];
@@ -176,9 +180,9 @@ final class CoresetGenerator extends Generated {
                     throw new IllegalStateException("stopped while computing coreset features");
                 }
                 int n = Math.min(batchSize, all.size() - start);
-                List<Encoded> batch = new ArrayList<>(n);
+                List<Records.Encoded> batch = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
-                    batch.add(encode(all.get(start + i), tok, context));
+                    batch.add(Records.encode(all.get(start + i), tok, context, Records.Truncation.KEEP_PROMPT_END));
                 }
                 float[][] rows = batchFeatures(model, batch, tok, m);
                 System.arraycopy(rows, 0, out, start, n);
@@ -187,50 +191,7 @@ final class CoresetGenerator extends Generated {
         }
     }
 
-    private record Encoded(int[] ids, int promptLength) {
-    }
-
-    /** As the trainer encodes a record: [bos] prompt "\n" response eos, the loss on response and eos. */
-    static Encoded encode(Example e, Tokenizer tok, int maxLength) {
-        int[] bos = tok.bosId().isPresent() ? new int[] {tok.bosId().getAsInt()} : new int[0];
-        int[] prompt;
-        int[] response;
-        if (e.text() != null) {
-            prompt = bos;
-            response = concat(tok.encode(e.text()), new int[] {tok.eosId()});
-        } else {
-            String promptText;
-            if (e.prompt() != null) {
-                promptText = e.prompt() + "\n";
-            } else {
-                List<Example.Message> msgs = e.messages();
-                int last = msgs.get(msgs.size() - 1).role().equals("assistant") ? msgs.size() - 1 : msgs.size();
-                List<Tokenizer.ChatTurn> turns = new ArrayList<>();
-                for (int i = 0; i < last; i++) {
-                    turns.add(new Tokenizer.ChatTurn(msgs.get(i).role(), msgs.get(i).content()));
-                }
-                promptText = tok.applyChatTemplate(turns, true);
-            }
-            prompt = concat(bos, tok.encode(promptText));
-            response = concat(tok.encode(Inputs.responseOf(e)), new int[] {tok.eosId()});
-        }
-        int[] ids = concat(prompt, response);
-        if (ids.length <= maxLength) {
-            return new Encoded(ids, prompt.length);
-        }
-        // keep the end of a long prompt and the start of the response
-        int keepPrompt = Math.min(prompt.length, Math.max(1, maxLength - response.length));
-        int[] cut = concat(Arrays.copyOfRange(prompt, prompt.length - keepPrompt, prompt.length), response);
-        return new Encoded(Arrays.copyOf(cut, maxLength), keepPrompt);
-    }
-
-    private static int[] concat(int[] a, int[] b) {
-        int[] c = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, c, a.length, b.length);
-        return c;
-    }
-
-    private float[][] batchFeatures(LanguageModel model, List<Encoded> batch, Tokenizer tok, NDManager parent) {
+    private float[][] batchFeatures(LanguageModel model, List<Records.Encoded> batch, Tokenizer tok, NDManager parent) {
         int b = batch.size();
         int t = batch.stream().mapToInt(x -> x.ids().length).max().orElse(1);
         int vocab = model.config().vocabSize();
@@ -287,14 +248,14 @@ final class CoresetGenerator extends Generated {
     }
 
     /** K = F F^T on the tensor engine. */
-    private static double[][] gram(RunContext run, float[][] features) {
+    private static double[][] gram(GeneratorContext run, float[][] features) {
         int n = features.length;
         int d = features[0].length;
         float[] flat = new float[n * d];
         for (int r = 0; r < n; r++) {
             System.arraycopy(features[r], 0, flat, r * d, d);
         }
-        try (NDManager m = run.manager().newSubManager()) {
+        try (NDManager m = run.resources().manager().newSubManager()) {
             NDArray f = m.create(flat, new Shape(n, d));
             float[] k = f.dot(f.transpose()).toFloatArray();
             double[][] out = new double[n][n];

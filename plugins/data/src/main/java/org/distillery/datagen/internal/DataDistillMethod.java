@@ -10,9 +10,15 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 
+import org.distillery.api.ContributionRef;
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
+import org.distillery.api.train.KdStage;
 import org.distillery.api.train.MethodFactory;
+import org.distillery.api.train.Stage;
 import org.distillery.api.train.StageSpec;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.stage.Stages;
 
 /**
  * {@code data.distill}: data distillation as stages. First one {@code data.generate} stage per
@@ -57,14 +63,14 @@ final class DataDistillMethod implements MethodFactory {
     }
 
     @Override
-    public List<StageSpec> stages(Config params) {
+    public List<Stage> stages(Config params) {
         List<? extends Config> datasets = list(params, "datasets");
         List<? extends Config> students = list(params, "students");
         if (students.isEmpty()) {
             throw new InvalidConfigException("method.params.students", "needs at least one student", "[]",
                     "a list of {name, data, loss = [...], train {...}}");
         }
-        List<StageSpec> stages = new ArrayList<>();
+        List<Stage> stages = new ArrayList<>();
         Set<String> names = new HashSet<>();
         Set<String> dataNames = new HashSet<>();
         for (int i = 0; i < datasets.size(); i++) {
@@ -89,15 +95,15 @@ final class DataDistillMethod implements MethodFactory {
                 Config defaults = reference.getConfig("distillery.generators.\"" + key + "\"");
                 String at = where + ".generator.params";
                 Params.checkKnown(given.root(), defaults.root(), at);
-                if (given.hasPath("input") && given.getString("input").startsWith(Inputs.STAGE_PREFIX)) {
-                    String from = given.getString("input").substring(Inputs.STAGE_PREFIX.length());
+                if (given.hasPath("input") && given.getString("input").startsWith(Datasets.STAGE_PREFIX)) {
+                    String from = given.getString("input").substring(Datasets.STAGE_PREFIX.length());
                     if (!dataNames.contains(from)) {
                         throw new InvalidConfigException(at + ".input", "names no earlier dataset",
                                 Params.quote(given.getString("input")), dataNames.isEmpty() ? "a JSONL file (no dataset "
                                 + "comes before this one)" : "stage:" + String.join(", stage:", dataNames));
                     }
                 }
-                f.create(new Params(given.withFallback(defaults), at));
+                f.create(Params.of(given.withFallback(defaults), at));
             }
             Config stage = ConfigFactory.empty()
                     .withValue("generator.key", d.getValue("generator.key"))
@@ -108,39 +114,39 @@ final class DataDistillMethod implements MethodFactory {
         }
         List<String> studentNames = new ArrayList<>();
         for (int i = 0; i < students.size(); i++) {
-            Config v = students.get(i);
             String where = "method.params.students[" + i + "]";
-            String name = name(v, where, names);
-            allowOnly(v, where, "name", "data", "loss", "train", "init-from");
-            if (!v.hasPath("loss")) {
-                throw new InvalidConfigException(where + ".loss", "is missing", null, "a list of {key, weight, params}");
+            Params v = Params.of(students.get(i), where).allowOnly("name", "data", "loss", "train", "init-from");
+            String name = name(students.get(i), where, names);
+            if (!v.has("loss")) {
+                throw new InvalidConfigException(v.at("loss"), "is missing", null, "a list of {key, weight, params}");
             }
-            String data = v.hasPath("data") ? v.getString("data") : "";
+            String data = v.has("data") ? v.string("data") : "";
             if (!data.isEmpty() && !dataNames.contains(data)) {
-                throw new InvalidConfigException(where + ".data", "names no dataset", data,
+                throw new InvalidConfigException(v.at("data"), "names no dataset", data,
                         "\"\" (data.train-file)" + (dataNames.isEmpty() ? "" : ", " + String.join(", ", dataNames)));
             }
-            Config stage = v.hasPath("train") ? v.getConfig("train") : ConfigFactory.empty();
-            stage = stage.withValue("loss", v.getValue("loss"));
-            if (!stage.hasPath("sampler.key")) {
-                stage = stage.withValue("sampler.key", ConfigValueFactory.fromAnyRef("data.dataset"));
+            KdStage stage = KdStage.named(name).withLoss(v.losses("loss")).at(where);
+            if (v.has("train")) {
+                stage = Stages.overTrain(stage, v.child("train"));
             }
+            ContributionRef sampler = stage.sampler() != null ? stage.sampler() : ContributionRef.of("data.dataset");
             if (!data.isEmpty()) {
-                stage = stage.withValue("sampler.params.file", ConfigValueFactory.fromAnyRef(Inputs.STAGE_PREFIX + data));
+                sampler = new ContributionRef(sampler.key(), sampler.params().withValue("file",
+                        ConfigValueFactory.fromAnyRef(Datasets.STAGE_PREFIX + data)));
             }
-            if (v.hasPath("init-from")) {
-                String from = v.getString("init-from");
+            stage = stage.withSampler(sampler);
+            if (v.has("init-from")) {
+                String from = v.string("init-from");
                 if (!studentNames.contains(from)) {
-                    throw new InvalidConfigException(where + ".init-from", "names no earlier student", from,
+                    throw new InvalidConfigException(v.at("init-from"), "names no earlier student", from,
                             String.join(", ", studentNames));
                 }
-                stage = stage.withValue("init-from-stage", ConfigValueFactory.fromAnyRef(from));
+                stage = stage.withInitFrom(from);
             }
-            stages.add(new StageSpec(name, "train.kd", stage));
+            stages.add(stage);
             studentNames.add(name);
         }
-        Config eval = params.getConfig("evaluate").withValue("students", ConfigValueFactory.fromIterable(studentNames));
-        stages.add(new StageSpec("evaluate", "eval.report", eval));
+        stages.add(Stages.evaluate(params.getConfig("evaluate"), studentNames));
         return stages;
     }
 

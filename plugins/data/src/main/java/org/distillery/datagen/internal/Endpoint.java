@@ -14,9 +14,10 @@ import com.google.gson.JsonObject;
 
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.serve.client.ClientOptions;
-import org.distillery.serve.client.OpenAiClient;
-import org.distillery.serve.client.OpenAiException;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.openai.ClientOptions;
+import org.distillery.kit.openai.OpenAiClient;
+import org.distillery.kit.openai.OpenAiException;
 
 /**
  * The teacher (or judge) as an OpenAI-compatible endpoint: a remote API and the embedded teacher
@@ -152,14 +153,7 @@ final class Endpoint implements AutoCloseable {
                    double topP, long seed) {
         JsonObject body = new JsonObject();
         if (settings.api().equals("chat")) {
-            JsonArray messages = new JsonArray();
-            for (Tokenizer.ChatTurn t : turns) {
-                JsonObject m = new JsonObject();
-                m.addProperty("role", t.role());
-                m.addProperty("content", t.content());
-                messages.add(m);
-            }
-            body.add("messages", messages);
+            body.add("messages", OpenAiClient.messages(turns));
         } else {
             body.addProperty("prompt", completionPrompt);
         }

@@ -1,10 +1,7 @@
 package org.distillery.datagen.internal;
 
-import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,11 +17,15 @@ import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.DataGeneratorFactory;
 import org.distillery.api.data.Example;
+import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.run.RunContext;
+import org.distillery.api.train.Stage;
 import org.distillery.api.train.StageResult;
 import org.distillery.api.train.StageSpec;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * {@code data.generate}: a stage that runs one generator contribution and leaves its dataset in
@@ -45,7 +46,10 @@ final class GenerateTrainer implements Trainer {
             .serializeSpecialFloatingPointValues().disableHtmlEscaping().create();
 
     @Override
-    public StageResult run(RunContext run, StageSpec stage) throws Exception {
+    public StageResult run(RunContext run, Stage planned) throws Exception {
+        if (!(planned instanceof StageSpec stage)) {
+            throw new IllegalArgumentException(KEY + " runs stages with their own parameters, not " + planned);
+        }
         Config p = stage.params();
         String path = p.hasPath("config-path") ? p.getString("config-path") : "stage " + stage.name() + ".generator";
         if (!p.hasPath("generator.key")) {
@@ -61,12 +65,13 @@ final class GenerateTrainer implements Trainer {
         Files.createDirectories(dir);
         run.events().event("data-generation-started", Map.of("stage", stage.name(), "generator",
                 c.info().coordinates()));
+        GeneratorContext context = new GeneratorContext(run, run.datasets(), dir, run::stopRequested, path + ".params");
         Generated.Output out;
         if (c.factory() instanceof GeneratorFactory own) {
             Params.checkKnown(given.root(), c.defaults().root(), path + ".params");
-            out = own.create(new Params(params, path + ".params")).produce(run, dir);
+            out = own.create(Params.of(params, path + ".params")).produce(context);
         } else {
-            List<Example> examples = c.factory().create(params).generate(run);
+            List<Example> examples = c.factory().create(params).generate(context);
             out = new Generated.Output(examples, new Provenance(key));
         }
         if (run.stopRequested()) {
@@ -76,7 +81,7 @@ final class GenerateTrainer implements Trainer {
         prov.put("stage", stage.name()).put("contribution", c.info().coordinates())
                 .put("params", params.root().unwrapped());
         Map<String, Object> record = prov.toMap(out.examples().size());
-        writeAtomically(dir.resolve("provenance.json"), GSON.toJson(record));
+        AtomicFiles.writeString(dir.resolve("provenance.json"), GSON.toJson(record));
         run.data().writeJsonl(dir.resolve("data.jsonl"), out.examples());
         Map<String, Double> metrics = new LinkedHashMap<>();
         metrics.put("records", (double) out.examples().size());
@@ -94,22 +99,6 @@ final class GenerateTrainer implements Trainer {
         List<String> keys = run.registry().list(ContributionKind.DATA_GENERATOR).stream().map(ContributionInfo::key)
                 .sorted().toList();
         return keys.isEmpty() ? "none registered" : String.join(", ", keys);
-    }
-
-    /** Writes {@code text} beside {@code target}, then renames it over the target. */
-    static void writeAtomically(Path target, String text) throws IOException {
-        Files.createDirectories(target.getParent());
-        Path tmp = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".tmp");
-        try {
-            Files.writeString(tmp, text);
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
     }
 
     /** The factory. */

@@ -1,11 +1,10 @@
 package org.distillery.datagen.internal;
 
-import java.nio.file.Path;
 import java.util.List;
 
 import org.distillery.api.data.DataGenerator;
 import org.distillery.api.data.Example;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.data.GeneratorContext;
 
 /**
  * A generator of this bundle: besides the records it reports their provenance, and it keeps its
@@ -17,13 +16,13 @@ abstract class Generated implements DataGenerator {
     record Output(List<Example> examples, Provenance provenance) {
     }
 
-    /** Produces the dataset; {@code workDir} is the stage's folder (response cache), or {@code null}. */
-    abstract Output produce(RunContext run, Path workDir) throws Exception;
+    /** Produces the dataset; {@code context.workDir()} is the stage's folder (response cache). */
+    abstract Output produce(GeneratorContext context) throws Exception;
 
     @Override
-    public final List<Example> generate(RunContext run) {
+    public final List<Example> generate(GeneratorContext context) {
         try {
-            return produce(run, run.runDir().resolve("generators")).examples();
+            return produce(context).examples();
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {

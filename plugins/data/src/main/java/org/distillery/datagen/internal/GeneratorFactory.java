@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 
 import org.distillery.api.data.DataGenerator;
 import org.distillery.api.data.DataGeneratorFactory;
+import org.distillery.kit.config.Params;
 
 /**
  * A generator factory of this bundle: it reads its parameters with their experiment path, so the
@@ -16,6 +17,6 @@ abstract class GeneratorFactory implements DataGeneratorFactory {
 
     @Override
     public final DataGenerator create(Config params) {
-        return create(new Params(params, "params"));
+        return create(Params.of(params, "params"));
     }
 }

@@ -10,9 +10,12 @@ import java.util.OptionalDouble;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
+import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.data.Records;
 
 /**
  * {@code data.quality-filter}: keeps the samples of a dataset that a judge scores at least
@@ -92,9 +95,10 @@ final class QualityFilterGenerator extends Generated {
     }
 
     @Override
-    Output produce(RunContext run, Path workDir) {
-        long s = seed < 0 ? run.seed() : seed;
-        List<Example> in = Inputs.read(run, input, inputPath);
+    Output produce(GeneratorContext run) {
+        Path workDir = run.workDir();
+        long s = seed < 0 ? run.resources().seed() : seed;
+        List<Example> in = run.datasets().read(input, Datasets.Split.TRAIN, inputPath);
         Provenance prov = new Provenance(KEY);
         prov.put("endpoint", endpoint.describe()).put("seed", s).put("input", input).put("scorer", scorer)
                 .put("templates", scorer.equals("judge") ? Map.of("judge", judgeTemplate)
@@ -138,7 +142,7 @@ final class QualityFilterGenerator extends Generated {
 
     private Endpoint.Reply score(Endpoint ep, Example e, long s, int index) {
         String prompt = Inputs.promptOf(e);
-        String response = Inputs.responseOf(e);
+        String response = Records.responseText(e);
         if (scorer.equals("logprob")) {
             return ep.meanLogProb(prefixTemplate.replace("{prompt}", prompt), response);
         }

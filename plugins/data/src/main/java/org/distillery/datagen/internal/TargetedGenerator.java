@@ -12,9 +12,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
+import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
 
 /**
  * {@code data.targeted}: Self-Instruct-style generation steered to a skill (Wang et al., 2022;
@@ -117,9 +119,10 @@ final class TargetedGenerator extends Generated {
     }
 
     @Override
-    Output produce(RunContext run, Path workDir) {
-        long s = seed < 0 ? run.seed() : seed;
-        List<Example> seeds = Inputs.read(run, seedFile, seedFilePath).stream().filter(e -> e.prompt() != null).toList();
+    Output produce(GeneratorContext run) {
+        Path workDir = run.workDir();
+        long s = seed < 0 ? run.resources().seed() : seed;
+        List<Example> seeds = run.datasets().read(seedFile, Datasets.Split.TRAIN, seedFilePath).stream().filter(e -> e.prompt() != null).toList();
         if (seeds.isEmpty()) {
             throw new InvalidConfigException(seedFilePath, "has no {prompt, response} records", Params.quote(seedFile),
                     "a JSONL file of seed tasks");
@@ -173,7 +176,7 @@ final class TargetedGenerator extends Generated {
                 }
                 requests += n;
                 round++;
-                run.events().event("data-progress", Map.of("generator", KEY, "step", "instructions", "requests",
+                run.resources().events().event("data-progress", Map.of("generator", KEY, "step", "instructions", "requests",
                         requests, "kept", generated.size()));
             }
             instr.note("requests", requests);

@@ -2,7 +2,6 @@ package org.distillery.datagen.internal;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -10,8 +9,9 @@ import java.util.Random;
 
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.Example;
+import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
 
 /**
  * {@code data.topics}: UltraChat-style dialogues (Ding et al., 2023; thunlp/UltraChat; METHODS.md
@@ -94,8 +94,9 @@ final class TopicsGenerator extends Generated {
     }
 
     @Override
-    Output produce(RunContext run, Path workDir) {
-        long s = seed < 0 ? run.seed() : seed;
+    Output produce(GeneratorContext run) {
+        Path workDir = run.workDir();
+        long s = seed < 0 ? run.resources().seed() : seed;
         Provenance prov = new Provenance(KEY);
         prov.put("endpoint", endpoint.describe()).put("seed", s).put("topics", topics)
                 .put("templates", Map.of("question", questionTemplate, "user", userTemplate, "assistant-system",

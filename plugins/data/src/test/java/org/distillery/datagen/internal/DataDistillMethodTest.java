@@ -11,11 +11,12 @@ import java.util.List;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 
+import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.Stage;
+import org.distillery.api.train.StageSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import org.distillery.api.InvalidConfigException;
-import org.distillery.api.train.StageSpec;
 
 /** The data.distill method's stages and its checks of every generator parameter, by config path. */
 class DataDistillMethodTest {
@@ -26,7 +27,7 @@ class DataDistillMethodTest {
     private final Config reference = DataModule.reference();
     private final DataDistillMethod method = new DataDistillMethod(DataModule.generators(), reference);
 
-    private List<StageSpec> stages(String params) {
+    private List<Stage> stages(String params) {
         return method.stages(ConfigFactory.parseString(params)
                 .withFallback(reference.getConfig("distillery.methods.\"data.distill\"")).resolve());
     }
@@ -46,17 +47,18 @@ class DataDistillMethodTest {
 
     @Test
     void stagesGenerateThenTrainThenEvaluate() throws Exception {
-        List<StageSpec> s = stages(valid());
+        List<Stage> s = stages(valid());
         assertEquals(List.of("targeted", "filtered", "student", "baseline", "evaluate"),
-                s.stream().map(StageSpec::name).toList());
+                s.stream().map(Stage::name).toList());
         assertEquals(List.of("data.generate", "data.generate", "train.kd", "train.kd", "eval.report"),
-                s.stream().map(StageSpec::trainer).toList());
-        assertEquals("method.params.datasets[1].generator", s.get(1).params().getString("config-path"));
-        assertEquals("stage:filtered", s.get(2).params().getString("sampler.params.file"));
-        assertEquals("data.dataset", s.get(2).params().getString("sampler.key"));
-        assertEquals(5, s.get(2).params().getInt("steps"));
-        assertTrue(!s.get(3).params().hasPath("sampler.params.file"), "data = \"\" keeps data.train-file");
-        assertEquals(List.of("student", "baseline"), s.get(4).params().getStringList("students"));
+                s.stream().map(Stage::trainer).toList());
+        assertEquals("method.params.datasets[1].generator", ((StageSpec) s.get(1)).params().getString("config-path"));
+        KdStage student = (KdStage) s.get(2);
+        assertEquals("stage:filtered", student.sampler().params().getString("file"));
+        assertEquals("data.dataset", student.sampler().key());
+        assertEquals(5, student.train().getInt("steps"));
+        assertTrue(!((KdStage) s.get(3)).sampler().params().hasPath("file"), "data = \"\" keeps data.train-file");
+        assertEquals(List.of("student", "baseline"), ((StageSpec) s.get(4)).params().getStringList("students"));
     }
 
     private void assertPath(String expectedPath, String params) {

@@ -17,16 +17,19 @@ import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import org.distillery.api.ContributionKind;
+import org.distillery.api.ContributionRef;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.Example;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.LossSpec;
 import org.distillery.api.train.StageResult;
 import org.distillery.api.train.StageSpec;
 import org.distillery.api.train.TrainerFactory;
+import org.distillery.kit.config.Params;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The generators against a real {@code OpenAiServer} serving a tiny random GPT-2 in-process. */
 class GeneratorsTest {
@@ -62,7 +65,7 @@ class GeneratorsTest {
     private static Generated.Output produce(String key, String params, String work) throws Exception {
         Config p = ConfigFactory.parseString(endpoint() + params)
                 .withFallback(run.defaults(ContributionKind.DATA_GENERATOR, key));
-        return DataModule.generators().get(key).create(new Params(p, "params")).produce(run, dir.resolve(work));
+        return DataModule.generators().get(key).create(Params.of(p, "params")).produce(run.generatorContext(dir.resolve(work), "params"));
     }
 
     @SuppressWarnings("unchecked")
@@ -229,8 +232,8 @@ class GeneratorsTest {
             Config p = ConfigFactory.parseString("input = \"" + data + "\", model-dir = \"" + model + "\", size = 3,"
                     + " fraction = 0, method = " + method + ", gradient = lm-head, batch-size = 4")
                     .withFallback(run.defaults(ContributionKind.DATA_GENERATOR, CoresetGenerator.KEY));
-            Generated.Output out = DataModule.generators().get(CoresetGenerator.KEY).create(new Params(p, "params"))
-                    .produce(run, dir.resolve("coreset"));
+            Generated.Output out = DataModule.generators().get(CoresetGenerator.KEY).create(Params.of(p, "params"))
+                    .produce(run.generatorContext(dir.resolve("coreset"), "params"));
             assertEquals(3, out.examples().size(), method);
             assertEquals(3, out.examples().stream().map(Example::prompt).distinct().count(), method + " picks distinct");
             Map<String, Object> s = step(out, "selection");
@@ -239,8 +242,8 @@ class GeneratorsTest {
         }
         Config full = ConfigFactory.parseString("input = \"" + data + "\", model-dir = \"" + model + "\", size = 50,"
                 + " fraction = 0").withFallback(run.defaults(ContributionKind.DATA_GENERATOR, CoresetGenerator.KEY));
-        Generated.Output out = DataModule.generators().get(CoresetGenerator.KEY).create(new Params(full, "params"))
-                .produce(run, dir.resolve("coreset"));
+        Generated.Output out = DataModule.generators().get(CoresetGenerator.KEY).create(Params.of(full, "params"))
+                .produce(run.generatorContext(dir.resolve("coreset"), "params"));
         assertEquals(recs, out.examples().stream().map(e -> Example.pair(e.id(), e.prompt(), e.response(), Map.of()))
                 .toList());
     }
@@ -274,23 +277,18 @@ class GeneratorsTest {
         // train.kd reads it with file = "stage:targeted"
         Path student = dir.resolve("student");
         run.writeTinyModel(student, 9);
-        Config train = ConfigFactory.parseString("steps = 2, batch-size = 2, max-length = 64, warmup-steps = 0,"
-                + " loss = [ { key = kd.sft, weight = 1.0, params {} } ],"
-                + " sampler { key = data.dataset, params { file = \"stage:targeted\", extra-files = [], shuffle = true } }");
-        com.google.inject.Injector kdCore = com.google.inject.Guice.createInjector(
-                new org.distillery.kdcore.internal.KdCoreModule());
-        var losses = kdCore.getInstance(com.google.inject.Key.get(
-                new com.google.inject.TypeLiteral<Map<String, org.distillery.api.loss.LossFactory>>() { }));
-        run.register(ContributionKind.LOSS, "kd.sft", losses.get("kd.sft"), ConfigFactory.parseString(
-                "label-smoothing = 0.0, chunk-size = 64"));
+        KdStage stage2 = KdStage.named("student")
+                .withLoss(List.of(LossSpec.of("kd.sft")))
+                .withSampler(new ContributionRef("data.dataset", ConfigFactory.parseString("file = \"stage:targeted\"")))
+                .withTrain(ConfigFactory.parseString("steps = 2, batch-size = 2, max-length = 64, warmup-steps = 0"));
+        run.registerModules(new org.distillery.kdcore.internal.KdCoreModule());
         var kd = run.registry().find(ContributionKind.TRAINER, "train.kd", TrainerFactory.class).orElseThrow();
-        StageResult t = kd.factory().create().run(run, new StageSpec("student", "train.kd",
-                train.withFallback(run.config().getConfig("train"))));
+        StageResult t = kd.factory().create().run(run, stage2);
         assertEquals(2, t.stepsDone());
-        Config missing = train.withValue("sampler.params.file",
-                com.typesafe.config.ConfigValueFactory.fromAnyRef("stage:nothing"));
+        KdStage missing = new KdStage("student2", stage2.loss(), new ContributionRef("data.dataset",
+                ConfigFactory.parseString("file = \"stage:nothing\"")), null, stage2.train(), null, null, "");
         InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> kd.factory().create().run(run,
-                new StageSpec("student2", "train.kd", missing.withFallback(run.config().getConfig("train")))));
+                missing));
         assertEquals("train.sampler.params.file", e.path());
     }
 }

@@ -11,11 +11,13 @@ import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.ContributionKind;
 import org.distillery.api.model.LanguageModel;
+import org.distillery.eval.EvalModule;
 import org.distillery.models.tokenizer.ByteTokenizer;
 import org.distillery.serve.OpenAiServer;
 import org.distillery.serve.ServeOptions;
+import org.distillery.teachers.TeachersModule;
 import org.distillery.testkit.TestRunContext;
-import org.distillery.train.BuiltInContributions;
+import org.distillery.train.TrainModule;
 
 /**
  * The shared test run with a registry holding the built-ins and this bundle's contributions
@@ -35,7 +37,7 @@ final class TestRun extends TestRunContext {
     TestRun(Path dir, String experiment) {
         super(builder().dir(dir).experiment(experiment)
                 .random((seed, purpose) -> new Random(seed * 0x9E3779B97F4A7C15L ^ purpose.hashCode())));
-        BuiltInContributions.all().forEach(b -> register(b.kind(), b.key(), b.factory(), b.defaults()));
+        registerModules(new TrainModule(), new EvalModule(), new TeachersModule());
         Config reference = DataModule.reference();
         DataModule.generators().forEach((k, f) -> register(ContributionKind.DATA_GENERATOR, k, f,
                 reference.getConfig(ContributionKind.DATA_GENERATOR.defaultsPath(k))));

@@ -7,11 +7,15 @@ import java.util.Map;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 
+import org.distillery.api.ContributionRef;
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.LossSpec;
 import org.distillery.api.train.MethodFactory;
-import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.Stage;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.stage.Stages;
 
 /**
  * {@code gkd.recipe}: the GKD recipe as stages of the built-in trainers.
@@ -39,56 +43,47 @@ final class GkdMethod implements MethodFactory {
     /** Registry key. */
     static final String KEY = "gkd.recipe";
 
-    private static final String PARAMS = "method.params.";
-
     @Override
     public String description() {
         return "SFT warm start, then GKD (gkd.on-policy sampler, kd.jsd by default), then eval.report";
     }
 
     @Override
-    public List<StageSpec> stages(Config p) {
-        long sftSteps = atLeast(p, "sft-steps", 0);
-        long steps = atLeast(p, "steps", 0);
-        double sftLr = nonNegative(p, "sft-lr");
-        double lr = nonNegative(p, "lr");
-        if (p.getList("loss").isEmpty()) {
-            throw new InvalidConfigException(PARAMS + "loss", "needs at least one term", "[]",
+    public List<Stage> stages(Config params) {
+        Params p = Params.of(params, "method.params");
+        long sftSteps = p.longInteger("sft-steps", 0);
+        long steps = p.longInteger("steps", 0);
+        double sftLr = p.nonNegative("sft-lr");
+        double lr = p.nonNegative("lr");
+        List<LossSpec> loss = p.losses("loss");
+        if (loss.isEmpty()) {
+            throw new InvalidConfigException(p.at("loss"), "needs at least one term", "[]",
                     "a list of {key, weight, params}, e.g. [ { key = kd.jsd, params { beta = 0.5 } } ]");
         }
-        Config sampler = ConfigFactory.empty()
-                .withValue("key", ConfigValueFactory.fromAnyRef(OnPolicySampler.KEY))
-                .withValue("params", p.getValue("sampler"));
         // ranges checked now, when the experiment is validated, not when the gkd stage starts after SFT
-        OnPolicySampler.Settings.of(p.getConfig("sampler").withFallback(samplerDefaults()), PARAMS + "sampler.");
-        List<StageSpec> stages = new ArrayList<>();
-        List<String> students = new ArrayList<>();
+        OnPolicySampler.Settings.of(Params.of(p.child("sampler").config().withFallback(samplerDefaults()),
+                p.at("sampler")));
+        ContributionRef onPolicy = new ContributionRef(OnPolicySampler.KEY, p.child("sampler").config());
+        List<Stage> stages = new ArrayList<>();
         if (sftSteps > 0) {
-            Map<String, Object> sft = new LinkedHashMap<>();
-            sft.put("steps", sftSteps);
-            if (sftLr > 0) {
-                sft.put("lr", sftLr);
-            }
-            sft.put("loss", List.of(Map.of("key", "kd.sft")));
-            sft.put("sampler", Map.of("key", "data.dataset"));
-            stages.add(new StageSpec("sft", "train.kd", ConfigValueFactory.fromMap(sft).toConfig()));
-            students.add("sft");
+            stages.add(KdStage.named("sft").withLoss(List.of(LossSpec.of("kd.sft")))
+                    .withSampler(ContributionRef.of("data.dataset")).withTrain(train(sftSteps, sftLr)));
         }
-        Config gkd = trainStage(p, steps, lr, sftSteps > 0).withValue("sampler", sampler.root());
-        stages.add(new StageSpec("gkd", "train.kd", gkd));
-        students.add("gkd");
-        if (p.getBoolean("offline-baseline")) {
-            Config offline = trainStage(p, steps, lr, sftSteps > 0)
-                    .withValue("sampler", ConfigValueFactory.fromMap(Map.of("key", "data.dataset")));
-            stages.add(new StageSpec("offline", "train.kd", offline));
-            students.add("offline");
+        KdStage gkd = KdStage.named("gkd").withLoss(loss).withTrain(train(steps, lr));
+        if (sftSteps > 0) {
+            gkd = gkd.withInitFrom("sft");
         }
-        stages.add(new StageSpec("evaluate", "eval.report",
-                p.getConfig("evaluate").withValue("students", ConfigValueFactory.fromIterable(students))));
+        stages.add(gkd.withSampler(onPolicy));
+        if (p.bool("offline-baseline")) {
+            stages.add(new KdStage("offline", gkd.loss(), ContributionRef.of("data.dataset"), gkd.initFrom(),
+                    gkd.train(), gkd.student(), gkd.teacher(), ""));
+        }
+        stages.add(Stages.evaluate(params.getConfig("evaluate"), stages.stream().map(Stage::name).toList()));
         return stages;
     }
 
-    private static Config trainStage(Config p, long steps, double lr, boolean fromSft) {
+    /** The train overrides of a stage: its steps and learning rate where set (0 keeps the block's). */
+    private static Config train(long steps, double lr) {
         Map<String, Object> m = new LinkedHashMap<>();
         if (steps > 0) {
             m.put("steps", steps);
@@ -96,10 +91,7 @@ final class GkdMethod implements MethodFactory {
         if (lr > 0) {
             m.put("lr", lr);
         }
-        if (fromSft) {
-            m.put("init-from-stage", "sft");
-        }
-        return ConfigValueFactory.fromMap(m).toConfig().withValue("loss", p.getValue("loss"));
+        return ConfigFactory.parseMap(m);
     }
 
     /** The sampler's defaults from this bundle's {@code reference.conf}. */
@@ -107,22 +99,5 @@ final class GkdMethod implements MethodFactory {
         ClassLoader loader = GkdMethod.class.getClassLoader();
         return ConfigFactory.parseResources(loader, "reference.conf")
                 .getConfig("distillery.samplers.\"" + OnPolicySampler.KEY + "\"");
-    }
-
-    private static long atLeast(Config p, String key, long min) {
-        long v = p.getLong(key);
-        if (v < min) {
-            throw new InvalidConfigException(PARAMS + key, "too small", String.valueOf(v), ">= " + min);
-        }
-        return v;
-    }
-
-    private static double nonNegative(Config p, String key) {
-        double v = p.getDouble(key);
-        if (!(v >= 0) || Double.isInfinite(v)) {
-            throw new InvalidConfigException(PARAMS + key, "must not be negative", String.valueOf(v),
-                    ">= 0 (0 = the train block's)");
-        }
-        return v;
     }
 }

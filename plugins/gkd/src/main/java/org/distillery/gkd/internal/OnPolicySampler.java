@@ -1,7 +1,5 @@
 package org.distillery.gkd.internal;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -14,6 +12,7 @@ import com.typesafe.config.Config;
 import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.model.GenerationOptions;
@@ -23,6 +22,8 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.sampler.Sampler;
 import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.data.Records;
 
 /**
  * {@code gkd.on-policy}: the data side of GKD (Agarwal et al., "On-Policy Distillation of
@@ -75,41 +76,24 @@ final class OnPolicySampler implements Sampler {
     record Settings(double lambda, boolean seqKd, float temperature, int topK, float topP, int maxNewTokens,
                     boolean shuffle) {
 
-        /** Reads and checks {@code p}; errors name {@code prefix} + the parameter. */
-        static Settings of(Config p, String prefix) {
-            double lambda = p.getDouble("lambda");
-            if (!(lambda >= 0 && lambda <= 1)) {
-                throw new InvalidConfigException(prefix + "lambda", "out of range", String.valueOf(lambda), "[0, 1]");
-            }
-            double temperature = p.getDouble("temperature");
-            if (!(temperature >= 0) || Double.isInfinite(temperature)) {
-                throw new InvalidConfigException(prefix + "temperature", "must not be negative",
-                        String.valueOf(temperature), ">= 0 (0 = greedy)");
-            }
-            int topK = p.getInt("top-k");
-            if (topK < 0) {
-                throw new InvalidConfigException(prefix + "top-k", "must not be negative", String.valueOf(topK),
-                        ">= 0 (0 disables)");
-            }
-            double topP = p.getDouble("top-p");
+        /** Reads and checks {@code p}; errors name the parameter under its path. */
+        static Settings of(Params p) {
+            double topP = p.number("top-p");
             if (!(topP > 0 && topP <= 1)) {
-                throw new InvalidConfigException(prefix + "top-p", "out of range", String.valueOf(topP),
+                throw new InvalidConfigException(p.at("top-p"), "out of range", String.valueOf(topP),
                         "(0, 1] (1 disables)");
             }
-            int maxNew = p.getInt("max-new-tokens");
-            if (maxNew < 1) {
-                throw new InvalidConfigException(prefix + "max-new-tokens", "must be positive", String.valueOf(maxNew),
-                        ">= 1");
-            }
-            return new Settings(lambda, p.getBoolean("seq-kd"), (float) temperature, topK, (float) topP, maxNew,
-                    p.getBoolean("shuffle"));
+            return new Settings(p.probability("lambda"), p.bool("seq-kd"), (float) p.nonNegative("temperature"),
+                    p.integer("top-k", 0), (float) topP, p.integer("max-new-tokens", 1), p.bool("shuffle"));
         }
     }
 
-    /** Where the parameters sit in an experiment. */
-    static final String PARAMS = "train.sampler.params.";
+    /** One record's prompt (bos first when the tokenizer has one) and reference response (eos last). */
+    record Pair(int[] prompt, int[] response) {
+    }
 
-    private final List<Pairs.Pair> pairs;
+
+    private final List<Pair> pairs;
     private final Settings settings;
     private final int batchSize;
     private final int maxLength;
@@ -127,7 +111,7 @@ final class OnPolicySampler implements Sampler {
     private Random random;
     private Source lastSource;
 
-    OnPolicySampler(List<Pairs.Pair> pairs, Settings settings, SamplerContext ctx, Supplier<Random> randomSource,
+    OnPolicySampler(List<Pair> pairs, Settings settings, SamplerContext ctx, Supplier<Random> randomSource,
                     LanguageModel teacher) {
         this.pairs = pairs;
         this.settings = settings;
@@ -135,9 +119,9 @@ final class OnPolicySampler implements Sampler {
         this.maxLength = ctx.maxLength();
         this.padId = ctx.tokenizer().padId();
         this.eosId = ctx.tokenizer().eosId();
-        this.dataSeed = ctx.run().seed();
+        this.dataSeed = ctx.resources().seed();
         this.randomSource = randomSource;
-        this.generator = ctx.run().models().generator();
+        this.generator = ctx.resources().models().generator();
         this.student = ctx.student();
         this.teacher = teacher;
         reorder(0);
@@ -159,7 +143,7 @@ final class OnPolicySampler implements Sampler {
 
     @Override
     public TokenBatch next(NDManager manager) {
-        List<Pairs.Pair> rows = new ArrayList<>(batchSize);
+        List<Pair> rows = new ArrayList<>(batchSize);
         while (rows.size() < batchSize) {
             if (index >= order.size()) {
                 reorder(epoch + 1);
@@ -171,28 +155,28 @@ final class OnPolicySampler implements Sampler {
         batches++;
         Source source = u < settings.lambda() ? Source.STUDENT : settings.seqKd() ? Source.TEACHER : Source.DATASET;
         lastSource = source;
-        List<Pairs.Sequence> seqs = new ArrayList<>(rows.size());
+        List<Records.Encoded> seqs = new ArrayList<>(rows.size());
         if (source == Source.DATASET) {
-            for (Pairs.Pair p : rows) {
-                seqs.add(Pairs.sequence(p.prompt(), p.response(), maxLength));
+            for (Pair p : rows) {
+                seqs.add(Records.join(p.prompt(), p.response(), maxLength));
             }
         } else {
             List<int[]> responses = sample(source == Source.STUDENT ? student : teacher, rows, generationSeed, manager);
             for (int i = 0; i < rows.size(); i++) {
-                seqs.add(Pairs.sequence(rows.get(i).prompt(), responses.get(i), maxLength));
+                seqs.add(Records.join(rows.get(i).prompt(), responses.get(i), maxLength));
             }
         }
-        return Pairs.batch(seqs, padId, manager);
+        return Records.batch(seqs, padId, manager);
     }
 
     /**
      * Samples one response per row from {@code model} (no gradient is recorded: the trainer
      * draws batches outside its gradient collector, and the generator runs inference forwards).
      */
-    private List<int[]> sample(LanguageModel model, List<Pairs.Pair> rows, long seed, NDManager manager) {
+    private List<int[]> sample(LanguageModel model, List<Pair> rows, long seed, NDManager manager) {
         int shortest = Integer.MAX_VALUE;
         List<int[]> prompts = new ArrayList<>(rows.size());
-        for (Pairs.Pair p : rows) {
+        for (Pair p : rows) {
             prompts.add(p.prompt());
             shortest = Math.min(shortest, p.prompt().length);
         }
@@ -246,13 +230,13 @@ final class OnPolicySampler implements Sampler {
 
         @Override
         public Sampler create(SamplerContext ctx, Config params) {
-            Settings s = Settings.of(params, PARAMS);
+            Settings s = Settings.of(Params.of(params, ctx.paramsPath()));
             LanguageModel teacher = null;
             if (s.seqKd() && s.lambda() < 1) {
                 teacher = ctx.teacher() == null ? null : ctx.teacher().model().orElse(null);
                 if (teacher == null) {
-                    throw new InvalidConfigException(PARAMS + "seq-kd", "needs an in-process teacher to generate "
-                            + "responses, and teacher " + (ctx.teacher() == null ? "is not set"
+                    throw new InvalidConfigException(ctx.paramsPath() + ".seq-kd", "needs an in-process teacher to "
+                            + "generate responses, and teacher " + (ctx.teacher() == null ? "is not set"
                             : ctx.teacher().identity() + " has no model"), "true",
                             "false, or teacher.key = teacher.local");
                 }
@@ -261,34 +245,20 @@ final class OnPolicySampler implements Sampler {
                 throw new IllegalStateException(KEY + " needs the live student to sample from");
             }
             String file = params.getString("file");
-            String path = PARAMS + "file";
-            if (file.isEmpty()) {
-                file = ctx.run().config().getString("data.train-file");
-                path = "data.train-file";
-            }
-            if (file.isEmpty()) {
-                throw new InvalidConfigException("data.train-file", "is required by sampler " + KEY, "\"\"",
-                        "a JSONL file of {prompt, response} or {messages} records");
-            }
-            List<Example> examples;
-            try {
-                examples = ctx.run().data().readJsonl(Path.of(file));
-            } catch (IOException e) {
-                throw new InvalidConfigException(path, e.getMessage(), file, "a readable JSONL file");
-            }
+            String path = file.isEmpty() ? "data.train-file" : ctx.paramsPath() + ".file";
+            List<Example> examples = ctx.datasets().read(file, Datasets.Split.TRAIN, ctx.paramsPath() + ".file");
             if (examples.isEmpty()) {
                 throw new InvalidConfigException(path, "has no records", file, "a non-empty JSONL file");
             }
-            List<Pairs.Pair> pairs = new ArrayList<>(examples.size());
+            List<Pair> pairs = new ArrayList<>(examples.size());
             for (Example e : examples) {
-                Pairs.Pair p = Pairs.encode(e, ctx.tokenizer());
-                if (p == null) {
+                if (!Records.hasPrompt(e)) {
                     throw new InvalidConfigException(path, "record " + e.id() + " has no prompt; on-policy sampling "
                             + "continues prompts", file, "{prompt, response} or {messages} records");
                 }
-                pairs.add(p);
+                pairs.add(new Pair(Records.promptIds(e, ctx.tokenizer()), Records.responseIds(e, ctx.tokenizer())));
             }
-            return new OnPolicySampler(pairs, s, ctx, () -> ctx.run().random(KEY), teacher);
+            return new OnPolicySampler(pairs, s, ctx, () -> ctx.resources().random(KEY), teacher);
         }
     }
 }

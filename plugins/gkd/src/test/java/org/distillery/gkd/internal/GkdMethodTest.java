@@ -2,6 +2,7 @@ package org.distillery.gkd.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
@@ -14,7 +15,10 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.LossSpec;
 import org.distillery.api.train.MethodFactory;
+import org.distillery.api.train.Stage;
 import org.distillery.api.train.StageSpec;
 import org.junit.jupiter.api.Test;
 
@@ -26,50 +30,51 @@ class GkdMethodTest {
         return ConfigFactory.parseString(hocon).withFallback(ref.getConfig("distillery.methods.\"gkd.recipe\""));
     }
 
-    private static List<StageSpec> stages(String hocon) {
+    private static List<Stage> stages(String hocon) {
         return new GkdMethod().stages(params(hocon));
     }
 
     @Test
     void defaultsGiveSftThenGkdThenEvaluate() {
-        List<StageSpec> s = stages("");
-        assertEquals(List.of("sft", "gkd", "evaluate"), s.stream().map(StageSpec::name).toList());
-        assertEquals(List.of("train.kd", "train.kd", "eval.report"), s.stream().map(StageSpec::trainer).toList());
-        Config sft = s.get(0).params();
-        assertEquals(300, sft.getLong("steps"));
-        assertEquals("kd.sft", sft.getConfigList("loss").get(0).getString("key"));
-        assertEquals("data.dataset", sft.getString("sampler.key"));
-        assertFalse(sft.hasPath("lr"), "0 keeps the train block's lr");
-        Config gkd = s.get(1).params();
-        assertEquals("sft", gkd.getString("init-from-stage"));
-        assertFalse(gkd.hasPath("steps"));
-        assertEquals("gkd.on-policy", gkd.getString("sampler.key"));
-        assertEquals(0.5, gkd.getDouble("sampler.params.lambda"));
-        assertEquals(0.9, gkd.getDouble("sampler.params.temperature"));
-        assertEquals(128, gkd.getInt("sampler.params.max-new-tokens"));
-        Config loss = gkd.getConfigList("loss").get(0);
-        assertEquals("kd.jsd", loss.getString("key"));
-        assertEquals(0.5, loss.getDouble("params.beta"));
-        assertEquals(List.of("sft", "gkd"), s.get(2).params().getStringList("students"));
-        assertEquals("test", s.get(2).params().getString("split"));
+        List<Stage> s = stages("");
+        assertEquals(List.of("sft", "gkd", "evaluate"), s.stream().map(Stage::name).toList());
+        assertEquals(List.of("train.kd", "train.kd", "eval.report"), s.stream().map(Stage::trainer).toList());
+        KdStage sft = (KdStage) s.get(0);
+        assertEquals(300, sft.train().getLong("steps"));
+        assertEquals("kd.sft", sft.loss().get(0).key());
+        assertEquals("data.dataset", sft.sampler().key());
+        assertFalse(sft.train().hasPath("lr"), "0 keeps the train block's lr");
+        KdStage gkd = (KdStage) s.get(1);
+        assertEquals("sft", gkd.initFrom());
+        assertFalse(gkd.train().hasPath("steps"));
+        assertEquals("gkd.on-policy", gkd.sampler().key());
+        assertEquals(0.5, gkd.sampler().params().getDouble("lambda"));
+        assertEquals(0.9, gkd.sampler().params().getDouble("temperature"));
+        assertEquals(128, gkd.sampler().params().getInt("max-new-tokens"));
+        LossSpec loss = gkd.loss().get(0);
+        assertEquals("kd.jsd", loss.key());
+        assertEquals(0.5, loss.params().getDouble("beta"));
+        StageSpec eval = (StageSpec) s.get(2);
+        assertEquals(List.of("sft", "gkd"), eval.params().getStringList("students"));
+        assertEquals("test", eval.params().getString("split"));
     }
 
     @Test
     void overridesAndTheOfflineBaseline() {
-        List<StageSpec> s = stages("sft-steps = 0, steps = 40, lr = 1e-4, offline-baseline = true, "
+        List<Stage> s = stages("sft-steps = 0, steps = 40, lr = 1e-4, offline-baseline = true, "
                 + "sampler { lambda = 1.0, seq-kd = true }, loss = [ { key = kd.reverse-kl } ]");
-        assertEquals(List.of("gkd", "offline", "evaluate"), s.stream().map(StageSpec::name).toList());
-        Config gkd = s.get(0).params();
-        assertFalse(gkd.hasPath("init-from-stage"), "no sft stage to start from");
-        assertEquals(40, gkd.getLong("steps"));
-        assertEquals(1e-4, gkd.getDouble("lr"));
-        assertEquals(1.0, gkd.getDouble("sampler.params.lambda"));
-        assertEquals("kd.reverse-kl", gkd.getConfigList("loss").get(0).getString("key"));
-        Config offline = s.get(1).params();
-        assertEquals("data.dataset", offline.getString("sampler.key"));
-        assertEquals(40, offline.getLong("steps"));
-        assertEquals("kd.reverse-kl", offline.getConfigList("loss").get(0).getString("key"));
-        assertEquals(List.of("gkd", "offline"), s.get(2).params().getStringList("students"));
+        assertEquals(List.of("gkd", "offline", "evaluate"), s.stream().map(Stage::name).toList());
+        KdStage gkd = (KdStage) s.get(0);
+        assertNull(gkd.initFrom(), "no sft stage to start from: the experiment's init-from-stage");
+        assertEquals(40, gkd.train().getLong("steps"));
+        assertEquals(1e-4, gkd.train().getDouble("lr"));
+        assertEquals(1.0, gkd.sampler().params().getDouble("lambda"));
+        assertEquals("kd.reverse-kl", gkd.loss().get(0).key());
+        KdStage offline = (KdStage) s.get(1);
+        assertEquals("data.dataset", offline.sampler().key());
+        assertEquals(40, offline.train().getLong("steps"));
+        assertEquals("kd.reverse-kl", offline.loss().get(0).key());
+        assertEquals(List.of("gkd", "offline"), ((StageSpec) s.get(2)).params().getStringList("students"));
     }
 
     @Test

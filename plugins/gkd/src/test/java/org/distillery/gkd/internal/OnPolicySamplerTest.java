@@ -35,6 +35,8 @@ import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.Teacher;
 import org.distillery.api.teacher.TeacherOutput;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.data.Records;
 import org.distillery.models.ModelConfigs;
 import org.distillery.models.tokenizer.ByteTokenizer;
 import org.junit.jupiter.api.AfterAll;
@@ -113,7 +115,7 @@ class OnPolicySamplerTest {
     }
 
     private static OnPolicySampler sampler(String hocon, Teacher t) {
-        SamplerContext ctx = new SamplerContext(run, tokenizer, student, t, BATCH, MAX_LENGTH);
+        SamplerContext ctx = run.samplerContext(tokenizer, student, t, BATCH, MAX_LENGTH);
         return (OnPolicySampler) new OnPolicySampler.Factory().create(ctx, params(hocon));
     }
 
@@ -154,7 +156,7 @@ class OnPolicySamplerTest {
     private static int[] datasetResponse(Row r) {
         String prompt = tokenizer.decode(r.prompt());
         int n = Integer.parseInt(prompt.substring("what is ".length(), prompt.indexOf(" plus")));
-        return Pairs.concat(tokenizer.encode(responses.get(n)), new int[] {tokenizer.eosId()});
+        return Records.concat(tokenizer.encode(responses.get(n)), new int[] {tokenizer.eosId()});
     }
 
     /** What {@code model} samples for {@code rows} with the seed the sampler draws for its batch {@code k}. */
@@ -314,7 +316,7 @@ class OnPolicySamplerTest {
                 .getInstance(Key.get(new TypeLiteral<Map<String, SamplerFactory>>() { }));
         assertEquals(Set.of("gkd.on-policy"), bound.keySet());
         assertFalse(bound.get("gkd.on-policy").description().isBlank());
-        OnPolicySampler.Settings s = OnPolicySampler.Settings.of(params(""), OnPolicySampler.PARAMS);
+        OnPolicySampler.Settings s = OnPolicySampler.Settings.of(Params.of(params(""), "train.sampler.params"));
         assertEquals(new OnPolicySampler.Settings(0.5, false, 0.9f, 0, 1f, 128, true), s);
     }
 

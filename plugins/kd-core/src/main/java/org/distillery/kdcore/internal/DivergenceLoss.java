@@ -12,6 +12,8 @@ import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.distillery.api.teacher.TeacherOutput;
+import org.distillery.kit.loss.Chunks;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * Base of the token-level divergences between the teacher's distribution p and the
@@ -69,7 +71,6 @@ abstract class DivergenceLoss implements Loss {
     private final String key;
     private final double temperature;
     private final int chunkSize;
-    private Runnable afterChunk = () -> { };
 
     /**
      * Creates the loss.
@@ -99,11 +100,6 @@ abstract class DivergenceLoss implements Loss {
         return EnumSet.of(Need.TEACHER_LOGITS);
     }
 
-    /** Runs {@code probe} after each chunk while its intermediates are alive (memory benchmarks). */
-    void afterEachChunk(Runnable probe) {
-        this.afterChunk = probe;
-    }
-
     @Override
     public LossValue compute(LossInput input) {
         TeacherOutput teacher = input.teacher();
@@ -124,7 +120,7 @@ abstract class DivergenceLoss implements Loss {
                     + " do not match student logits " + shape + " (same tokenizer and vocabulary required)");
         }
         NDArray mask = input.batch().lossMask();
-        NDArray sum = Chunks.sum(student, chunkSize, input, afterChunk, (chunk, positions, s) -> {
+        NDArray sum = Chunks.sum(student, chunkSize, input, (chunk, positions, s) -> {
             NDArray[] pq = topK ? topKBins(teacher, s, positions, chunk) : fullVocab(teacher, s, positions, chunk);
             NDArray perPosition = sanitisedDivergence(pq[0], pq[1], pq[2]);
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();

@@ -6,7 +6,8 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.api.loss.LossContext;
 
 /**
  * {@code kd.forward-kl}: word-level knowledge distillation with the forward KL divergence.
@@ -52,8 +53,9 @@ final class ForwardKlLoss extends DivergenceLoss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new ForwardKlLoss(LossParams.positive(params, "temperature"), LossParams.atLeast(params, "chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new ForwardKlLoss(p.positive("temperature"), p.integer("chunk-size", 1));
         }
     }
 }

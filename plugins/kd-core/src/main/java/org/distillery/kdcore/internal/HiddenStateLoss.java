@@ -18,9 +18,12 @@ import ai.djl.ndarray.types.Shape;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.kit.config.Params;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.loss.LossContext;
+import org.distillery.kit.loss.Chunks;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * {@code kd.hidden}: hidden-state matching between mapped student and teacher layers, with
@@ -80,7 +83,7 @@ final class HiddenStateLoss implements Loss {
 
     private static final float COSINE_EPS = 1e-8f;
 
-    private final RunContext run;
+    private final LossContext context;
     private final Metric metric;
     private final List<int[]> explicitPairs;
     private final Projection projection;
@@ -90,9 +93,9 @@ final class HiddenStateLoss implements Loss {
     private List<int[]> pairs;
     private List<NDArray> projections = List.of();
 
-    HiddenStateLoss(RunContext run, Metric metric, List<int[]> explicitPairs, Projection projection, Init init,
+    HiddenStateLoss(LossContext context, Metric metric, List<int[]> explicitPairs, Projection projection, Init init,
                     int studentWidth, int teacherWidth, int studentLayers, int teacherLayers) {
-        this.run = run;
+        this.context = context;
         this.metric = metric;
         this.explicitPairs = explicitPairs;
         this.projection = projection;
@@ -221,7 +224,7 @@ final class HiddenStateLoss implements Loss {
         float[] w = new float[studentWidth * teacherWidth];
         switch (init) {
             case XAVIER -> {
-                Random random = run.random(KEY + ".projection." + pair);
+                Random random = context.random(KEY + ".projection." + pair);
                 double bound = Math.sqrt(6.0 / (studentWidth + teacherWidth));
                 for (int i = 0; i < w.length; i++) {
                     w[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
@@ -234,7 +237,7 @@ final class HiddenStateLoss implements Loss {
             }
             case ZERO -> { }
         }
-        NDArray weight = run.manager().create(w, new Shape(studentWidth, teacherWidth));
+        NDArray weight = context.manager().create(w, new Shape(studentWidth, teacherWidth));
         weight.setName(KEY + ".projection." + pair);
         weight.setRequiresGradient(true);
         return weight;
@@ -248,19 +251,20 @@ final class HiddenStateLoss implements Loss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new HiddenStateLoss(run, LossParams.choice(params, "metric", Metric.class), layers(params),
-                    LossParams.choice(params, "projection", Projection.class), LossParams.choice(params, "init", Init.class),
-                    LossParams.atLeast(params, "student-hidden-size", 0), LossParams.atLeast(params, "teacher-hidden-size", 0),
-                    LossParams.atLeast(params, "student-layers", 0), LossParams.atLeast(params, "teacher-layers", 0));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new HiddenStateLoss(context, p.choice("metric", Metric.class), layers(p),
+                    p.choice("projection", Projection.class), p.choice("init", Init.class),
+                    p.integer("student-hidden-size", 0), p.integer("teacher-hidden-size", 0),
+                    p.integer("student-layers", 0), p.integer("teacher-layers", 0));
         }
 
-        private static List<int[]> layers(Config params) {
+        private static List<int[]> layers(Params p) {
             List<int[]> pairs = new ArrayList<>();
-            for (Object entry : params.getAnyRefList("layers")) {
+            for (Object entry : p.config().getAnyRefList("layers")) {
                 if (!(entry instanceof List<?> pair) || pair.size() != 2
                         || !(pair.get(0) instanceof Integer) || !(pair.get(1) instanceof Integer)) {
-                    throw new InvalidConfigException("layers", "each entry must be a pair of layer indices",
+                    throw new InvalidConfigException(p.at("layers"), "each entry must be a pair of layer indices",
                             String.valueOf(entry), "[] (uniform) or [[studentLayer, teacherLayer], ...]");
                 }
                 pairs.add(new int[] {(Integer) pair.get(0), (Integer) pair.get(1)});

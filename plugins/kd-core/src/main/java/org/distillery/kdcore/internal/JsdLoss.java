@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.api.loss.LossContext;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * {@code kd.jsd}: generalised Jensen-Shannon divergence JSD(β) between teacher and student.
@@ -62,9 +64,10 @@ final class JsdLoss extends DivergenceLoss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new JsdLoss(LossParams.unitInterval(params, "beta", true), LossParams.positive(params, "temperature"),
-                    LossParams.atLeast(params, "chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new JsdLoss(p.probability("beta"), p.positive("temperature"),
+                    p.integer("chunk-size", 1));
         }
     }
 }

@@ -6,7 +6,8 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.api.loss.LossContext;
 
 /**
  * {@code kd.reverse-kl}: token-level reverse KL divergence, on whatever sequences the sampler
@@ -53,8 +54,9 @@ final class ReverseKlLoss extends DivergenceLoss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new ReverseKlLoss(LossParams.positive(params, "temperature"), LossParams.atLeast(params, "chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new ReverseKlLoss(p.positive("temperature"), p.integer("chunk-size", 1));
         }
     }
 }

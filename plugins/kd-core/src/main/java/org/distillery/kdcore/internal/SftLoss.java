@@ -6,9 +6,10 @@ import com.typesafe.config.Config;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.kit.config.Params;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.loss.LossContext;
 
 /**
  * {@code kd.sft}: supervised fine-tuning, the cross-entropy of the student on the reference
@@ -53,9 +54,10 @@ final class SftLoss implements Loss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new SftLoss(LossParams.unitInterval(params, "label-smoothing", false),
-                    LossParams.atLeast(params, "chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new SftLoss(p.fraction("label-smoothing"),
+                    p.integer("chunk-size", 1));
         }
     }
 }

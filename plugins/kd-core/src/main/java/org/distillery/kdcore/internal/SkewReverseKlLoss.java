@@ -6,7 +6,8 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.api.loss.LossContext;
 
 /**
  * {@code kd.skew-rkl}: skew reverse KL divergence SRKL(α) of DistiLLM.
@@ -54,9 +55,10 @@ final class SkewReverseKlLoss extends DivergenceLoss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new SkewReverseKlLoss(LossParams.unitInterval(params, "alpha", false),
-                    LossParams.positive(params, "temperature"), LossParams.atLeast(params, "chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new SkewReverseKlLoss(p.fraction("alpha"),
+                    p.positive("temperature"), p.integer("chunk-size", 1));
         }
     }
 }

@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.kit.loss.Chunks;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * Chunked token cross-entropy on the batch targets, shared by {@link SftLoss} and
@@ -32,7 +34,7 @@ final class TokenCrossEntropy {
         long vocab = logits.getShape().get(2);
         NDArray targets = input.batch().targets();
         NDArray mask = input.batch().lossMask();
-        NDArray sum = Chunks.sum(logits, chunkSize, input, () -> { }, (chunk, positions, s) -> {
+        NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, positions, s) -> {
             NDArray logQ = s.logSoftmax(-1);
             NDArray ids = Chunks.sliceIds(targets, positions, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray perPosition = logQ.gather(ids, -1).squeeze(-1).neg();

@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
-import org.distillery.api.run.RunContext;
+import org.distillery.kit.config.Params;
+import org.distillery.api.loss.LossContext;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * {@code kd.tvd}: total variation distance between teacher and student.
@@ -48,8 +50,9 @@ final class TvdLoss extends DivergenceLoss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            return new TvdLoss(LossParams.positive(params, "temperature"), LossParams.atLeast(params, "chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new TvdLoss(p.positive("temperature"), p.integer("chunk-size", 1));
         }
     }
 }

@@ -78,6 +78,6 @@ class KdCoreModuleTest {
     })
     void rejectsValuesOutOfRange(String key, String hocon, String path) {
         InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> harness.create(key, hocon));
-        assertEquals(path, e.path());
+        assertEquals("train.loss[0].params." + path, e.path());
     }
 }

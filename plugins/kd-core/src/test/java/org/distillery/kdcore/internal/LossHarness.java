@@ -20,6 +20,7 @@ import ai.djl.training.GradientCollector;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
@@ -42,7 +43,7 @@ final class LossHarness implements AutoCloseable {
 
     private final NDManager base = NDManager.newBaseManager();
     private final NDManager runManager = base.newSubManager();
-    private final TestRun run = new TestRun(runManager, 7);
+    private final LossContext run = new LossContext(runManager, 7, null, null, null, "train.loss[0].params");
     private final Map<String, LossFactory> factories = Guice.createInjector(new KdCoreModule())
             .getInstance(Key.get(new TypeLiteral<Map<String, LossFactory>>() { }));
     private final Config reference = ConfigFactory.parseResources(KdCoreModule.class.getClassLoader(), "reference.conf");

@@ -6,12 +6,16 @@ import java.util.Map;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import com.typesafe.config.ConfigValueType;
 
+import org.distillery.api.ContributionRef;
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.LossSpec;
 import org.distillery.api.train.MethodFactory;
-import org.distillery.api.train.StageSpec;
+import org.distillery.api.train.Stage;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.stage.Stages;
 
 /**
  * {@code minillm.recipe}: the MiniLLM recipe (Gu et al., arXiv 2306.08543, Algorithm 1) as stages
@@ -53,52 +57,42 @@ final class MiniLlmMethod implements MethodFactory {
     }
 
     @Override
-    public List<StageSpec> stages(Config params) {
-        List<StageSpec> stages = new ArrayList<>();
-        boolean sft = !params.getBoolean("skip-sft");
+    public List<Stage> stages(Config params) {
+        Params p = Params.of(params, "method.params");
+        List<Stage> stages = new ArrayList<>();
+        boolean sft = !p.bool("skip-sft");
         if (sft) {
-            Config base = ConfigFactory.parseMap(Map.of(
-                    "loss", List.of(Map.of("key", "kd.sft", "weight", 1.0)),
-                    "sampler", Map.of("key", "data.dataset"),
-                    "select-metric", "val.loss",
-                    "select-metric-key", "",
-                    "select-best", true,
-                    "init-from-stage", ""));
-            stages.add(new StageSpec("sft", "train.kd", overrides(params, "sft").withFallback(base)));
+            KdStage base = KdStage.named("sft").withLoss(List.of(LossSpec.of("kd.sft")))
+                    .withSampler(ContributionRef.of("data.dataset")).withInitFrom("")
+                    .withTrain(ConfigFactory.parseMap(Map.of("select-metric", "val.loss", "select-metric-key", "",
+                            "select-best", true)));
+            stages.add(overrides(p, "sft", base));
         }
-        double lmCoef = params.getDouble("lm-coef");
-        if (!(lmCoef >= 0) || Double.isInfinite(lmCoef)) {
-            throw new InvalidConfigException("method.params.lm-coef", "must not be negative", String.valueOf(lmCoef),
-                    ">= 0");
-        }
-        Config base = ConfigFactory.parseMap(Map.of(
-                "loss", List.of(
-                        Map.of("key", PolicyGradientLoss.KEY, "weight", 1.0),
-                        Map.of("key", SingleStepLoss.KEY, "weight", 1.0),
-                        Map.of("key", PretrainLoss.KEY, "weight", lmCoef)),
-                "sampler", Map.of("key", RolloutSampler.KEY),
-                "select-metric", "rouge-l",
-                "select-metric-key", "eval.rouge-l",
-                "select-best", true,
-                "init-from-stage", sft ? "sft" : ""));
-        stages.add(new StageSpec("minillm", "train.kd", overrides(params, "minillm").withFallback(base)));
-        Config eval = params.getConfig("evaluate").withValue("students",
-                ConfigValueFactory.fromIterable(stages.stream().map(StageSpec::name).toList()));
-        stages.add(new StageSpec("evaluate", "eval.report", eval));
+        double lmCoef = p.nonNegative("lm-coef");
+        KdStage base = KdStage.named("minillm")
+                .withLoss(List.of(LossSpec.of(PolicyGradientLoss.KEY), LossSpec.of(SingleStepLoss.KEY),
+                        new LossSpec(PretrainLoss.KEY, lmCoef, ConfigFactory.empty())))
+                .withSampler(ContributionRef.of(RolloutSampler.KEY)).withInitFrom(sft ? "sft" : "")
+                .withTrain(ConfigFactory.parseMap(Map.of("select-metric", "rouge-l", "select-metric-key", "eval.rouge-l",
+                        "select-best", true)));
+        stages.add(overrides(p, "minillm", base));
+        stages.add(Stages.evaluate(params.getConfig("evaluate"), stages.stream().map(Stage::name).toList()));
         return stages;
     }
 
-    /** The overrides of a stage's train block: an object, or null (the default) for none. */
-    private static Config overrides(Config params, String stage) {
+    /** {@code base} with the stage's overrides of its train block (an object, or null, the default, for none). */
+    private static KdStage overrides(Params p, String stage, KdStage base) {
+        Config params = p.config();
         if (!params.hasPathOrNull(stage) || params.getIsNull(stage)) {
-            return ConfigFactory.empty();
+            return base;
         }
         if (params.getValue(stage).valueType() != ConfigValueType.OBJECT) {
-            throw new InvalidConfigException("method.params." + stage, "must be an object of train settings",
+            throw new InvalidConfigException(p.at(stage), "must be an object of train settings",
                     params.getValue(stage).render(), "e.g. { steps = 200, lr = 5e-6 }");
         }
         // a copy: an object merged over the null default ignores any further fallback (Typesafe
         // Config's rule), which would drop the stage's own settings below
-        return ConfigFactory.parseMap(params.getConfig(stage).root().unwrapped(), "method.params." + stage);
+        Config own = ConfigFactory.parseMap(params.getConfig(stage).root().unwrapped(), p.at(stage));
+        return Stages.overTrain(base, Params.of(own, p.at(stage)));
     }
 }

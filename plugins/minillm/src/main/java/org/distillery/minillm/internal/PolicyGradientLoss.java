@@ -12,7 +12,10 @@ import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.loss.LossContext;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.loss.Chunks;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * {@code minillm.pg}: the long-term part of MiniLLM's reverse-KL policy gradient as a PPO
@@ -60,16 +63,16 @@ final class PolicyGradientLoss implements Loss {
         NDArray advantages = batch.extra(Extras.ADVANTAGES);
         NDArray mask = batch.lossMask();
         long vocab = logits.getShape().get(2);
-        NDArray sum = Positions.sum(logits.getShape().get(1), chunkSize, input.manager(), (chunk, at) -> {
-            NDArray ids = Positions.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
-            NDArray logQ = Positions.slice(logits, at, chunk).logSoftmax(-1).gather(ids, -1).squeeze(-1);
-            NDArray ratio = logQ.sub(Positions.slice(old, at, chunk)).exp().mul(Positions.slice(importance, at, chunk));
-            NDArray negA = Positions.slice(advantages, at, chunk).neg();
+        NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
+            NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
+            NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+            NDArray ratio = logQ.sub(Chunks.slice(old, at, chunk)).exp().mul(Chunks.slice(importance, at, chunk));
+            NDArray negA = Chunks.slice(advantages, at, chunk).neg();
             NDArray clipped = ratio.maximum(Scalars.of(ratio, 1 - epsilon)).minimum(Scalars.of(ratio, 1 + epsilon));
             NDArray perToken = negA.mul(ratio).maximum(negA.mul(clipped));
-            return perToken.mul(Positions.slice(mask, at, chunk)).sum();
+            return perToken.mul(Chunks.slice(mask, at, chunk)).sum();
         });
-        return new LossValue(sum.toType(DataType.FLOAT32, false), Math.round(Positions.total(mask)));
+        return new LossValue(sum.toType(DataType.FLOAT32, false), Chunks.count(mask));
     }
 
     /** Builds {@link PolicyGradientLoss} from {@code clip-epsilon} and {@code chunk-size}. */
@@ -81,9 +84,9 @@ final class PolicyGradientLoss implements Loss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            Params p = new Params(params, "train.loss[" + KEY + "].params");
-            return new PolicyGradientLoss(p.range("clip-epsilon", 0, 1), p.atLeast("chunk-size", 1));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            return new PolicyGradientLoss(p.probability("clip-epsilon"), p.integer("chunk-size", 1));
         }
     }
 }

@@ -16,7 +16,11 @@ import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.loss.LossContext;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.loss.Chunks;
+import org.distillery.kit.loss.Scalars;
+import org.distillery.kit.loss.RegisteredLoss;
 
 /**
  * {@code minillm.pt}: MiniLLM's pre-training term on the corpus rows {@code minillm.rollout}
@@ -63,13 +67,12 @@ final class PretrainLoss implements Loss {
     public LossValue compute(LossInput input) {
         TokenBatch batch = input.batch();
         NDArray ptMask = batch.extra(Extras.PT_MASK);
-        double corpusTokens = Positions.total(ptMask);
+        double corpusTokens = Chunks.count(ptMask);
         if (corpusTokens == 0) {
             return new LossValue(input.manager().zeros(new Shape(), DataType.FLOAT32), 0);
         }
-        double scale = Math.max(1, Positions.total(batch.lossMask())) / corpusTokens;
-        LossInput pt = new LossInput(batch.withLossMask(ptMask), input.studentLogits(), input.studentHidden(),
-                input.teacher(), input.teacherHidden(), input.manager());
+        double scale = Math.max(1, Chunks.count(batch.lossMask())) / corpusTokens;
+        LossInput pt = input.withBatch(batch.withLossMask(ptMask));
         NDArray sum = null;
         if (kdRatio < 1) {
             NDArray ce = lm.get().compute(pt).sum();
@@ -91,13 +94,13 @@ final class PretrainLoss implements Loss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            Params p = new Params(params, "train.loss[" + KEY + "].params");
-            int chunk = p.atLeast("chunk-size", 1);
-            double ratio = p.range("kd-ratio", 0, 1);
-            RegisteredLoss lm = new RegisteredLoss(run, "kd.sft", ConfigFactory.parseMap(
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            int chunk = p.integer("chunk-size", 1);
+            double ratio = p.probability("kd-ratio");
+            RegisteredLoss lm = new RegisteredLoss(context, "kd.sft", ConfigFactory.parseMap(
                     Map.of("label-smoothing", 0.0, "chunk-size", chunk)), KEY);
-            RegisteredLoss kd = new RegisteredLoss(run, "kd.forward-kl", ConfigFactory.parseMap(
+            RegisteredLoss kd = new RegisteredLoss(context, "kd.forward-kl", ConfigFactory.parseMap(
                     Map.of("temperature", 1.0, "chunk-size", chunk)), KEY);
             return new PretrainLoss(lm, kd, ratio);
         }

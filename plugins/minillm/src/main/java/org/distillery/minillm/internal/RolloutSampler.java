@@ -32,6 +32,9 @@ import org.distillery.api.sampler.Sampler;
 import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.Teacher;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.data.Records;
+import org.distillery.api.data.Datasets;
 
 /**
  * {@code minillm.rollout}: MiniLLM's rollout buffer inside {@code train.kd} (Gu et al.,
@@ -64,7 +67,6 @@ final class RolloutSampler implements Sampler {
     /** Registry key. */
     static final String KEY = "minillm.rollout";
 
-    private static final String WHERE = "train.sampler.params";
 
     private final SamplerContext ctx;
     private final Settings s;
@@ -106,26 +108,26 @@ final class RolloutSampler implements Sampler {
                     double rewardScaling, double rewardClip, int ptBatchSize) {
 
         static Settings of(Config params, SamplerContext ctx) {
-            Params p = new Params(params, WHERE);
-            int maxPrompt = p.atLeast("max-prompt-length", 0);
+            Params p = Params.of(params, ctx.paramsPath());
+            int maxPrompt = p.integer("max-prompt-length", 0);
             if (maxPrompt == 0) {
                 maxPrompt = Math.max(1, ctx.maxLength() / 2);
             }
             if (maxPrompt >= ctx.maxLength()) {
-                throw new InvalidConfigException(p.path("max-prompt-length"), "leaves no room for a response within "
+                throw new InvalidConfigException(p.at("max-prompt-length"), "leaves no room for a response within "
                         + "train.max-length = " + ctx.maxLength(), String.valueOf(maxPrompt), "< train.max-length");
             }
-            int gen = p.atLeast("generation-batch-size", 0);
-            int pt = p.atLeast("pt-batch-size", 0);
+            int gen = p.integer("generation-batch-size", 0);
+            int pt = p.integer("pt-batch-size", 0);
             if (params.getString("pt-file").isEmpty()) {
                 pt = 0;
             } else if (pt == 0) {
                 pt = ctx.batchSize();
             }
-            return new Settings(p.atLeast("rollout-size", 1), gen == 0 ? ctx.batchSize() : gen, maxPrompt,
-                    p.atLeast("max-new-tokens", 0), p.range("alpha", 0, 1), p.atLeast("ppo-epochs", 1),
-                    p.range("gamma", 0, 1), p.flag("include-current-reward"), p.flag("length-norm"),
-                    p.flag("whiten-advantages"), p.positive("reward-scaling"), p.positive("reward-clip"), pt);
+            return new Settings(p.integer("rollout-size", 1), gen == 0 ? ctx.batchSize() : gen, maxPrompt,
+                    p.integer("max-new-tokens", 0), p.probability("alpha"), p.integer("ppo-epochs", 1),
+                    p.probability("gamma"), p.bool("include-current-reward"), p.bool("length-norm"),
+                    p.bool("whiten-advantages"), p.positive("reward-scaling"), p.positive("reward-clip"), pt);
         }
     }
 
@@ -268,7 +270,7 @@ final class RolloutSampler implements Sampler {
             return sum;
         }).average().orElse(0));
         fig.put("seconds", (System.nanoTime() - t0) / 1e9);
-        ctx.run().events().event("minillm-rollout", fig);
+        ctx.resources().events().event("minillm-rollout", fig);
         return new RolloutBuffer(r, List.copyOf(scored));
     }
 
@@ -441,100 +443,34 @@ final class RolloutSampler implements Sampler {
             Settings s = Settings.of(params, ctx);
             Tokenizer tok = ctx.tokenizer();
             String file = params.getString("file");
-            String filePath = file.isEmpty() ? "data.train-file" : WHERE + ".file";
-            if (file.isEmpty()) {
-                file = ctx.run().config().getString("data.train-file");
-            }
-            if (file.isEmpty()) {
-                throw new InvalidConfigException("data.train-file", "is required by sampler " + KEY + " (its prompts)",
-                        "\"\"", "a JSONL file of {prompt, response} or {messages} records");
-            }
+            String filePath = ctx.paramsPath() + ".file";
             List<int[]> prompts = new ArrayList<>();
-            for (Example e : read(ctx, file, filePath)) {
-                String text = promptText(e, tok);
-                if (text != null) {
-                    prompts.add(truncatePrompt(concat(bos(tok), tok.encode(text)), s.maxPromptLength(), tok));
+            for (Example e : ctx.datasets().read(file, Datasets.Split.TRAIN, filePath)) {
+                if (Records.hasPrompt(e)) {
+                    prompts.add(Records.truncatePrompt(Records.promptIds(e, tok), s.maxPromptLength(), tok));
                 }
             }
             if (prompts.isEmpty()) {
-                throw new InvalidConfigException(filePath, "has no prompt/response or chat records", file,
-                        "a JSONL file of {prompt, response} or {messages} records");
+                throw new InvalidConfigException(file.isEmpty() ? "data.train-file" : filePath,
+                        "has no prompt/response or chat records", file, "a JSONL file of {prompt, response} or "
+                        + "{messages} records");
             }
             List<int[]> corpus = new ArrayList<>();
             String ptFile = params.getString("pt-file");
             if (!ptFile.isEmpty()) {
-                for (Example e : read(ctx, ptFile, WHERE + ".pt-file")) {
+                for (Example e : ctx.datasets().read(ptFile, Datasets.Split.TRAIN, ctx.paramsPath() + ".pt-file")) {
                     if (e.text() != null) {
-                        int[] ids = concat(bos(tok), tok.encode(e.text()), new int[] {tok.eosId()});
-                        corpus.add(ids.length > ctx.maxLength() ? java.util.Arrays.copyOf(ids, ctx.maxLength()) : ids);
+                        corpus.add(Records.encode(e, tok, ctx.maxLength()).ids());
                     }
                 }
                 if (corpus.isEmpty()) {
-                    throw new InvalidConfigException(WHERE + ".pt-file", "has no {text} records", ptFile,
+                    throw new InvalidConfigException(ctx.paramsPath() + ".pt-file", "has no {text} records", ptFile,
                             "a JSONL file of {text} records, or \"\" for no pre-training term");
                 }
             }
-            long seed = ctx.run().random(KEY).nextLong();
-            return new RolloutSampler(ctx, s, ctx.run().models().generator(), List.copyOf(prompts), List.copyOf(corpus),
-                    bos(tok).length, seed);
+            long seed = ctx.resources().random(KEY).nextLong();
+            return new RolloutSampler(ctx, s, ctx.resources().models().generator(), List.copyOf(prompts),
+                    List.copyOf(corpus), Records.withBos(new int[0], tok).length, seed);
         }
-
-        private static List<Example> read(SamplerContext ctx, String file, String path) {
-            try {
-                return ctx.run().data().readJsonl(Path.of(file));
-            } catch (IOException | RuntimeException e) {
-                throw new InvalidConfigException(path, String.valueOf(e.getMessage()), file, "a readable JSONL file");
-            }
-        }
-    }
-
-    /** The text a prompt record is continued from, as train.kd's sequences build it; null for text records. */
-    static String promptText(Example e, Tokenizer tok) {
-        if (e.prompt() != null) {
-            return e.prompt() + "\n";
-        }
-        if (!e.messages().isEmpty()) {
-            List<Tokenizer.ChatTurn> turns = new ArrayList<>();
-            List<Example.Message> msgs = e.messages();
-            int last = msgs.size() - 1;
-            if (msgs.get(last).role().equals("assistant")) {
-                last--;
-            }
-            for (int i = 0; i <= last; i++) {
-                turns.add(new Tokenizer.ChatTurn(msgs.get(i).role(), msgs.get(i).content()));
-            }
-            return tok.applyChatTemplate(turns, true);
-        }
-        return null;
-    }
-
-    /** Keeps bos (if any) and the last tokens of a prompt longer than {@code max}. */
-    static int[] truncatePrompt(int[] ids, int max, Tokenizer tok) {
-        if (ids.length <= max) {
-            return ids;
-        }
-        int head = tok.bosId().isPresent() ? 1 : 0;
-        int[] out = new int[max];
-        System.arraycopy(ids, 0, out, 0, head);
-        System.arraycopy(ids, ids.length - (max - head), out, head, max - head);
-        return out;
-    }
-
-    private static int[] bos(Tokenizer tok) {
-        return tok.bosId().isPresent() ? new int[] {tok.bosId().getAsInt()} : new int[0];
-    }
-
-    private static int[] concat(int[]... parts) {
-        int n = 0;
-        for (int[] p : parts) {
-            n += p.length;
-        }
-        int[] out = new int[n];
-        int o = 0;
-        for (int[] p : parts) {
-            System.arraycopy(p, 0, out, o, p.length);
-            o += p.length;
-        }
-        return out;
     }
 }

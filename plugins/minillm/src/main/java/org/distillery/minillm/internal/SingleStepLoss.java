@@ -14,7 +14,10 @@ import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.loss.LossContext;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.loss.Chunks;
+import org.distillery.kit.loss.RegisteredLoss;
 
 /**
  * {@code minillm.single-step}: the single-step part of MiniLLM's gradient, (∇L)_Single =
@@ -60,9 +63,8 @@ final class SingleStepLoss implements Loss {
         TokenBatch batch = input.batch();
         NDArray mask = batch.lossMask();
         TokenBatch weighted = importanceWeight ? batch.withLossMask(mask.mul(batch.extra(Extras.IMPORTANCE))) : batch;
-        LossValue v = reverseKl.get().compute(new LossInput(weighted, input.studentLogits(), input.studentHidden(),
-                input.teacher(), input.teacherHidden(), input.manager()));
-        return new LossValue(v.sum(), Math.round(Positions.total(mask)));
+        LossValue v = reverseKl.get().compute(input.withBatch(weighted));
+        return new LossValue(v.sum(), Chunks.count(mask));
     }
 
     /** Builds {@link SingleStepLoss} over the registered {@code kd.reverse-kl}. */
@@ -74,10 +76,10 @@ final class SingleStepLoss implements Loss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
-            Params p = new Params(params, "train.loss[" + KEY + "].params");
-            Config inner = ConfigFactory.parseMap(Map.of("temperature", 1.0, "chunk-size", p.atLeast("chunk-size", 1)));
-            return new SingleStepLoss(new RegisteredLoss(run, REVERSE_KL, inner, KEY), p.flag("importance-weight"));
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            Config inner = ConfigFactory.parseMap(Map.of("temperature", 1.0, "chunk-size", p.integer("chunk-size", 1)));
+            return new SingleStepLoss(new RegisteredLoss(context, REVERSE_KL, inner, KEY), p.bool("importance-weight"));
         }
     }
 }

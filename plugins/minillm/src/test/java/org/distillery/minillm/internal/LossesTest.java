@@ -19,10 +19,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
@@ -31,6 +27,9 @@ import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.distillery.api.teacher.TeacherOutput;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The three MiniLLM loss terms against hand-computed values and the kd-core losses they compose. */
 class LossesTest {
@@ -48,7 +47,7 @@ class LossesTest {
     }
 
     private static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run,
+        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
                 ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
     }
 
@@ -224,9 +223,9 @@ class LossesTest {
     @Test
     void outOfRangeParametersNameTheirPath() {
         var e = assertThrows(InvalidConfigException.class, () -> loss(PolicyGradientLoss.KEY, "clip-epsilon = 1.5"));
-        assertEquals("train.loss[minillm.pg].params.clip-epsilon", e.path());
+        assertEquals("train.loss[0].params.clip-epsilon", e.path());
         e = assertThrows(InvalidConfigException.class, () -> loss(PretrainLoss.KEY, "kd-ratio = -0.1"));
-        assertEquals("train.loss[minillm.pt].params.kd-ratio", e.path());
+        assertEquals("train.loss[0].params.kd-ratio", e.path());
     }
 
     static float[] gaussian(Random r, int n) {

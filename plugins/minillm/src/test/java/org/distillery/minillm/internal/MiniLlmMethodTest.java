@@ -10,14 +10,16 @@ import java.util.Set;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 
+import org.distillery.api.ContributionKind;
+import org.distillery.api.InvalidConfigException;
+import org.distillery.api.train.KdStage;
+import org.distillery.api.train.LossSpec;
+import org.distillery.api.train.MethodFactory;
+import org.distillery.api.train.Stage;
+import org.distillery.api.train.StageSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-
-import org.distillery.api.ContributionKind;
-import org.distillery.api.InvalidConfigException;
-import org.distillery.api.train.MethodFactory;
-import org.distillery.api.train.StageSpec;
 
 /** The module binds every contribution with its defaults; the method's stages and overrides. */
 class MiniLlmMethodTest {
@@ -34,7 +36,7 @@ class MiniLlmMethodTest {
         run.close();
     }
 
-    private static List<StageSpec> stages(String params) {
+    private static List<Stage> stages(String params) {
         return run.factory(ContributionKind.METHOD, MiniLlmMethod.KEY, MethodFactory.class).stages(
                 ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.METHOD, MiniLlmMethod.KEY)));
     }
@@ -60,45 +62,48 @@ class MiniLlmMethodTest {
 
     @Test
     void defaultRecipeIsSftThenMiniLlmThenEvaluation() {
-        List<StageSpec> s = stages("");
-        assertEquals(List.of("sft", "minillm", "evaluate"), s.stream().map(StageSpec::name).toList());
-        Config sft = s.get(0).params();
-        assertEquals("train.kd", s.get(0).trainer());
-        assertEquals("kd.sft", sft.getConfigList("loss").get(0).getString("key"));
-        assertEquals("val.loss", sft.getString("select-metric"));
-        assertTrue(sft.getBoolean("select-best"));
-        Config mini = s.get(1).params();
-        assertEquals("sft", mini.getString("init-from-stage"));
-        assertEquals(RolloutSampler.KEY, mini.getString("sampler.key"));
+        List<Stage> s = stages("");
+        assertEquals(List.of("sft", "minillm", "evaluate"), s.stream().map(Stage::name).toList());
+        KdStage sft = (KdStage) s.get(0);
+        assertEquals("train.kd", sft.trainer());
+        assertEquals("kd.sft", sft.loss().get(0).key());
+        assertEquals("data.dataset", sft.sampler().key());
+        assertEquals("val.loss", sft.train().getString("select-metric"));
+        assertTrue(sft.train().getBoolean("select-best"));
+        KdStage mini = (KdStage) s.get(1);
+        assertEquals("sft", mini.initFrom());
+        assertEquals(RolloutSampler.KEY, mini.sampler().key());
         assertEquals(List.of(PolicyGradientLoss.KEY, SingleStepLoss.KEY, PretrainLoss.KEY),
-                mini.getConfigList("loss").stream().map(c -> c.getString("key")).toList());
-        assertEquals("rouge-l", mini.getString("select-metric"));
-        assertEquals("eval.rouge-l", mini.getString("select-metric-key"));
-        Config eval = s.get(2).params();
-        assertEquals("eval.report", s.get(2).trainer());
-        assertEquals(List.of("sft", "minillm"), eval.getStringList("students"));
-        assertTrue(eval.getConfigList("metrics").stream().anyMatch(m -> m.getString("key").equals("eval.exaccerr")));
+                mini.loss().stream().map(LossSpec::key).toList());
+        assertEquals("rouge-l", mini.train().getString("select-metric"));
+        assertEquals("eval.rouge-l", mini.train().getString("select-metric-key"));
+        StageSpec eval = (StageSpec) s.get(2);
+        assertEquals("eval.report", eval.trainer());
+        assertEquals(List.of("sft", "minillm"), eval.params().getStringList("students"));
+        assertTrue(eval.params().getConfigList("metrics").stream()
+                .anyMatch(m -> m.getString("key").equals("eval.exaccerr")));
     }
 
     @Test
     void stageOverridesAndLmCoefReachTheirStages() {
-        List<StageSpec> s = stages("""
+        List<Stage> s = stages("""
                 sft { steps = 30, lr = 5e-4 }
                 minillm { steps = 12, sampler.params { rollout-size = 8 } }
                 lm-coef = 0.5
                 """);
-        assertEquals(30, s.get(0).params().getLong("steps"));
-        assertEquals(5e-4, s.get(0).params().getDouble("lr"));
-        assertEquals("data.dataset", s.get(0).params().getString("sampler.key"), s.get(0).params().root().render());
-        Config mini = s.get(1).params();
-        assertEquals(12, mini.getLong("steps"));
-        assertEquals(RolloutSampler.KEY, mini.getString("sampler.key"));
-        assertEquals(8, mini.getInt("sampler.params.rollout-size"));
-        assertEquals(0.5, mini.getConfigList("loss").get(2).getDouble("weight"));
-        List<StageSpec> skipped = stages("skip-sft = true");
-        assertEquals(List.of("minillm", "evaluate"), skipped.stream().map(StageSpec::name).toList());
-        assertEquals("", skipped.get(0).params().getString("init-from-stage"));
-        assertEquals(List.of("minillm"), skipped.get(1).params().getStringList("students"));
+        KdStage sft = (KdStage) s.get(0);
+        assertEquals(30, sft.train().getLong("steps"));
+        assertEquals(5e-4, sft.train().getDouble("lr"));
+        assertEquals("data.dataset", sft.sampler().key());
+        KdStage mini = (KdStage) s.get(1);
+        assertEquals(12, mini.train().getLong("steps"));
+        assertEquals(RolloutSampler.KEY, mini.sampler().key());
+        assertEquals(8, mini.sampler().params().getInt("rollout-size"));
+        assertEquals(0.5, mini.loss().get(2).weight());
+        List<Stage> skipped = stages("skip-sft = true");
+        assertEquals(List.of("minillm", "evaluate"), skipped.stream().map(Stage::name).toList());
+        assertEquals("", ((KdStage) skipped.get(0)).initFrom());
+        assertEquals(List.of("minillm"), ((StageSpec) skipped.get(1)).params().getStringList("students"));
     }
 
     @Test

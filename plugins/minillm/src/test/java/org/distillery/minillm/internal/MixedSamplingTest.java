@@ -13,15 +13,14 @@ import java.util.List;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.GenerationOptions;
 import org.distillery.api.model.GenerationResult;
 import org.distillery.api.model.Generator;
 import org.distillery.api.model.LanguageModel;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Teacher-mixed sampling through {@link Generator#generateMixed} with {@link MixedHook}: α = 0

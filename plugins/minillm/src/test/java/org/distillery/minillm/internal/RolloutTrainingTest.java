@@ -16,21 +16,19 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import org.distillery.api.ContributionKind;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.sampler.Sampler;
-import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.Teacher;
 import org.distillery.api.teacher.TeacherFactory;
+import org.distillery.api.train.KdStage;
 import org.distillery.api.train.StageResult;
-import org.distillery.api.train.StageSpec;
 import org.distillery.train.KdTrainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code minillm.rollout} on tiny models: the stored values line up with the student's own
@@ -89,7 +87,7 @@ class RolloutTrainingTest {
     }
 
     private static StageResult train(TestRun run) throws Exception {
-        return new KdTrainer().run(run, new StageSpec("minillm", "train.kd", run.config().getConfig("train")));
+        return new KdTrainer().run(run, KdStage.named("minillm"));
     }
 
     @Test
@@ -99,11 +97,11 @@ class RolloutTrainingTest {
              NDManager m = run.manager().newSubManager()) {
             Config train = run.config().getConfig("train");
             var c = run.registry().find(ContributionKind.TEACHER, "teacher.local", TeacherFactory.class).orElseThrow();
-            try (Teacher teacher = c.factory().open(run, run.config().getConfig("teacher.params"));
+            try (Teacher teacher = c.factory().open(run.teacherContext(dir.resolve("teacher"), 24), run.config().getConfig("teacher.params").withFallback(c.defaults()));
                  LanguageModel student = run.tinyModel(dir.resolve("student"), 9, m)) {
                 var tok = run.models().tokenizer(dir.resolve("teacher"));
                 Sampler sampler = run.factory(ContributionKind.SAMPLER, RolloutSampler.KEY, SamplerFactory.class).create(
-                        new SamplerContext(run, tok, student, teacher, 2, 24),
+                        run.samplerContext(tok, student, teacher, 2, 24),
                         train.getConfig("sampler.params").withFallback(run.defaults(ContributionKind.SAMPLER,
                                 RolloutSampler.KEY)));
                 TokenBatch b = sampler.next(m);
@@ -224,17 +222,17 @@ class RolloutTrainingTest {
         try (TestRun run = run(dir.resolve("run"), data, 1)) {
             var e = org.junit.jupiter.api.Assertions.assertThrows(org.distillery.api.InvalidConfigException.class,
                     () -> run.factory(ContributionKind.SAMPLER, RolloutSampler.KEY, SamplerFactory.class).create(
-                            new SamplerContext(run, run.models().tokenizer(dir.resolve("teacher")), null, null, 2, 24),
+                            run.samplerContext(run.models().tokenizer(dir.resolve("teacher")), null, null, 2, 24),
                             run.defaults(ContributionKind.SAMPLER, RolloutSampler.KEY)));
             assertEquals("teacher.key", e.path());
             try (NDManager m = run.manager().newSubManager()) {
                 var c = run.registry().find(ContributionKind.TEACHER, "teacher.local", TeacherFactory.class).orElseThrow();
-                try (Teacher teacher = c.factory().open(run, run.config().getConfig("teacher.params"))) {
+                try (Teacher teacher = c.factory().open(run.teacherContext(dir.resolve("teacher"), 24), run.config().getConfig("teacher.params").withFallback(c.defaults()))) {
                     var bad = ConfigFactory.parseString("alpha = 1.5").withFallback(
                             run.defaults(ContributionKind.SAMPLER, RolloutSampler.KEY));
                     var e2 = org.junit.jupiter.api.Assertions.assertThrows(org.distillery.api.InvalidConfigException.class,
                             () -> run.factory(ContributionKind.SAMPLER, RolloutSampler.KEY, SamplerFactory.class).create(
-                                    new SamplerContext(run, run.models().tokenizer(dir.resolve("teacher")),
+                                    run.samplerContext(run.models().tokenizer(dir.resolve("teacher")),
                                             teacher.model().get(), teacher, 2, 24), bad));
                     assertEquals("train.sampler.params.alpha", e2.path());
                 }

@@ -3,27 +3,18 @@ package org.distillery.minillm.internal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.Random;
 
-import com.google.inject.Guice;
-import com.google.inject.Injector;
-import com.google.inject.Key;
-import com.google.inject.TypeLiteral;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 
 import ai.djl.ndarray.NDManager;
 
-import org.distillery.api.ContributionFactory;
-import org.distillery.api.ContributionKind;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.model.LanguageModel;
-import org.distillery.api.sampler.SamplerFactory;
-import org.distillery.api.train.MethodFactory;
+import org.distillery.eval.EvalModule;
 import org.distillery.kdcore.internal.KdCoreModule;
+import org.distillery.teachers.TeachersModule;
 import org.distillery.testkit.TestRunContext;
-import org.distillery.train.BuiltInContributions;
+import org.distillery.train.TrainModule;
 
 /**
  * The shared test run with a registry holding what the kernel would register: the built-ins,
@@ -40,12 +31,8 @@ final class TestRun extends TestRunContext {
     TestRun(Path dir, Config experiment) {
         super(builder().dir(dir).config(experiment)
                 .random((seed, purpose) -> new Random(seed * 0x9E3779B97F4A7C15L ^ purpose.hashCode())));
-        BuiltInContributions.all().forEach(b -> register(b.kind(), b.key(), b.factory(), b.defaults()));
-        Config reference = ConfigFactory.parseResources(TestRun.class.getClassLoader(), "reference.conf").resolve();
-        Injector injector = Guice.createInjector(new KdCoreModule(), new MiniLlmModule());
-        registerAll(ContributionKind.LOSS, bound(injector, LossFactory.class), reference);
-        registerAll(ContributionKind.SAMPLER, bound(injector, SamplerFactory.class), reference);
-        registerAll(ContributionKind.METHOD, bound(injector, MethodFactory.class), reference);
+        registerModules(new TrainModule(), new EvalModule(), new TeachersModule(), new KdCoreModule(),
+                new MiniLlmModule());
     }
 
     /** A run without a directory or experiment, for loss tests. */
@@ -55,13 +42,6 @@ final class TestRun extends TestRunContext {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static <F extends ContributionFactory> Map<String, F> bound(Injector injector, Class<F> type) {
-        @SuppressWarnings("unchecked")
-        Key<Map<String, F>> key = (Key<Map<String, F>>) Key.get(TypeLiteral.get(
-                com.google.inject.util.Types.mapOf(String.class, type)));
-        return injector.getInstance(key);
     }
 
     /** Creates a random tiny GPT-2 from {@link #TINY_GPT2} with {@code seed}, in {@code m}. */

@@ -17,13 +17,17 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
+import org.distillery.api.model.InitializerContext;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelInitializer;
 import org.distillery.api.model.ModelInitializerFactory;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.run.RunResources;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.data.Records;
 
 /**
  * {@code moe.aggregate}: knowledge gathering of OneS (Xue et al., "One Student Knows All Experts
@@ -45,7 +49,7 @@ final class AggregateInitializer implements ModelInitializer {
 
     /** Registry key. */
     static final String KEY = "moe.aggregate";
-    private static final String PREFIX = "student.initializer.params.";
+    private static final String PREFIX = "student.initializer.params";
     private static final List<String> MOE_FIELDS = List.of("num_local_experts", "num_experts", "num_experts_per_tok",
             "moe_intermediate_size", "shared_expert_intermediate_size", "norm_topk_prob", "decoder_sparse_step",
             "mlp_only_layers", "router_aux_loss_coef", "output_router_logits", "router_jitter_noise", "torch_dtype");
@@ -59,24 +63,25 @@ final class AggregateInitializer implements ModelInitializer {
     private final double sharedScale;
 
     AggregateInitializer(Config params) {
-        p = new Params(params, PREFIX);
+        p = Params.of(params, PREFIX);
         method = p.choice("method", Gathering.Method.class);
         merge = switch (method) {
             case TOP_K -> p.choice("top-k-merge", Gathering.Merge.class);
             case SVD -> p.choice("svd-merge", Gathering.Merge.class);
             default -> Gathering.Merge.AVERAGE;
         };
-        keep = p.atLeast("top-k", 1);
-        svdRank = p.atLeast("svd-rank", 0);
-        intermediateSize = p.atLeast("intermediate-size", 0);
+        keep = p.integer("top-k", 1);
+        svdRank = p.integer("svd-rank", 0);
+        intermediateSize = p.integer("intermediate-size", 0);
         sharedScale = p.nonNegative("shared-expert-scale");
-        p.atLeast("calibration-records", 1);
-        p.atLeast("calibration-max-length", 2);
-        p.atLeast("calibration-batch-size", 1);
+        p.integer("calibration-records", 1);
+        p.integer("calibration-max-length", 2);
+        p.integer("calibration-batch-size", 1);
     }
 
     @Override
-    public LanguageModel initialize(RunContext run, LanguageModel teacher) {
+    public LanguageModel initialize(InitializerContext context, LanguageModel teacher) {
+        RunResources run = context.resources();
         MoeLayout layout;
         try {
             layout = MoeLayout.of(teacher);
@@ -85,10 +90,10 @@ final class AggregateInitializer implements ModelInitializer {
                     + e.getMessage(), teacher.config().modelType(), String.join(", ", MoeLayout.SUPPORTED));
         }
         if (method == Gathering.Method.TOP_K && keep > layout.numExperts()) {
-            throw new InvalidConfigException(p.path("top-k"), "exceeds the teacher's " + layout.numExperts()
+            throw new InvalidConfigException(p.at("top-k"), "exceeds the teacher's " + layout.numExperts()
                     + " experts", String.valueOf(keep), "1.." + layout.numExperts());
         }
-        long[][] counts = Gathering.needsFrequencies(method, merge) ? calibrate(run, teacher, layout) : null;
+        long[][] counts = Gathering.needsFrequencies(method, merge) ? calibrate(context, teacher, layout) : null;
         List<Map<String, Object>> report = new ArrayList<>();
         try (NDManager scratch = run.manager().newSubManager()) {
             Map<Integer, Gathering.Block> blocks = gather(teacher, layout, counts, scratch, report);
@@ -102,9 +107,9 @@ final class AggregateInitializer implements ModelInitializer {
             LanguageModel student = run.models().create(config, run.seed(), run.manager());
             try {
                 fill(student, teacher, blocks, width, scratch);
-                Path dir = outputDir(run);
+                Path dir = outputDir(context);
                 run.models().save(student, dir, DataType.FLOAT32);
-                copyTokenizer(run, dir);
+                copyTokenizer(context.tokenizerDir(), dir);
                 Map<String, Object> event = new LinkedHashMap<>();
                 event.put("method", Params.name(method));
                 event.put("student", config.modelType());
@@ -219,52 +224,34 @@ final class AggregateInitializer implements ModelInitializer {
     }
 
     /** Top-k routing counts per sparse layer on the first N calibration records. */
-    private long[][] calibrate(RunContext run, LanguageModel teacher, MoeLayout layout) {
+    private long[][] calibrate(InitializerContext context, LanguageModel teacher, MoeLayout layout) {
         String file = p.string("calibration-file");
-        String path = p.path("calibration-file");
-        if (file.isEmpty()) {
-            file = run.config().hasPath("data.train-file") ? run.config().getString("data.train-file") : "";
-            path = "data.train-file";
+        List<Example> records = context.datasets().read(file, Datasets.Split.TRAIN, p.at("calibration-file"));
+        Tokenizer tok = context.tokenizer();
+        int n = Math.min(records.size(), p.config().getInt("calibration-records"));
+        List<int[]> seqs = new ArrayList<>();
+        for (Example e : records.subList(0, n)) {
+            seqs.add(Records.encode(e, tok, p.config().getInt("calibration-max-length")).ids());
         }
-        if (file.isEmpty() || !Files.isRegularFile(Path.of(file))) {
-            throw new InvalidConfigException(path, "method " + Params.name(method) + " needs a calibration set of "
-                    + "records", file.isEmpty() ? "\"\"" : file, "a JSONL file (calibration-file or data.train-file)");
-        }
-        Path tokDir = RouterStats.tokenizerDir(run.config());
-        if (tokDir == null) {
-            throw new InvalidConfigException("tokenizer.dir", "the calibration set needs a tokenizer", "\"\"",
-                    "a folder with tokenizer.json or tokenizer_config.json");
-        }
-        try {
-            Tokenizer tok = run.models().tokenizer(tokDir);
-            List<Example> records = run.data().readJsonl(Path.of(file));
-            int n = Math.min(records.size(), p.config().getInt("calibration-records"));
-            List<int[]> seqs = new ArrayList<>();
-            for (Example e : records.subList(0, n)) {
-                seqs.add(RouterStats.encode(e, tok, p.config().getInt("calibration-max-length")));
-            }
-            long[][] counts = RouterStats.count(teacher, layout, seqs, p.config().getInt("calibration-batch-size"),
-                    tok.padId(), run.manager());
-            run.events().event("moe.calibration", Map.of("file", file, "records", n, "counts",
-                    RouterStats.asLists(counts)));
-            return counts;
-        } catch (IOException e) {
-            throw new InvalidConfigException(path, e.getMessage(), file, "a readable JSONL file");
-        }
+        long[][] counts = RouterStats.count(teacher, layout, seqs, p.config().getInt("calibration-batch-size"),
+                tok.padId(), context.resources().manager());
+        context.resources().events().event("moe.calibration", Map.of("file",
+                context.datasets().resolve(file, Datasets.Split.TRAIN, p.at("calibration-file")).toString(),
+                "records", n, "counts", RouterStats.asLists(counts)));
+        return counts;
     }
 
-    private Path outputDir(RunContext run) {
+    private Path outputDir(InitializerContext context) {
         String dir = p.string("output-dir");
         if (!dir.isEmpty()) {
             return Path.of(dir);
         }
         String render = p.config().root().render(ConfigRenderOptions.concise());
         String hash = Integer.toHexString(java.util.Arrays.hashCode(render.getBytes(StandardCharsets.UTF_8)));
-        return run.runDir().resolve("student-init").resolve(KEY + "-" + Params.name(method) + "-" + hash);
+        return context.workDir().resolve(KEY + "-" + Params.name(method) + "-" + hash);
     }
 
-    private static void copyTokenizer(RunContext run, Path dir) throws IOException {
-        Path source = RouterStats.tokenizerDir(run.config());
+    private static void copyTokenizer(Path source, Path dir) throws IOException {
         if (source == null) {
             return;
         }

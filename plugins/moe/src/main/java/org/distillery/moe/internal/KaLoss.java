@@ -13,11 +13,13 @@ import ai.djl.ndarray.NDArray;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.run.RunContext;
 import org.distillery.api.teacher.TeacherOutput;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.loss.Scalars;
 
 /**
  * {@code moe.ka}: Knowledge Augmentation's loss (Kim, Chu, Yang, "Every Expert Matters",
@@ -85,29 +87,30 @@ final class KaLoss implements Loss {
         }
 
         @Override
-        public Loss create(RunContext run, Config params) {
+        public Loss create(LossContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
             String key = params.getString("divergence");
             if (key.equals(KEY)) {
-                throw new InvalidConfigException("divergence", "must name another loss", key, "e.g. kd.forward-kl");
+                throw new InvalidConfigException(p.at("divergence"), "must name another loss", key, "e.g. kd.forward-kl");
             }
-            var c = run.registry().find(ContributionKind.LOSS, key, LossFactory.class).orElseThrow(() ->
-                    new InvalidConfigException("divergence", "no registered loss", key, String.join(", ",
-                            run.registry().list(ContributionKind.LOSS).stream().map(i -> i.key())
+            var c = context.registry().find(ContributionKind.LOSS, key, LossFactory.class).orElseThrow(() ->
+                    new InvalidConfigException(p.at("divergence"), "no registered loss", key, String.join(", ",
+                            context.registry().list(ContributionKind.LOSS).stream().map(i -> i.key())
                                     .filter(k -> !k.equals(KEY)).toList())));
             Config own;
             try {
                 own = ConfigFactory.parseString(params.getString("divergence-params"));
             } catch (ConfigException e) {
-                throw new InvalidConfigException("divergence-params", "is not HOCON: " + e.getMessage(),
+                throw new InvalidConfigException(p.at("divergence-params"), "is not HOCON: " + e.getMessage(),
                         params.getString("divergence-params"), "e.g. \"temperature = 2.0\"");
             }
             for (String k : own.root().keySet()) {
                 if (!c.defaults().hasPath(k)) {
-                    throw new InvalidConfigException("divergence-params." + k, "unknown parameter of " + key, null,
+                    throw new InvalidConfigException(p.at("divergence-params") + "." + k, "unknown parameter of " + key, null,
                             String.join(", ", c.defaults().root().keySet()));
                 }
             }
-            return new KaLoss(c.factory().create(run, own.withFallback(c.defaults()).resolve()));
+            return new KaLoss(c.factory().create(context, own.withFallback(c.defaults()).resolve()));
         }
     }
 }

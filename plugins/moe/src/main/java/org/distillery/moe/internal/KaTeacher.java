@@ -11,13 +11,13 @@ import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
-import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
-import org.distillery.api.model.ModelOutput;
-import org.distillery.api.run.RunContext;
 import org.distillery.api.teacher.Teacher;
+import org.distillery.api.teacher.TeacherContext;
 import org.distillery.api.teacher.TeacherFactory;
 import org.distillery.api.teacher.TeacherOutput;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.teacher.ModelTeacher;
 
 /**
  * {@code moe.ka}: Knowledge Augmentation's teacher (Kim, Chu, Yang, "Every Expert Matters",
@@ -34,7 +34,7 @@ import org.distillery.api.teacher.TeacherOutput;
  * train.loss = [ { key = moe.ka, params { divergence = kd.reverse-kl } } ]
  * </pre>
  */
-final class KaTeacher extends MoeTeachers.Base {
+final class KaTeacher extends ModelTeacher {
 
     /** Registry key. */
     static final String KEY = "moe.ka";
@@ -54,16 +54,10 @@ final class KaTeacher extends MoeTeachers.Base {
         List<NDArray> logits = new ArrayList<>(samples);
         List<NDArray> hidden = List.of();
         for (int m = 0; m < samples; m++) {
-            ForwardOptions opts = ForwardOptions.inference().withMask(batch.attentionMask()).withRouting(routing);
-            if (hiddenStates && m == 0) {
-                opts = opts.withHiddenStates();
-            }
-            ModelOutput out = model.forward(batch.inputIds(), opts);
-            out.logits().attach(manager);
-            logits.add(out.logits());
+            TeacherOutput pass = forward(batch, hiddenStates && m == 0, manager, routing);
+            logits.add(pass.logits());
             if (m == 0) {
-                out.hiddenStates().forEach(h -> h.attach(manager));
-                hidden = hiddenStates ? out.hiddenStates() : List.of();
+                hidden = pass.hiddenStates();
             }
         }
         return new TeacherOutput(logits.get(0), null, null, null, hidden, logits);
@@ -77,17 +71,17 @@ final class KaTeacher extends MoeTeachers.Base {
         }
 
         @Override
-        public Teacher open(RunContext run, Config params) {
-            Params p = new Params(params, "teacher.params.");
-            int samples = p.atLeast("samples", 1);
-            int sampledK = p.atLeast("experts-per-token", 0);
+        public Teacher open(TeacherContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
+            int samples = p.integer("samples", 1);
+            int sampledK = p.integer("experts-per-token", 0);
             double s = p.probability("sampling-prob");
             String dir = p.string("model-dir");
-            LanguageModel model = MoeTeachers.load(run, dir);
+            LanguageModel model = MoeTeachers.load(context, dir);
             MoeLayout layout = MoeLayout.of(model);
             if (sampledK > layout.numExperts()) {
                 model.close();
-                throw new InvalidConfigException(p.path("experts-per-token"), "exceeds the teacher's "
+                throw new InvalidConfigException(p.at("experts-per-token"), "exceeds the teacher's "
                         + layout.numExperts() + " experts", String.valueOf(sampledK), "0.." + layout.numExperts());
             }
             String id = KEY + ":" + Path.of(dir).toAbsolutePath().normalize() + "?samples=" + samples + "&k="

@@ -1,10 +1,7 @@
 package org.distillery.moe.internal;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-
-import com.typesafe.config.Config;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -12,11 +9,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import org.distillery.api.data.Example;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelOutput;
-import org.distillery.api.model.Tokenizer;
 
 /**
  * Expert usage: how often each expert is among a token's top-k under the model's own routing,
@@ -94,47 +89,6 @@ final class RouterStats {
         }
         Shape shape = new Shape(sequences.size(), len);
         return new NDArray[] {manager.create(ids, shape), manager.create(mask, shape)};
-    }
-
-    /**
-     * Tokenises a record as training does: {@code [bos] prompt "\n" response eos}, a chat
-     * record through the template, a text record as {@code [bos] text eos}; cut at {@code maxLength}.
-     */
-    static int[] encode(Example e, Tokenizer tok, int maxLength) {
-        StringBuilder text = new StringBuilder();
-        if (e.text() != null) {
-            text.append(e.text());
-        } else if (e.prompt() != null) {
-            text.append(e.prompt()).append('\n').append(e.response() == null ? "" : e.response());
-        } else {
-            List<Tokenizer.ChatTurn> turns = new ArrayList<>();
-            e.messages().forEach(m -> turns.add(new Tokenizer.ChatTurn(m.role(), m.content())));
-            text.append(tok.applyChatTemplate(turns, false));
-        }
-        int[] body = tok.encode(text.toString());
-        int bos = tok.bosId().isPresent() ? 1 : 0;
-        int[] ids = new int[Math.min(maxLength, bos + body.length + 1)];
-        int o = 0;
-        if (bos == 1 && o < ids.length) {
-            ids[o++] = tok.bosId().getAsInt();
-        }
-        for (int i = 0; i < body.length && o < ids.length; i++) {
-            ids[o++] = body[i];
-        }
-        if (o < ids.length) {
-            ids[o] = tok.eosId();
-        }
-        return ids;
-    }
-
-    /** The folder the run's tokenizer comes from, as the trainer finds it, or {@code null}. */
-    static Path tokenizerDir(Config experiment) {
-        for (String path : new String[] {"tokenizer.dir", "teacher.params.model-dir", "student.model-dir"}) {
-            if (experiment.hasPath(path) && !experiment.getString(path).isEmpty()) {
-                return Path.of(experiment.getString(path));
-            }
-        }
-        return null;
     }
 
     /** Counts as JSON-friendly nested lists. */

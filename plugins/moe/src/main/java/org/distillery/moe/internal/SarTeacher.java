@@ -6,7 +6,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 import com.google.gson.Gson;
@@ -23,10 +22,15 @@ import org.distillery.api.data.TokenBatch;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelOutput;
-import org.distillery.api.run.RunContext;
+import org.distillery.api.run.RunResources;
 import org.distillery.api.teacher.Teacher;
+import org.distillery.api.teacher.TeacherContext;
 import org.distillery.api.teacher.TeacherFactory;
 import org.distillery.api.teacher.TeacherOutput;
+import org.distillery.kit.config.Params;
+import org.distillery.kit.loss.Scalars;
+import org.distillery.kit.optim.AdamW;
+import org.distillery.kit.teacher.ModelTeacher;
 
 /**
  * {@code moe.sar}: the Student-Aware Router teacher (Kim, Chu, Yang, "Every Expert Matters",
@@ -57,16 +61,16 @@ import org.distillery.api.teacher.TeacherOutput;
  * train { lr = 1e-4, loss = [ { key = kd.reverse-kl } ] }
  * </pre>
  */
-final class SarTeacher extends MoeTeachers.Base {
+final class SarTeacher extends ModelTeacher {
 
     /** Registry key. */
     static final String KEY = "moe.sar";
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
 
-    private final RunContext run;
+    private final RunResources run;
     private final MoeLayout layout;
     private final Map<String, NDArray> router = new LinkedHashMap<>();
-    private final RouterAdam optimizer;
+    private final AdamW optimizer;
     private final double lr;
     private final double clipNorm;
     private final double balanceCoef;
@@ -77,7 +81,7 @@ final class SarTeacher extends MoeTeachers.Base {
     private long[][] usageBefore;
     private double lastRouterLoss = Double.NaN;
 
-    SarTeacher(RunContext run, LanguageModel model, double lr, double weightDecay, double clipNorm, double balanceCoef,
+    SarTeacher(RunResources run, LanguageModel model, double lr, double weightDecay, double clipNorm, double balanceCoef,
                String identity) {
         super(model, identity);
         this.run = run;
@@ -91,7 +95,7 @@ final class SarTeacher extends MoeTeachers.Base {
             p.setRequiresGradient(true);
             router.put(name, p);
         }
-        this.optimizer = new RouterAdam(router, 0.9f, 0.999f, 1e-8f, (float) weightDecay, run.manager());
+        this.optimizer = new AdamW(router, 0.9f, 0.999f, 1e-8f, (float) weightDecay, run.manager());
     }
 
     /** The router weights this teacher trains, by name. */
@@ -123,14 +127,7 @@ final class SarTeacher extends MoeTeachers.Base {
             logUsage("before", usageBefore);
         }
         routerStep(batch, manager);
-        ForwardOptions opts = ForwardOptions.inference().withMask(batch.attentionMask()).withRouting(dense);
-        if (hiddenStates) {
-            opts = opts.withHiddenStates();
-        }
-        ModelOutput out = model.forward(batch.inputIds(), opts);
-        out.logits().attach(manager);
-        out.hiddenStates().forEach(h -> h.attach(manager));
-        return new TeacherOutput(out.logits(), null, null, null, hiddenStates ? out.hiddenStates() : List.of());
+        return forward(batch, hiddenStates, manager, dense);
     }
 
     /** One AdamW step on the router weights toward the student (KL(p_T ‖ q_S) + balance). */
@@ -176,7 +173,7 @@ final class SarTeacher extends MoeTeachers.Base {
                 lastRouterLoss = loss.getFloat();
                 gc.backward(loss);
             }
-            optimizer.step(lr, clipNorm);
+            optimizer.stepClipped(lr, clipNorm);
         }
     }
 
@@ -277,16 +274,16 @@ final class SarTeacher extends MoeTeachers.Base {
         }
 
         @Override
-        public Teacher open(RunContext run, Config params) {
-            Params p = new Params(params, "teacher.params.");
+        public Teacher open(TeacherContext context, Config params) {
+            Params p = Params.of(params, context.paramsPath());
             double lr = p.positive("router-lr");
             double wd = p.nonNegative("router-weight-decay");
             double clip = p.nonNegative("router-clip-norm");
             double balance = p.nonNegative("balance-coef");
             String dir = p.string("model-dir");
-            LanguageModel model = MoeTeachers.load(run, dir);
+            LanguageModel model = MoeTeachers.load(context, dir);
             String id = KEY + ":" + Path.of(dir).toAbsolutePath().normalize() + "?router-lr=" + lr;
-            return new SarTeacher(run, model, lr, wd, clip, balance, id);
+            return new SarTeacher(context.resources(), model, lr, wd, clip, balance, id);
         }
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,10 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** moe.aggregate on tiny random Mixtral and Qwen2-MoE teachers. */
 class AggregateInitializerTest {
 
-    private static LanguageModel aggregate(MoeTestRun run, LanguageModel teacher, String params) {
+    private static LanguageModel aggregate(MoeTestRun run, LanguageModel teacher, String params) throws IOException {
         var f = new AggregateInitializer.Factory();
         return f.create(ConfigFactory.parseString(params).withFallback(
-                run.defaults(ContributionKind.MODEL_INITIALIZER, AggregateInitializer.KEY))).initialize(run, teacher);
+                run.defaults(ContributionKind.MODEL_INITIALIZER, AggregateInitializer.KEY)))
+                .initialize(run.initializerContext(), teacher);
     }
 
     private static float[] param(LanguageModel m, String name) {

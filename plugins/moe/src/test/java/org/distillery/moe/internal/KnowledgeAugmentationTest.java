@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -116,15 +117,15 @@ class KnowledgeAugmentationTest {
         return new TokenBatch(ids, mask, targets, loss, m.zeros(new Shape(2), DataType.INT32));
     }
 
-    private static Teacher openKa(MoeTestRun run, Path dir, String params) {
+    private static Teacher openKa(MoeTestRun run, Path dir, String params) throws IOException {
         Config p = ConfigFactory.parseString("model-dir = \"" + dir + "\"\n" + params)
                 .withFallback(run.defaults(ContributionKind.TEACHER, KaTeacher.KEY));
-        return new KaTeacher.Factory().open(run, p);
+        return new KaTeacher.Factory().open(run.teacherContext(), p);
     }
 
     private static Loss loss(MoeTestRun run, String key, String params) {
         var c = run.registry().find(ContributionKind.LOSS, key, LossFactory.class).orElseThrow();
-        return c.factory().create(run, ConfigFactory.parseString(params).withFallback(c.defaults()));
+        return c.factory().create(run.lossContext(), ConfigFactory.parseString(params).withFallback(c.defaults()));
     }
 
     /** The loss value and its gradient with respect to the student logits. */
@@ -194,9 +195,9 @@ class KnowledgeAugmentationTest {
             }
             InvalidConfigException e = assertThrows(InvalidConfigException.class,
                     () -> loss(run, KaLoss.KEY, "divergence = kd.nothing"));
-            assertEquals("divergence", e.path());
+            assertEquals("train.loss[0].params.divergence", e.path());
             e = assertThrows(InvalidConfigException.class, () -> loss(run, KaLoss.KEY, "divergence-params = \"tau = 2\""));
-            assertEquals("divergence-params.tau", e.path());
+            assertEquals("train.loss[0].params.divergence-params.tau", e.path());
             e = assertThrows(InvalidConfigException.class, () -> openKa(run, folder(dir), "sampling-prob = 1.5"));
             assertEquals("teacher.params.sampling-prob", e.path());
         }

@@ -16,7 +16,9 @@ import com.typesafe.config.ConfigFactory;
 import org.distillery.api.ContributionFactory;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.api.model.InitializerContext;
 import org.distillery.api.model.LanguageModel;
+import org.distillery.api.teacher.TeacherContext;
 import org.distillery.kdcore.internal.KdCoreModule;
 import org.distillery.models.ModelConfigs;
 import org.distillery.models.tokenizer.ByteTokenizer;
@@ -40,6 +42,7 @@ final class MoeTestRun extends TestRunContext {
      */
     MoeTestRun(Path dir, String overrides) throws IOException {
         super(setUp(dir, overrides));
+        this.tokenizerDir = dir.resolve("tok");
         Map<String, LossFactory> kd = Guice.createInjector(new KdCoreModule())
                 .getInstance(Key.get(new TypeLiteral<Map<String, LossFactory>>() { }));
         kd.forEach((k, f) -> register(ContributionKind.LOSS, k, f));
@@ -61,6 +64,18 @@ final class MoeTestRun extends TestRunContext {
                 .withFallback(ConfigFactory.parseString("experiment.seed = 5\ntokenizer.dir = \"" + tok + "\"\n"
                         + "data.train-file = \"" + train + "\""))
                 .withFallback(experiment("")));
+    }
+
+    private final Path tokenizerDir;
+
+    /** What the experiment's teacher gets in this run (the run's byte tokenizer, max-length 64). */
+    TeacherContext teacherContext() throws IOException {
+        return teacherContext(tokenizerDir, 64);
+    }
+
+    /** What a student initialiser gets in this run. */
+    InitializerContext initializerContext() throws IOException {
+        return initializerContext(tokenizerDir);
     }
 
     void register(ContributionKind kind, String key, ContributionFactory f) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -32,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** The Student-Aware Router teacher: what its router step touches, what it returns, what it saves. */
 class SarTeacherTest {
 
-    private static SarTeacher open(MoeTestRun run, Path folder, String params) {
-        return (SarTeacher) new SarTeacher.Factory().open(run, ConfigFactory.parseString("model-dir = \"" + folder
+    private static SarTeacher open(MoeTestRun run, Path folder, String params) throws IOException {
+        return (SarTeacher) new SarTeacher.Factory().open(run.teacherContext(), ConfigFactory.parseString("model-dir = \"" + folder
                 + "\"\n" + params).withFallback(run.defaults(ContributionKind.TEACHER, SarTeacher.KEY)));
     }
 

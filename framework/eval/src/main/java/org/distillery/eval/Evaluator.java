@@ -1,0 +1,232 @@
+package org.distillery.eval;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+
+import org.distillery.api.ContributionKind;
+import org.distillery.api.ContributionRegistry;
+import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Example;
+import org.distillery.api.metric.EvalContext;
+import org.distillery.api.metric.Metric;
+import org.distillery.api.metric.MetricFactory;
+import org.distillery.api.model.GenerationOptions;
+import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.Tokenizer;
+import org.distillery.api.run.RunResources;
+import org.distillery.kit.io.AtomicFiles;
+import org.distillery.kit.data.Records;
+
+/**
+ * Evaluates one model on a list of records with a list of metrics: resolves every metric from
+ * the run's registry first (so a bad key or parameter fails before any work), generates the
+ * predictions once if any metric needs them (greedy, batched, in the project's prompt format,
+ * stopping at eos after at most {@code maxNewTokens}), then runs the metrics and returns their
+ * figures in one flat map.
+ *
+ * <p>Results of a run live in {@code <run-dir>/eval/<model-name>.json} ({@link #evalFile}),
+ * where the model name is {@code teacher}, {@code student} or a stage name; {@link #write}
+ * writes that file atomically, with the generated predictions beside it in
+ * {@code <model-name>.predictions.jsonl}. {@link RunComparison} reads them.
+ */
+public final class Evaluator {
+
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues()
+            .disableHtmlEscaping().create();
+    private static final Gson LINE = new GsonBuilder().serializeSpecialFloatingPointValues().disableHtmlEscaping()
+            .create();
+
+    /**
+     * One metric to run.
+     *
+     * @param key registry key, e.g. {@code eval.rouge-l}
+     * @param params parameters over the metric's defaults
+     * @param prefix prepended to each figure name (e.g. {@code describe/}); "" for none
+     */
+    public record MetricSpec(String key, Config params, String prefix) {
+
+        /** A metric with its default parameters. */
+        public static MetricSpec of(String key) {
+            return new MetricSpec(key, ConfigFactory.empty(), "");
+        }
+
+        /** A metric with parameters. */
+        public static MetricSpec of(String key, Config params) {
+            return new MetricSpec(key, params, "");
+        }
+    }
+
+    /**
+     * What an evaluation produced.
+     *
+     * @param figures every metric's figures by name, in metric order
+     * @param predictions generated responses aligned with the records, or empty if no metric needed them
+     * @param seconds wall time of generation ({@code generate}) and of each metric (by key)
+     */
+    public record Result(Map<String, Double> figures, List<String> predictions, Map<String, Double> seconds) {
+    }
+
+    private final RunResources run;
+    private final int maxNewTokens;
+    private final int batchSize;
+
+    /**
+     * An evaluator generating at most {@code maxNewTokens} tokens per response, {@code batchSize}
+     * prompts at a time.
+     */
+    public Evaluator(RunResources run, int maxNewTokens, int batchSize) {
+        if (maxNewTokens < 1 || batchSize < 1) {
+            throw new IllegalArgumentException("max-new-tokens and batch-size must be >= 1");
+        }
+        this.run = run;
+        this.maxNewTokens = maxNewTokens;
+        this.batchSize = batchSize;
+    }
+
+    /**
+     * Parses metric specifications from config nodes {@code {key, params, prefix}} ({@code params}
+     * and {@code prefix} optional), e.g. an experiment's list of metrics.
+     */
+    public static List<MetricSpec> specs(List<? extends Config> nodes) {
+        List<MetricSpec> out = new ArrayList<>();
+        for (Config c : nodes) {
+            out.add(new MetricSpec(c.getString("key"), c.hasPath("params") ? c.getConfig("params")
+                    : ConfigFactory.empty(), c.hasPath("prefix") ? c.getString("prefix") : ""));
+        }
+        return out;
+    }
+
+    /**
+     * Builds a metric from the registry, its parameters checked against the contribution's
+     * defaults: an unknown key or parameter, or a value of the wrong type, throws
+     * {@link InvalidConfigException}.
+     */
+    public static Metric resolve(RunResources run, MetricSpec spec) {
+        return resolve(run.registry(), spec);
+    }
+
+    /** {@link #resolve(RunResources, MetricSpec)} against a registry, e.g. {@link EvalModule#registry()}. */
+    public static Metric resolve(ContributionRegistry registry, MetricSpec spec) {
+        var c = registry.find(ContributionKind.METRIC, spec.key(), MetricFactory.class)
+                .orElseThrow(() -> new InvalidConfigException("metrics", "no registered metric", spec.key(),
+                        String.join(", ", registry.list(ContributionKind.METRIC).stream()
+                                .map(i -> i.key()).toList())));
+        for (var e : spec.params().entrySet()) {
+            if (!c.defaults().hasPath(e.getKey())) {
+                throw new InvalidConfigException(spec.key() + "." + e.getKey(), "unknown parameter",
+                        e.getValue().render(), String.join(", ", c.defaults().root().keySet().stream().sorted().toList()));
+            }
+        }
+        Config params = spec.params().withFallback(c.defaults()).resolve();
+        try {
+            return c.factory().create(params);
+        } catch (ConfigException e) {
+            throw new InvalidConfigException(spec.key(), e.getMessage(), null, null);
+        }
+    }
+
+    /** Runs {@code metrics} on {@code model} (with {@code teacher}, which may be {@code null}). */
+    public Result evaluate(LanguageModel model, LanguageModel teacher, Tokenizer tokenizer, List<Example> examples,
+                           List<MetricSpec> metrics) {
+        List<Metric> resolved = new ArrayList<>();
+        boolean needPredictions = false;
+        for (MetricSpec s : metrics) {
+            Metric m = resolve(run, s);
+            resolved.add(m);
+            needPredictions |= m.needsPredictions();
+        }
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        List<String> predictions = List.of();
+        if (needPredictions) {
+            long t0 = System.nanoTime();
+            predictions = generate(run, model, tokenizer, examples, maxNewTokens, batchSize);
+            seconds.put("generate", (System.nanoTime() - t0) / 1e9);
+        }
+        EvalContext ctx = new EvalContext(run, model, teacher, tokenizer, List.copyOf(examples), predictions);
+        Map<String, Double> figures = new LinkedHashMap<>();
+        for (int i = 0; i < resolved.size(); i++) {
+            long t0 = System.nanoTime();
+            MetricSpec s = metrics.get(i);
+            for (Map.Entry<String, Double> f : resolved.get(i).evaluate(ctx).entrySet()) {
+                figures.put(s.prefix() + f.getKey(), f.getValue());
+            }
+            seconds.merge(s.prefix() + s.key(), (System.nanoTime() - t0) / 1e9, Double::sum);
+        }
+        return new Result(figures, predictions, seconds);
+    }
+
+    /**
+     * Greedy responses of {@code model} to each record's prompt ({@link Records#promptIds}),
+     * batched, stopping at eos; "" for text records. The eos is not part of the text.
+     */
+    public static List<String> generate(RunResources run, LanguageModel model, Tokenizer tok, List<Example> examples,
+                                        int maxNewTokens, int batchSize) {
+        List<Integer> withPrompt = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < examples.size(); i++) {
+            Example e = examples.get(i);
+            if (Records.hasPrompt(e)) {
+                withPrompt.add(i);
+                prompts.add(EvalSupport.promptIds(e, tok, model, maxNewTokens));
+            }
+        }
+        List<String> out = new ArrayList<>(java.util.Collections.nCopies(examples.size(), ""));
+        if (prompts.isEmpty()) {
+            return out;
+        }
+        Set<Integer> stops = Set.of(tok.eosId());
+        GenerationOptions o = new GenerationOptions(maxNewTokens, 0f, 0, 1f, stops, 0L, true);
+        List<int[]> gen = EvalSupport.generate(run, run.models().generator(), model, prompts, o, batchSize);
+        for (int k = 0; k < gen.size(); k++) {
+            out.set(withPrompt.get(k), tok.decode(EvalSupport.untilStop(gen.get(k), stops)));
+        }
+        return out;
+    }
+
+    /** {@code <run-dir>/eval/<model-name>.json}. */
+    public static Path evalFile(Path runDir, String modelName) {
+        return runDir.resolve("eval").resolve(modelName + ".json");
+    }
+
+    /**
+     * Writes {@code {<info>..., "metrics": {...}, "seconds": {...}}} to {@code file} atomically and,
+     * when there are predictions, {@code <file name without .json>.predictions.jsonl} beside it
+     * ({@code {id, prompt, reference, prediction}} per line).
+     */
+    public static void write(Path file, Map<String, ?> info, Result result, List<Example> examples) throws IOException {
+        JsonObject o = new JsonObject();
+        for (Map.Entry<String, ?> e : info.entrySet()) {
+            o.add(e.getKey(), GSON.toJsonTree(e.getValue()));
+        }
+        o.add("metrics", GSON.toJsonTree(result.figures()));
+        o.add("seconds", GSON.toJsonTree(result.seconds()));
+        if (!result.predictions().isEmpty()) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < examples.size() && i < result.predictions().size(); i++) {
+                Example e = examples.get(i);
+                Map<String, Object> line = new LinkedHashMap<>();
+                line.put("id", e.id());
+                line.put("prompt", e.prompt());
+                line.put("reference", Records.hasReference(e) ? Records.responseText(e) : null);
+                line.put("prediction", result.predictions().get(i));
+                sb.append(LINE.toJson(line)).append('\n');
+            }
+            String name = file.getFileName().toString();
+            String base = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
+            AtomicFiles.writeString(file.resolveSibling(base + ".predictions.jsonl"), sb.toString());
+        }
+        AtomicFiles.writeString(file, GSON.toJson(o) + "\n");
+    }
+}

@@ -1,0 +1,245 @@
+package org.distillery.kit.data;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import org.distillery.api.data.Example;
+import org.distillery.api.data.TokenBatch;
+import org.distillery.api.model.Tokenizer;
+
+/**
+ * How records become tokens, the same for training, evaluation, generation, caching and serving:
+ * <ul>
+ *   <li>a prompt/response record is {@code [bos] prompt "\n" response eos}, the loss on the
+ *       response and eos;</li>
+ *   <li>a chat record is its template up to the last assistant turn (with the generation prompt),
+ *       then that turn and eos; a chat that does not end with an assistant turn has an empty
+ *       response;</li>
+ *   <li>a text record is {@code [bos] text eos}, all of it loss, and has no prompt
+ *       ({@link #hasPrompt} is false, {@link #promptText} is {@code ""}).</li>
+ * </ul>
+ * A sequence longer than the maximum length is cut at the end ({@link Truncation#KEEP_START}, as
+ * training reads it), or keeps the end of a long prompt and the start of the response
+ * ({@link Truncation#KEEP_PROMPT_END}). Batches are right-padded: position t holds token t and
+ * predicts token t+1, counted when that token is past the prompt.
+ */
+public final class Records {
+
+    /** The separator between prompt and response. */
+    public static final String PROMPT_SUFFIX = "\n";
+
+    /** Where a sequence longer than the maximum length is cut. */
+    public enum Truncation {
+        /** Keep the first tokens (training, evaluation, caching). */
+        KEEP_START,
+        /** Keep the end of a long prompt (and bos) and as much of the response as fits after it. */
+        KEEP_PROMPT_END
+    }
+
+    /**
+     * One tokenised record.
+     *
+     * @param ids all tokens
+     * @param promptLength tokens before the first one the loss counts
+     */
+    public record Encoded(int[] ids, int promptLength) {
+
+        /** The prompt part of {@link #ids()}. */
+        public int[] prompt() {
+            return Arrays.copyOf(ids, promptLength);
+        }
+
+        /** The response part of {@link #ids()} (eos included when it fit). */
+        public int[] response() {
+            return Arrays.copyOfRange(ids, promptLength, ids.length);
+        }
+    }
+
+    private Records() {
+    }
+
+    /** True for prompt/response and chat records, false for text records. */
+    public static boolean hasPrompt(Example e) {
+        return e.text() == null && (e.prompt() != null || !e.messages().isEmpty());
+    }
+
+    /**
+     * True when the record has a reference response to compare a model's answer with: a pair with
+     * a response, or a chat whose last turn is the assistant's.
+     */
+    public static boolean hasReference(Example e) {
+        if (e.text() != null) {
+            return false;
+        }
+        if (e.prompt() != null) {
+            return e.response() != null;
+        }
+        return !e.messages().isEmpty() && e.messages().get(e.messages().size() - 1).role().equals("assistant");
+    }
+
+    /** The prompt text the model continues; {@code ""} for a record without a prompt (text). */
+    public static String promptText(Example e, Tokenizer tok) {
+        if (e.text() != null) {
+            return "";
+        }
+        if (e.prompt() != null) {
+            return e.prompt() + PROMPT_SUFFIX;
+        }
+        if (!e.messages().isEmpty()) {
+            List<Tokenizer.ChatTurn> turns = new ArrayList<>();
+            List<Example.Message> msgs = e.messages();
+            int last = msgs.size() - 1;
+            if (msgs.get(last).role().equals("assistant")) {
+                last--;
+            }
+            for (int i = 0; i <= last; i++) {
+                turns.add(new Tokenizer.ChatTurn(msgs.get(i).role(), msgs.get(i).content()));
+            }
+            return tok.applyChatTemplate(turns, true);
+        }
+        return "";
+    }
+
+    /**
+     * The reference response: a pair's response, a chat's last assistant turn, {@code ""} when the
+     * record has none; a text record's text (all of it is what the model should produce).
+     */
+    public static String responseText(Example e) {
+        if (e.text() != null) {
+            return e.text();
+        }
+        if (e.prompt() != null) {
+            return e.response() == null ? "" : e.response();
+        }
+        if (!e.messages().isEmpty()) {
+            Example.Message last = e.messages().get(e.messages().size() - 1);
+            return last.role().equals("assistant") ? last.content() : "";
+        }
+        return "";
+    }
+
+    /** Prompt ids, with bos when the tokenizer has one. */
+    public static int[] promptIds(Example e, Tokenizer tok) {
+        return withBos(tok.encode(promptText(e, tok)), tok);
+    }
+
+    /** Prompt ids of a conversation rendered with the tokenizer's chat template and its generation prompt. */
+    public static int[] promptIds(List<Tokenizer.ChatTurn> turns, Tokenizer tok) {
+        return withBos(tok.encode(tok.applyChatTemplate(turns, true)), tok);
+    }
+
+    /** Response ids followed by eos. */
+    public static int[] responseIds(Example e, Tokenizer tok) {
+        return concat(tok.encode(responseText(e)), new int[] {tok.eosId()});
+    }
+
+    /** {@code ids} with the tokenizer's bos in front, when it has one. */
+    public static int[] withBos(int[] ids, Tokenizer tok) {
+        return concat(bos(tok), ids);
+    }
+
+    /** Tokenises one record, cut at the end to {@code maxLength}. */
+    public static Encoded encode(Example e, Tokenizer tok, int maxLength) {
+        return encode(e, tok, maxLength, Truncation.KEEP_START);
+    }
+
+    /** Tokenises one record, cut to {@code maxLength} as {@code truncation} says. */
+    public static Encoded encode(Example e, Tokenizer tok, int maxLength, Truncation truncation) {
+        return join(promptIds(e, tok), responseIds(e, tok), maxLength, truncation);
+    }
+
+    /** {@code prompt} followed by {@code response}, cut at the end to {@code maxLength}. */
+    public static Encoded join(int[] prompt, int[] response, int maxLength) {
+        return join(prompt, response, maxLength, Truncation.KEEP_START);
+    }
+
+    /** {@code prompt} followed by {@code response}, cut to {@code maxLength} as {@code truncation} says. */
+    public static Encoded join(int[] prompt, int[] response, int maxLength, Truncation truncation) {
+        if (maxLength < 1) {
+            throw new IllegalArgumentException("max length must be at least 1, got " + maxLength);
+        }
+        int[] ids = concat(prompt, response);
+        if (ids.length <= maxLength) {
+            return new Encoded(ids, prompt.length);
+        }
+        if (truncation == Truncation.KEEP_START) {
+            return new Encoded(Arrays.copyOf(ids, maxLength), Math.min(prompt.length, maxLength));
+        }
+        int keepPrompt = Math.min(prompt.length, Math.max(1, maxLength - response.length));
+        int[] cut = concat(Arrays.copyOfRange(prompt, prompt.length - keepPrompt, prompt.length), response);
+        return new Encoded(Arrays.copyOf(cut, maxLength), keepPrompt);
+    }
+
+    /** Keeps bos (if the tokenizer has one) and the last tokens of a prompt longer than {@code max}. */
+    public static int[] truncatePrompt(int[] ids, int max, Tokenizer tok) {
+        if (ids.length <= max) {
+            return ids;
+        }
+        int head = tok.bosId().isPresent() && ids.length > 0 && ids[0] == tok.bosId().getAsInt() ? 1 : 0;
+        int[] out = new int[max];
+        System.arraycopy(ids, 0, out, 0, head);
+        System.arraycopy(ids, ids.length - (max - head), out, head, max - head);
+        return out;
+    }
+
+    /**
+     * A right-padded batch: position t holds token t and predicts token t+1, counted when that
+     * token is past the prompt; padding positions have attention 0 and loss 0.
+     */
+    public static TokenBatch batch(List<Encoded> seqs, int padId, NDManager manager) {
+        int b = seqs.size();
+        int len = 1;
+        for (Encoded s : seqs) {
+            len = Math.max(len, s.ids().length - 1);
+        }
+        long[] input = new long[b * len];
+        long[] targets = new long[b * len];
+        float[] attention = new float[b * len];
+        float[] loss = new float[b * len];
+        int[] prompts = new int[b];
+        for (int i = 0; i < b; i++) {
+            int[] ids = seqs.get(i).ids();
+            prompts[i] = seqs.get(i).promptLength();
+            for (int t = 0; t < len; t++) {
+                int k = i * len + t;
+                if (t < ids.length - 1) {
+                    input[k] = ids[t];
+                    targets[k] = ids[t + 1];
+                    attention[k] = 1;
+                    loss[k] = t + 1 >= Math.max(1, prompts[i]) ? 1 : 0;
+                } else {
+                    input[k] = padId;
+                    targets[k] = padId;
+                }
+            }
+        }
+        Shape shape = new Shape(b, len);
+        return new TokenBatch(manager.create(input, shape), manager.create(attention, shape),
+                manager.create(targets, shape), manager.create(loss, shape),
+                manager.create(prompts).toType(DataType.INT32, false));
+    }
+
+    /** The parts one after another. */
+    public static int[] concat(int[]... parts) {
+        int n = 0;
+        for (int[] p : parts) {
+            n += p.length;
+        }
+        int[] out = new int[n];
+        int o = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        return out;
+    }
+
+    private static int[] bos(Tokenizer tok) {
+        return tok.bosId().isPresent() ? new int[] {tok.bosId().getAsInt()} : new int[0];
+    }
+}

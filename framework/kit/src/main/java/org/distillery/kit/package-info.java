@@ -1,0 +1,15 @@
+/**
+ * The bundle author's kit: helpers every method bundle may import besides {@code org.distillery.api},
+ * written and tested once.
+ * <ul>
+ *   <li>{@code kit.loss}: chunked losses with per-chunk gradients, engine-owned scalars, composing registered losses;</li>
+ *   <li>{@code kit.data}: the one encoder of records into tokens and batches;</li>
+ *   <li>{@code kit.config}: parameter checks that name the config path;</li>
+ *   <li>{@code kit.optim}: AdamW with saved state;</li>
+ *   <li>{@code kit.teacher}: top-k teacher outputs for batches;</li>
+ *   <li>{@code kit.openai}: a client for OpenAI-compatible endpoints;</li>
+ *   <li>{@code kit.io}: atomic files and folders;</li>
+ *   <li>{@code kit.module}: a bundle's contributions read from its Guice module, as the kernel reads them.</li>
+ * </ul>
+ */
+package org.distillery.kit;

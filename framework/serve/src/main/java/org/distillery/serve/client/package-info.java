@@ -1,7 +1,0 @@
-/**
- * A client for any OpenAI-compatible endpoint ({@link org.distillery.serve.client.OpenAiClient}):
- * bounded concurrency, retries with exponential backoff and jitter on 429, 5xx and connection
- * errors (honouring {@code Retry-After}), per-request timeouts, and an on-disk response cache
- * so that a re-run does not pay for the same request twice.
- */
-package org.distillery.serve.client;

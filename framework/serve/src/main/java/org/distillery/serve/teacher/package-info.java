@@ -1,6 +1,0 @@
-/**
- * The {@code teacher.remote} teacher: top-k log-probabilities of an OpenAI-compatible endpoint at
- * every position of a batch (gray-box knowledge distillation), and its registration as a
- * built-in contribution ({@link org.distillery.serve.teacher.ServeContributions}).
- */
-package org.distillery.serve.teacher;
