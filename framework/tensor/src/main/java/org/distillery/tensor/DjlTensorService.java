@@ -117,7 +117,7 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
     }
 
     @Override
-    public void seed(long seed) {
+    public synchronized void seed(long seed) {
         engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
     }
 
