@@ -27,6 +27,9 @@ public final class GogoCommands {
 
     private final Kernel kernel;
     private final RunManager runs;
+    /** The runs started here by id, in start order, with their state and run directory. */
+    private final java.util.Map<String, String> outcomes = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>());
 
     private GogoCommands(Kernel kernel, RunManager runs) {
         this.kernel = kernel;
@@ -57,26 +60,46 @@ public final class GogoCommands {
         ExperimentLoader loader = new ExperimentLoader(kernel.options().home());
         RunManager.Plan plan;
         try {
-            plan = runs.validate(loader.load(loader.locate(experiment), List.of(sets)));
+            Config loaded = loader.load(loader.locate(experiment), List.of(sets));
+            loader.warnings().forEach(w -> System.out.println("warning: " + w));
+            plan = runs.validate(loaded);
         } catch (ExperimentException e) {
             return "error: " + String.join("\n error: ", e.problems());
         }
         Run run = runs.create(plan);
+        String id = run.runId();
+        outcomes.put(id, "running     " + run.runDir());
         Thread t = new Thread(() -> {
+            kernel.tensors().attachThread();
             try (run) {
-                runs.execute(run);
-            } catch (Exception e) {
-                run.events().event("run-failed", java.util.Map.of("error", BundleProblems.describe(e)));
+                try {
+                    RunManager.Outcome o = runs.execute(run);
+                    outcomes.put(id, (o.completed() ? "finished    " : "stopped     ") + run.runDir());
+                } catch (Exception e) {
+                    // recorded while the run's event log is still open
+                    outcomes.put(id, "failed      " + run.runDir() + ": " + BundleProblems.describe(e));
+                    run.events().event("run-failed", java.util.Map.of("error", BundleProblems.describe(e)));
+                    System.out.println("run " + id + " failed: " + BundleProblems.describe(e));
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                outcomes.put(id, "failed      " + run.runDir() + ": " + BundleProblems.describe(e));
             }
-        }, "run-" + run.runId());
+        }, "run-" + id);
         t.setDaemon(true);
         t.start();
         return run.runId() + " started in " + run.runDir();
     }
 
-    /** {@code distill:runs} — runs of this kernel. */
+    /** {@code distill:runs} — the runs this shell started, each with its state (running, finished, stopped, failed). */
     public List<String> runs() {
-        return new ArrayList<>(runs.activeIds());
+        List<String> out = new ArrayList<>();
+        outcomes.forEach((id, state) -> out.add(id + "  " + state));
+        for (String id : runs.activeIds()) {
+            if (!outcomes.containsKey(id)) {
+                out.add(id + "  running");
+            }
+        }
+        return out;
     }
 
     /** {@code distill:swap <run> <loss-key>} — swaps term 0 at the next step. */
