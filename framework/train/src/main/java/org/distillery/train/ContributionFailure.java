@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.InvalidFileException;
 
 /**
  * A contribution (a loss, a sampler, a teacher) that threw during a step. The trainer stops the
@@ -30,6 +31,19 @@ final class ContributionFailure extends RuntimeException {
         } catch (Exception e) {
             throw new ContributionFailure(who.get() + " failed: " + describe(e), e);
         }
+    }
+
+    /**
+     * Invalid input behind the failure (a corrupt record of a dataset or teacher cache, say), if
+     * any: after its checkpoint the run fails with it (exit code 2) rather than merely stopping.
+     */
+    java.util.Optional<InvalidFileException> invalidInput() {
+        for (Throwable c = getCause(); c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof InvalidFileException f) {
+                return java.util.Optional.of(f);
+            }
+        }
+        return java.util.Optional.empty();
     }
 
     private static String describe(Throwable e) {

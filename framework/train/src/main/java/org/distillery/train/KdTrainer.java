@@ -154,6 +154,9 @@ public final class KdTrainer implements Trainer {
                             "reason", failure.getMessage() + " at step " + (progress.step + 1)
                                     + "; stopped with the checkpoint of step " + progress.step
                                     + " (fix the cause, then distill resume)"));
+                    if (failure.invalidInput().isPresent()) {
+                        throw failure.invalidInput().get();
+                    }
                     return new StageResult(progress.step, null, Map.of("train.loss", progress.lastLoss), true);
                 }
                 progress.step++;
