@@ -71,5 +71,6 @@ class DatasetDiskFullTest {
         AtomicFiles.writeHook(null);
         assertTrue(failures >= 3, "a dataset of 3000 records is several writes; failed " + failures);
         assertEquals(3000, data.readJsonl(file).size());
+        System.out.println("dataset: a full disk at each of " + failures + " writes left the previous file intact");
     }
 }

@@ -99,8 +99,10 @@ class ModelSaveDiskFullTest {
             }
             Path sharded = dir.resolve("sharded");
             SVC.saveSharded(old, sharded, DataType.FLOAT32, 16 * 1024);
+            System.out.println("model folder: a full disk at each of " + failures + " writes left it as it was");
             failures = failEachWrite(sharded, () -> SVC.saveSharded(next, sharded, DataType.BFLOAT16, 16 * 1024));
             assertTrue(failures > next.parameters().size(), "failed " + failures);
+            System.out.println("sharded model folder: a full disk at each of " + failures + " writes left it as it was");
         }
     }
 }

@@ -575,6 +575,7 @@ class TeacherCacheTest {
             org.distillery.kit.io.AtomicFiles.writeHook(null);
         }
         assertTrue(failures > 5, "each record and the header are writes; failed at " + failures);
+        System.out.println("teacher cache: a full disk at each of " + failures + " writes left the previous file intact");
         try (TeacherCacheReader r = TeacherCacheReader.open(target)) {
             assertEquals(8, r.header().k());
         }
