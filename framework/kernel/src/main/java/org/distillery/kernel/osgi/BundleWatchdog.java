@@ -25,15 +25,19 @@ import org.osgi.framework.SynchronousBundleListener;
  * <ul>
  *   <li>a stop that has not returned after the stop timeout (an activator's {@code stop} that
  *       hangs), with the stuck thread's place in the bundle's code;</li>
- *   <li>threads still running the bundle's code a grace period after it stopped (threads it
- *       started and never ended), by name and place.</li>
+ *   <li>threads the bundle started that still run a grace period after it stopped (threads it
+ *       never ended), by name and place.</li>
  * </ul>
- * A thread runs a bundle's code when one of its stack frames belongs to a class of the bundle.
+ * A thread was started by a bundle when its entry point, the outermost frame outside the JDK,
+ * belongs to a class of the bundle, and it was alive when the stop began. Threads that merely
+ * call into the bundle (a run's thread still holding the old version's loss until its next
+ * step) are not its own, and neither are threads the next version starts under the same class
+ * names after an update.
  */
 public final class BundleWatchdog implements SynchronousBundleListener, AutoCloseable {
 
     /** A stop in progress. */
-    private record Stopping(Thread thread, String version, Set<String> classes) {
+    private record Stopping(Thread thread, String version, Set<String> classes, Set<Thread> started) {
     }
 
     private final BundleContext context;
@@ -71,7 +75,8 @@ public final class BundleWatchdog implements SynchronousBundleListener, AutoClos
             return;
         }
         if (event.getType() == BundleEvent.STOPPING) {
-            Stopping s = new Stopping(Thread.currentThread(), b.getVersion().toString(), classesOf(b));
+            Set<String> classes = classesOf(b);
+            Stopping s = new Stopping(Thread.currentThread(), b.getVersion().toString(), classes, startedBy(classes));
             stopping.put(b.getBundleId(), s);
             timer.schedule(() -> checkHung(b, s), stopTimeout.toMillis(), TimeUnit.MILLISECONDS);
         } else if (event.getType() == BundleEvent.STOPPED) {
@@ -95,10 +100,9 @@ public final class BundleWatchdog implements SynchronousBundleListener, AutoClos
 
     private void checkLeaks(String name, Stopping s) {
         List<String> leaked = new ArrayList<>();
-        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
-            Thread t = e.getKey();
-            if (t.isAlive() && runs(e.getValue(), s.classes())) {
-                leaked.add("'" + t.getName() + "' at " + place(e.getValue(), s.classes()));
+        for (Thread t : s.started()) {
+            if (t.isAlive()) {
+                leaked.add("'" + t.getName() + "' at " + place(t.getStackTrace(), s.classes()));
             }
         }
         if (!leaked.isEmpty()) {
@@ -112,13 +116,30 @@ public final class BundleWatchdog implements SynchronousBundleListener, AutoClos
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
-    private static boolean runs(StackTraceElement[] stack, Set<String> classes) {
-        for (StackTraceElement f : stack) {
-            if (classes.contains(outer(f.getClassName()))) {
-                return true;
+    /** The live threads whose entry point is one of these classes. */
+    private static Set<Thread> startedBy(Set<String> classes) {
+        Set<Thread> out = new HashSet<>();
+        if (classes.isEmpty()) {
+            return out;
+        }
+        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+            StackTraceElement[] stack = e.getValue();
+            for (int i = stack.length - 1; i >= 0; i--) {
+                String c = stack[i].getClassName();
+                if (!jdk(c)) {
+                    if (classes.contains(outer(c))) {
+                        out.add(e.getKey());
+                    }
+                    break;
+                }
             }
         }
-        return false;
+        return out;
+    }
+
+    private static boolean jdk(String className) {
+        return className.startsWith("java.") || className.startsWith("javax.") || className.startsWith("jdk.")
+                || className.startsWith("sun.") || className.startsWith("com.sun.");
     }
 
     /** The first frame in the bundle's code, else the top frame. */
