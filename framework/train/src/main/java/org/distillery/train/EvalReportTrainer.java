@@ -23,6 +23,7 @@ import org.distillery.api.train.StageResult;
 import org.distillery.api.train.StageSpec;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
+import org.distillery.charts.RunReport;
 import org.distillery.train.eval.Evaluator;
 
 /**
@@ -90,8 +91,9 @@ public final class EvalReportTrainer implements Trainer {
             }
             cells.put(model, row);
         });
-        ReportWriter.write(run.runDir(), run.config().getString("experiment.name") + " (" + split + " split, "
-                + examples.size() + " records)", cells);
+        AtomicDirs.writeString(run.runDir().resolve("report.html"), RunReport.html(run.runDir(),
+                run.config().getString("experiment.name") + " (" + split + " split, " + examples.size() + " records)",
+                cells));
         Map<String, Double> flat = new LinkedHashMap<>();
         results.forEach((model, figs) -> figs.forEach((k, v) -> flat.put(model + "." + k, v)));
         return new StageResult(0, null, flat, false);
