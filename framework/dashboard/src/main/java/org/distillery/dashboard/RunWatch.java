@@ -196,8 +196,8 @@ final class RunWatch {
             st.addProperty("name", s.name());
             String state = s.state();
             if (!running && state.equals("running")) {
-                // the log says running but no process is: it stopped there
-                state = "stopped";
+                // the log says running but no process is: it failed or stopped there
+                state = status.state() == RunStatus.State.FAILED ? "failed" : "stopped";
             }
             st.addProperty("state", state);
             st.addProperty("step", s.step());

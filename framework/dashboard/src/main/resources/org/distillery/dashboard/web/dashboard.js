@@ -67,7 +67,15 @@
       return '';
     }
     var d = new Date(iso);
-    return d.toLocaleString();
+    var pad = function (n) { return String(n).padStart(2, '0'); };
+    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + ' ' + pad(d.getHours()) + ':'
+      + pad(d.getMinutes());
+  }
+
+  function reasonText(reason) {
+    var span = el('span', 'reason', reason.length > 160 ? reason.slice(0, 157) + '\u2026' : reason);
+    span.title = reason;
+    return span;
   }
 
   function statusBadge(run) {
@@ -82,7 +90,7 @@
     var td = el('td', 'text');
     td.appendChild(statusBadge(run));
     if ((run.status === 'failed' || run.status === 'stopped') && run.reason) {
-      td.appendChild(el('span', 'reason', run.reason));
+      td.appendChild(reasonText(run.reason));
     }
     return td;
   }
@@ -284,7 +292,7 @@
       var left = el('div');
       left.appendChild(statusBadge(r));
       if (r.reason && r.status !== 'finished') {
-        left.appendChild(el('span', 'reason', r.reason));
+        left.appendChild(reasonText(r.reason));
       }
       left.appendChild(el('div', 'muted', r.experiment + ' \u00b7 ' + r.method + ' \u00b7 seed ' + r.seed));
       left.appendChild(el('div', 'muted', 'started ' + when(r.started) + ' \u00b7 ' + duration(r.durationSeconds)
