@@ -481,11 +481,6 @@ public final class RunLog {
         w.endObject();
     }
 
-    /** Whether anything (points or markers) came after byte {@code after}. */
-    public boolean hasAfter(long after) {
-        return offset > after;
-    }
-
     private void writeMarkers(JsonWriter w, long after) throws IOException {
         w.name("markers").beginArray();
         for (Marker m : markers) {

@@ -32,6 +32,9 @@ import org.distillery.train.eval.RunComparison;
  */
 final class RunWatch {
 
+    /** For the small JSON bits the event stream writes around a delta. */
+    static final Gson GSON = new Gson();
+
     private final String id;
     private final Path dir;
     private EventTail tail;
@@ -245,6 +248,4 @@ final class RunWatch {
         }
         return e;
     }
-
-    static final Gson GSON = new Gson();
 }

@@ -1,7 +1,6 @@
 package org.distillery.dashboard;
 
 import java.io.IOException;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -180,12 +179,5 @@ final class SeedGroups {
             }
         }
         w.endArray();
-    }
-
-    /** For tests and logs: the aggregates as JSON text. */
-    static String json(List<Aggregate> aggregates, int maxPoints) throws IOException {
-        StringWriter out = new StringWriter();
-        write(new JsonWriter(out), aggregates, maxPoints);
-        return out.toString();
     }
 }
