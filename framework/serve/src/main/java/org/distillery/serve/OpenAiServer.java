@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
@@ -61,7 +60,7 @@ public final class OpenAiServer implements AutoCloseable {
     private final LanguageModel model;
     private final ServeOptions options;
     private final ServerStats stats = new ServerStats();
-    private final byte[] keyDigest;
+    private final ApiKey apiKey;
     private final int context;
     private final long created = System.currentTimeMillis() / 1000;
     private volatile FaultHook faultHook;
@@ -74,7 +73,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.options = options;
         this.context = model.config().maxPositions() > 0 ? model.config().maxPositions() : Integer.MAX_VALUE;
-        this.keyDigest = options.apiKey() == null ? null : sha256(options.apiKey());
+        this.apiKey = options.apiKey() == null ? null : ApiKey.of(options.apiKey());
         Set<Integer> stopIds = new LinkedHashSet<>();
         stopIds.add(tokenizer.eosId());
         Object eos = model.config().raw() == null ? null : model.config().raw().get("eos_token_id");
@@ -247,7 +246,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void authorize(HttpExchange ex) {
-        if (keyDigest == null) {
+        if (apiKey == null) {
             return;
         }
         String h = ex.getRequestHeaders().getFirst("Authorization");
@@ -255,7 +254,7 @@ public final class OpenAiServer implements AutoCloseable {
             throw new ApiError(401, "invalid_request_error", null, "invalid_api_key", "missing API key: send the header "
                     + "'Authorization: Bearer <key>'");
         }
-        if (!MessageDigest.isEqual(keyDigest, sha256(h.substring(7).trim()))) {
+        if (!apiKey.matches(h.substring(7).trim())) {
             throw new ApiError(401, "invalid_request_error", null, "invalid_api_key", "incorrect API key");
         }
     }
@@ -619,14 +618,6 @@ public final class OpenAiServer implements AutoCloseable {
             return;
         }
         sendJson(ex, e.status, e.body());
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void sleep(long millis) {

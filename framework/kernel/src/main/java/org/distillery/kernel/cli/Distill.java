@@ -54,6 +54,9 @@ public final class Distill implements Callable<Integer> {
     /** Runs the command line and returns the exit code. */
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Distill());
+        for (CommandContributor extra : java.util.ServiceLoader.load(CommandContributor.class)) {
+            extra.commands().forEach(cl::addSubcommand);
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (ex instanceof ExperimentException ee) {
