@@ -172,7 +172,7 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
         return Math.max(reserved, 2 * n);
     }
 
-    /** Drops the leading columns no occupied row uses (a view change, no copy); empties the view when all rows are free. */
+    /** Drops the leading columns no occupied row uses (a view, no copy); empties the view when every row is free. */
     private void trim() {
         int first = Integer.MAX_VALUE;
         for (int s = 0; s < slots; s++) {

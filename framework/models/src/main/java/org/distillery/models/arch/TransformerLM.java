@@ -191,7 +191,8 @@ public final class TransformerLM implements LanguageModel {
         if (o.positionIds() == null && !arch.isGpt2() && past + seq > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("sequence too long");
         }
-        if (arch.isGpt2() && o.positionIds() == null && longest + seq > arch.maxPositions && o.attentionMask() == null) {
+        if (arch.isGpt2() && o.positionIds() == null && longest + seq > arch.maxPositions
+                && o.attentionMask() == null) {
             throw new IllegalArgumentException("sequence of " + (longest + seq) + " tokens exceeds n_positions "
                     + arch.maxPositions);
         }
