@@ -118,9 +118,21 @@ class SlotKvCacheTest {
             rows[1] = b;
             assertEquals(6, cache.length(3));
             assertEquals(3, cache.length(1));
+            assertEquals(4, cache.rowsInUse(), "a step feeds slots 0..3, the free 0 and 2 among them");
             for (int step = 0; step < 6; step++) {
                 worst = Math.max(worst, step(m, lm, cache, rows, step));
             }
+            cache.evict(3);
+            rows[3] = null;
+            assertEquals(2, cache.rowsInUse(), "the highest slot left: steps feed slots 0 and 1 only");
+            assertEquals(9, b.tokens.size());
+            assertEquals(9, cache.length(), "the view shrank to the remaining row (3 prompt + 6 decoded positions)");
+            for (int step = 6; step < 10; step++) {
+                worst = Math.max(worst, step(m, lm, cache, rows, step));
+            }
+            cache.evict(1);
+            assertEquals(0, cache.rowsInUse());
+            assertEquals(0, cache.length());
             assertTrue(worst < 1e-4f, "slot-cache and alone logits differ by " + worst);
         }
     }
@@ -198,7 +210,10 @@ class SlotKvCacheTest {
 
     /** One decoding step of every slot; returns the worst gap of an occupied row's logits to its sequence alone. */
     private static float step(NDManager m, LanguageModel lm, SlotKvCache cache, Row[] rows, int step) {
-        int n = rows.length;
+        int n = cache.rowsInUse();
+        for (int s = n; s < rows.length; s++) {
+            assertTrue(rows[s] == null, "slot " + s + " is in use beyond rowsInUse " + n);
+        }
         long[] in = new long[n];
         for (int s = 0; s < n; s++) {
             in[s] = rows[s] == null ? PAD : next(step, s);

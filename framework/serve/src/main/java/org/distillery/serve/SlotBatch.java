@@ -120,21 +120,21 @@ final class SlotBatch implements AutoCloseable {
         }
     }
 
-    /** One decoding step of every occupied slot. */
+    /** One decoding step of every occupied slot (the slots in use: new rows take the lowest free ones). */
     void step(NDManager manager) {
-        int slots = rows.length;
-        long[] ids = new long[slots];
-        for (int s = 0; s < slots; s++) {
+        int inUse = cache.rowsInUse();
+        long[] ids = new long[inUse];
+        for (int s = 0; s < inUse; s++) {
             ids[s] = rows[s] == null ? decoder.padId() : last[s];
         }
         float[] logProbs;
         try (NDManager sm = manager.newSubManager()) {
-            logProbs = lastLogProbs(model.forward(sm.create(ids, new Shape(slots, 1)),
+            logProbs = lastLogProbs(model.forward(sm.create(ids, new Shape(inUse, 1)),
                     ForwardOptions.inference().withCache(cache)).logits());
         }
         decoder.stats().step(occupied);
         int vocab = model.config().vocabSize();
-        for (int s = 0; s < slots; s++) {
+        for (int s = 0; s < inUse; s++) {
             DecodeRow r = rows[s];
             if (r == null) {
                 continue;

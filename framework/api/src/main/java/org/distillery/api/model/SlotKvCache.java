@@ -6,10 +6,11 @@ package org.distillery.api.model;
  * prefilled on a plain cache of the same model, is {@link #insert inserted} into the free slot
  * while the other slots go on decoding.
  *
- * <p>A decoding step runs {@link LanguageModel#forward} on ids {@code [slots(), t]} with this
+ * <p>A decoding step runs {@link LanguageModel#forward} on ids {@code [rowsInUse(), t]} with this
  * cache and no attention mask: the cache keeps its own mask (each slot sees its own positions
  * only) and each slot's position ids follow from it, so a sequence decoded here attends to what it
- * would attend to alone. Ids fed to free slots are ignored and their logits are meaningless.
+ * would attend to alone. Ids fed to free slots are ignored and their logits are meaningless; a
+ * caller that fills the lowest free slot first keeps the rows a step computes few.
  * Slot caches are meant for inference (serving); nothing in them is built for backpropagation.
  *
  * <p>{@link #length()} is the number of cache columns all slots share, i.e. the longest sequence;
@@ -17,8 +18,14 @@ package org.distillery.api.model;
  */
 public interface SlotKvCache extends KvCache {
 
-    /** Number of slots (the batch size every decoding step must have). */
+    /** Number of slots. */
     int slots();
+
+    /**
+     * The rows a decoding step feeds, slots {@code 0 .. rowsInUse() - 1}: one past the highest
+     * occupied slot (0 when all are free).
+     */
+    int rowsInUse();
 
     /** Whether {@code slot} holds a sequence. */
     boolean occupied(int slot);

@@ -83,7 +83,7 @@ public sealed class KvCacheImpl implements KvCache permits SlotKvCacheImpl {
         Shape s = fresh.getShape();
         long from = start + past;
         long need = from + s.get(2);
-        NDArray buf = slots[layer];
+        NDArray buf = rowsOf(slots[layer]);
         if (buf == null || buf.getShape().get(2) < need) {
             long grown = Math.max(need, Math.max(reserved, buf == null ? 0 : 2 * buf.getShape().get(2)));
             NDArray next = manager.zeros(new Shape(s.get(0), s.get(1), grown, s.get(3)), fresh.getDataType());
@@ -103,15 +103,20 @@ public sealed class KvCacheImpl implements KvCache permits SlotKvCacheImpl {
 
     /** The layer's cached positions (a view; the buffer may hold more). */
     NDArray cached(NDArray[] slots, int layer, int past) {
-        NDArray buf = slots[layer];
+        NDArray buf = rowsOf(slots[layer]);
         if (start == 0 && buf.getShape().get(2) == past) {
             return buf;
         }
         return buf.get(new NDIndex(":, :, {}:{}", start, start + past));
     }
 
-    /** Called by the model before a pass that feeds {@code t} new positions; a plain cache needs nothing. */
-    void beforeForward(long t) {
+    /** The rows of a buffer a pass works on: all of them for a plain cache. */
+    NDArray rowsOf(NDArray buf) {
+        return buf;
+    }
+
+    /** Called by the model before a pass that feeds {@code t} new positions of {@code b} rows; a plain cache needs nothing. */
+    void beforeForward(long b, long t) {
     }
 
     /** The mask [b, t] of the positions a pass feeds: all real for a plain cache. */

@@ -28,6 +28,12 @@ import org.distillery.api.model.SlotKvCache;
  * longer than the view (a long prompt joining short ones) widens the view to the left, into free
  * columns when there are some, else through the same move.
  *
+ * <p>Rows in use. A step computes only slots {@code [0, rows)}, where {@code rows} is one past the
+ * highest occupied slot: the buffers are read and written through views of those rows (no copy),
+ * and the mask holds exactly those rows (slots beyond are free, hence masked entirely). A server
+ * that fills the lowest free slot first thus computes no more rows than it has sequences, apart
+ * from holes left by rows that ended below others.
+ *
  * <p>Numerics: a row attends to exactly its own positions, at its own position ids, so its logits
  * equal those of the sequence decoded alone up to float rounding (the masked columns add exact
  * zeros to the softmax, but the reductions run over more columns and the matmuls over more rows).
@@ -49,12 +55,17 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
         this.slots = slots;
         this.occupied = new boolean[slots];
         this.rowStart = new int[slots];
-        this.batch = slots;
+        this.batch = 0;
     }
 
     @Override
     public int slots() {
         return slots;
+    }
+
+    @Override
+    public int rowsInUse() {
+        return (int) batch;
     }
 
     @Override
@@ -108,17 +119,22 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
             }
             start = 0;
             length = rowLength;
-            replaceMask(manager.zeros(new Shape(slots, rowLength), DataType.FLOAT32));
-        } else if (rowLength > length) {
-            int wider = rowLength - length;
-            if (start < wider) {
-                relayout(wider, Math.max(capacity(), room(rowLength + 1)));
+            batch = slot + 1;
+            replaceMask(manager.zeros(new Shape(batch, rowLength), DataType.FLOAT32));
+        } else {
+            if (rowLength > length) {
+                int wider = rowLength - length;
+                if (start < wider) {
+                    relayout(wider, Math.max(capacity(), room(rowLength + 1)));
+                }
+                start -= wider;
+                length = rowLength;
+                replaceMask(concatZeros(mask, wider, 1));
             }
-            start -= wider;
-            length = rowLength;
-            NDArray pad = manager.zeros(new Shape(slots, wider), DataType.FLOAT32);
-            replaceMask(pad.concat(mask, 1));
-            pad.close();
+            if (slot >= batch) {
+                replaceMask(concatZeros(mask, slot + 1 - batch, 0));
+                batch = slot + 1;
+            }
         }
         int end = start + length;
         for (int l = 0; l < keys.length; l++) {
@@ -138,18 +154,30 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
             return;
         }
         occupied[slot] = false;
-        if (mask != null) {
-            mask.set(new NDIndex("{}, :", slot), 0f);
+        mask.set(new NDIndex("{}, :", slot), 0f);
+        int rows = 0;
+        for (int s = 0; s < slots; s++) {
+            if (occupied[s]) {
+                rows = s + 1;
+            }
         }
+        if (rows < batch && rows > 0) {
+            replaceMask(mask.get(new NDIndex("0:{}", rows)));
+        }
+        batch = rows;
         trim();
     }
 
     @Override
-    void beforeForward(long t) {
+    void beforeForward(long b, long t) {
         checkOpen();
         trim();
         if (length == 0) {
             throw new IllegalStateException("the slot cache holds no sequence; insert one before decoding");
+        }
+        if (b != batch) {
+            throw new IllegalArgumentException("a step of the slot cache feeds its " + batch + " rows in use (slots 0.."
+                    + (batch - 1) + "), input has " + b);
         }
         if (start + length + t > capacity()) {
             relayout(0, Math.max(capacity(), room(length + t)));
@@ -157,9 +185,14 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
     }
 
     @Override
+    NDArray rowsOf(NDArray buf) {
+        return buf == null || batch == slots ? buf : buf.get(new NDIndex("0:{}", batch));
+    }
+
+    @Override
     NDArray newTokenMask(NDManager tmp, long b, long t) {
         float[] m = new float[(int) (b * t)];
-        for (int s = 0; s < slots; s++) {
+        for (int s = 0; s < b; s++) {
             if (occupied[s]) {
                 Arrays.fill(m, (int) (s * t), (int) ((s + 1) * t), 1f);
             }
@@ -219,6 +252,14 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
             buf.close();
         }
         return next;
+    }
+
+    private NDArray concatZeros(NDArray a, long n, int axis) {
+        Shape s = a.getShape();
+        NDArray zeros = manager.zeros(axis == 0 ? new Shape(n, s.get(1)) : new Shape(s.get(0), n), DataType.FLOAT32);
+        NDArray joined = axis == 0 ? a.concat(zeros, 0) : zeros.concat(a, 1);
+        zeros.close();
+        return joined;
     }
 
     private static void copyRow(NDArray dst, NDArray src, int slot, int row, long srcFrom, int dstFrom, int n) {

@@ -171,19 +171,13 @@ public final class TransformerLM implements LanguageModel {
             if (c.isClosed()) {
                 throw new IllegalArgumentException("the KV cache is closed");
             }
+            if (c instanceof SlotKvCacheImpl && o.attentionMask() != null) {
+                throw new IllegalArgumentException("a slot cache keeps its own attention mask; pass none");
+            }
+            c.beforeForward(batch, seq);
             if (c.length > 0 && c.batch != batch) {
                 throw new IllegalArgumentException("the KV cache holds " + c.batch + " sequences, input has " + batch);
             }
-            if (c instanceof SlotKvCacheImpl slotted) {
-                if (batch != slotted.slots()) {
-                    throw new IllegalArgumentException("the slot cache has " + slotted.slots() + " slots, input has "
-                            + batch + " rows");
-                }
-                if (o.attentionMask() != null) {
-                    throw new IllegalArgumentException("a slot cache keeps its own attention mask; pass none");
-                }
-            }
-            c.beforeForward(seq);
             cache = c;
         }
         int past = cache == null ? 0 : cache.length;
