@@ -66,7 +66,8 @@ public final class MixedLoad {
         /** Throws {@link IllegalArgumentException} naming a bad field. */
         public void check() {
             if (clients < 1 || clients > 256) {
-                throw new IllegalArgumentException("--mixed-clients: must be in 1..256 (got " + clients + ")");
+                throw new IllegalArgumentException("--mixed-clients: must be in 1..256, or 0 to skip the mixed load (got "
+                        + clients + ")");
             }
             if (requestsPerClient < 1) {
                 throw new IllegalArgumentException("--mixed-requests: must be >= 1 (got " + requestsPerClient + ")");
