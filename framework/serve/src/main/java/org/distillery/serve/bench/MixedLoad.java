@@ -168,7 +168,11 @@ public final class MixedLoad {
 
     private static Outcome serve(LanguageModel model, Tokenizer tokenizer, NDManager manager, Options o,
                                  ServeOptions.Scheduling scheduling, List<List<Call>> calls) throws Exception {
-        ServeOptions so = ServeOptions.defaults("bench").withBatching(o.window(), o.maxBatch()).withScheduling(scheduling);
+        ServeOptions d = ServeOptions.defaults("bench");
+        // one HTTP handler per client, so requests wait for the scheduler and never for a handler
+        ServeOptions so = new ServeOptions(d.host(), d.port(), null, d.modelName(), o.window(), o.maxBatch(),
+                d.maxBodyBytes(), d.maxTokensPerRequest(), d.maxPromptTokens(), d.defaultMaxTokens(),
+                Math.max(d.handlerThreads(), o.clients()), d.shutdownGrace(), scheduling);
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         ExecutorService pool = Executors.newFixedThreadPool(o.clients());
         try (OpenAiServer server = OpenAiServer.start(model, tokenizer, manager, so)) {
