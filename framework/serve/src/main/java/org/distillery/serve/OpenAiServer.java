@@ -46,8 +46,10 @@ import org.distillery.api.model.Tokenizer;
  * {@code distillery} object per model with the tokenizer's fingerprint and vocabulary size, so a
  * client can check that its tokenizer is the server's.
  *
- * <p>Concurrent requests are decoded together by a {@link BatchScheduler}. Every refused request
- * gets a 4xx JSON error in OpenAI's shape naming the field at fault; the server goes on serving.
+ * <p>Concurrent requests are decoded together, by continuous batching ({@link ContinuousScheduler},
+ * the default) or in windowed batches ({@link WindowScheduler}); see {@link ServeOptions#scheduling()}.
+ * Every refused request gets a 4xx JSON error in OpenAI's shape naming the field at fault; the
+ * server goes on serving.
  */
 public final class OpenAiServer implements AutoCloseable {
 
@@ -55,7 +57,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private final HttpServer http;
     private final ExecutorService handlers;
-    private final BatchScheduler scheduler;
+    private final Scheduler scheduler;
     private final Tokenizer tokenizer;
     private final LanguageModel model;
     private final ServeOptions options;
@@ -83,9 +85,8 @@ public final class OpenAiServer implements AutoCloseable {
             l.stream().filter(Number.class::isInstance).forEach(x -> stopIds.add(((Number) x).intValue()));
         }
         int pad = tokenizer.padId() >= 0 && tokenizer.padId() < model.config().vocabSize() ? tokenizer.padId() : 0;
-        BatchDecoder decoder = new BatchDecoder(model, stopIds, pad);
-        this.scheduler = new BatchScheduler(decoder, manager, options.batchWindow(), options.maxBatchSize(), context,
-                stats);
+        BatchDecoder decoder = new BatchDecoder(model, stopIds, pad, stats);
+        this.scheduler = Scheduler.start(options, decoder, manager, context, stats);
         AtomicInteger n = new AtomicInteger();
         this.handlers = Executors.newFixedThreadPool(options.handlerThreads(), r -> {
             Thread t = new Thread(r, "distill-serve-http-" + n.incrementAndGet());
@@ -132,6 +133,11 @@ public final class OpenAiServer implements AutoCloseable {
     /** The options it was started with. */
     public ServeOptions options() {
         return options;
+    }
+
+    /** The scheduler (tests hold and release it). */
+    Scheduler scheduler() {
+        return scheduler;
     }
 
     /** Sets (or with {@code null} clears) the test-only fault hook. */
@@ -325,7 +331,7 @@ public final class OpenAiServer implements AutoCloseable {
         PromptScores echoScores = null;
         if (req.echo() && req.logprobs()) {
             CompletableFuture<PromptScores> f = new CompletableFuture<>();
-            scheduler.submit(new BatchScheduler.Score(req.prompt(), req.topLogprobs(), f));
+            scheduler.submit(new Scheduler.Score(req.prompt(), req.topLogprobs(), f));
             try {
                 echoScores = f.get();
             } catch (InterruptedException e) {
@@ -337,7 +343,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         RequestRow row = new RequestRow(tokenizer, req.stop());
         if (req.maxTokens() > 0) {
-            scheduler.submit(new BatchScheduler.Decode(new DecodeRow(req.prompt(), req.maxTokens(), req.temperature(),
+            scheduler.submit(new Scheduler.Decode(new DecodeRow(req.prompt(), req.maxTokens(), req.temperature(),
                     req.topP(), new SplittableRandom(req.seed()), req.logprobs() ? req.topLogprobs() : 0, req.ignoreEos(), row)));
         } else {
             row.finish("length");
