@@ -10,6 +10,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 import org.apache.spark.sql.SparkSession;
@@ -17,9 +19,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+
 import org.distillery.api.data.Example;
+import org.distillery.api.model.LanguageModel;
 import org.distillery.data.JsonlDataService;
+import org.distillery.models.HfModelService;
+import org.distillery.serve.OpenAiServer;
+import org.distillery.serve.ServeOptions;
 import org.distillery.spark.InvalidInputException;
+import org.distillery.spark.input.Inputs;
+import org.distillery.spark.input.RecordCheck;
+import org.distillery.spark.input.SourceLine;
+import org.distillery.spark.teacher.EndpointTeacher;
+import org.distillery.tensor.DjlTensorService;
 import org.distillery.train.cache.TeacherCacheReader;
 
 /**
@@ -100,6 +114,84 @@ class SparkParityTest {
         try (var files = Files.list(dir)) {
             assertTrue(files.noneMatch(p -> p.getFileName().toString().startsWith("bad-out")
                     || p.getFileName().toString().startsWith("bad.bin")), "no output, not even temporary");
+        }
+    }
+
+    @Test
+    void jsonlSplitsNumberLinesAndRecordsExactlyAsTheSingleProcessReader() throws Exception {
+        List<String> lines = Files.readAllLines(data, StandardCharsets.UTF_8);
+        StringBuilder text = new StringBuilder("\uFEFF");
+        for (int i = 0; i < 12; i++) {
+            text.append(i % 4 == 3 ? "\r\n" : "").append(lines.get(i)).append(i % 3 == 0 ? "\r\n" : "\n");
+            if (i % 5 == 0) {
+                text.append("   \n");
+            }
+        }
+        Path f = dir.resolve("split.jsonl");
+        Files.writeString(f, text.toString().replaceAll("\"id\": \"[^\"]*\", ", ""), StandardCharsets.UTF_8);
+        List<Example> expected = new JsonlDataService().readJsonl(f);
+        for (long splitBytes : new long[] {37, 300, 1 << 20}) {
+            try (Inputs.Input in = Inputs.open(spark, List.of(f.toString()), Inputs.Format.JSONL, splitBytes,
+                    RecordCheck.ANY)) {
+                List<SourceLine> got = new ArrayList<>(in.lines().collect());
+                got.sort(java.util.Comparator.comparingLong(SourceLine::order));
+                assertEquals(expected.size(), got.size(), "records with " + splitBytes + "-byte splits");
+                for (int i = 0; i < got.size(); i++) {
+                    assertEquals(i, got.get(i).order());
+                    assertEquals(expected.get(i), got.get(i).parse(), "record " + i + ", " + splitBytes + "-byte splits");
+                }
+            }
+        }
+    }
+
+    @Test
+    void generateThroughAnEndpointEqualsTheLocalTeacherGreedy() throws Exception {
+        HfModelService models = new HfModelService();
+        try (DjlTensorService tensors = DjlTensorService.start("cpu");
+             NDManager m = tensors.newRunScope("served");
+             LanguageModel model = models.load(Suite.TEACHER, DataType.FLOAT32, m);
+             OpenAiServer server = OpenAiServer.start(model, models.tokenizer(Suite.TEACHER), m,
+                     ServeOptions.defaults("teacher").withBatching(Duration.ZERO, 1))) {
+            GenerateJob.Options local = new GenerateJob.Options(Suite.TEACHER.toString(), null, "cpu", 1,
+                    Suite.MAX_NEW_TOKENS, 0f, 0, 1f, Suite.SEED);
+            GenerateJob.Options remote = new GenerateJob.Options(null, new EndpointTeacher.Settings(server.baseUrl(),
+                    "teacher", "", "completion", 2, 2, 60, ""), "cpu", 1, Suite.MAX_NEW_TOKENS, 0f, 0, 1f, Suite.SEED);
+            Path a = dir.resolve("greedy-local.jsonl");
+            Path b = dir.resolve("greedy-endpoint.jsonl");
+            GenerateJob.run(spark, Suite.io(data, a, 2), local, QUIET);
+            GenerateJob.run(spark, Suite.io(data, b, 2), remote, QUIET);
+            assertEquals(Files.readString(a), Files.readString(b));
+        }
+    }
+
+    @Test
+    void filterAndScoreRunTheDataBundlesQualityFilterAsTheSingleProcessStageDoes() throws Exception {
+        HfModelService models = new HfModelService();
+        try (DjlTensorService tensors = DjlTensorService.start("cpu");
+             NDManager m = tensors.newRunScope("served");
+             LanguageModel model = models.load(Suite.TEACHER, DataType.FLOAT32, m);
+             OpenAiServer server = OpenAiServer.start(model, models.tokenizer(Suite.TEACHER), m,
+                     ServeOptions.defaults("teacher").withBatching(Duration.ZERO, 1))) {
+            String params = "endpoint.base-url = \"" + server.baseUrl() + "\"\nendpoint.api = completion\n"
+                    + "scorer = logprob\nmin-score = -0.3\n";
+            // the single-process stage: the bundle's generator over the whole file
+            Path work = Files.createDirectories(dir.resolve("single-filter"));
+            List<Example> reference = PluginGenerators.factory(QualityJob.KEY).create(com.typesafe.config.ConfigFactory
+                    .parseString(params + "input = \"" + data + "\"\nseed = 1\n")
+                    .withFallback(PluginGenerators.defaults(QualityJob.KEY)).resolve()).generate(new GeneratorRun(work, 1));
+            Path filtered = dir.resolve("filtered.jsonl");
+            QualityJob.Summary s = QualityJob.run(spark, Suite.io(data, filtered, 3),
+                    new QualityJob.Options(true, params, 2, 1), QUIET);
+            List<Example> got = new JsonlDataService().readJsonl(filtered);
+            assertTrue(got.size() > 0 && got.size() < Suite.RECORDS, "the threshold keeps some: " + got.size());
+            assertEquals(reference.size(), s.kept());
+            assertEquals(reference.stream().map(JsonlDataService::toJsonLine).toList(),
+                    got.stream().map(JsonlDataService::toJsonLine).toList());
+            Path scored = dir.resolve("scored.jsonl");
+            QualityJob.run(spark, Suite.io(data, scored, 2), new QualityJob.Options(false, params, 2, 1), QUIET);
+            List<Example> all = new JsonlDataService().readJsonl(scored);
+            assertEquals(Suite.RECORDS, all.size());
+            assertTrue(all.stream().allMatch(e -> e.meta().containsKey("quality")));
         }
     }
 }
