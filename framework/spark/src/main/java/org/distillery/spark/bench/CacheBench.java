@@ -83,6 +83,8 @@ public final class CacheBench implements Callable<Integer> {
         try {
             Path subset = work.resolve("records.jsonl");
             Files.write(subset, lines);
+            Path warmup = work.resolve("warmup.jsonl");
+            Files.write(warmup, lines.subList(0, Math.max(1, lines.size() / 10)));
             List<Example> examples = new JsonlDataService().readJsonl(subset);
             TeacherCacheWriter.Options options = new TeacherCacheWriter.Options(k, maxLength, batchSize, ValueType.FP16);
             out.printf(Locale.ROOT, "distill bench spark: cache of %d records of %s, teacher %s, k %d, max-length %d, "
@@ -113,7 +115,7 @@ public final class CacheBench implements Callable<Integer> {
                 CacheJob.Summary s;
                 try (SparkSession spark = Sessions.start(master, Map.of(), "distill bench spark")) {
                     // warm-up run: the executors' teacher, Spark's code paths
-                    CacheJob.run(spark, io(subset, work.resolve("warm-" + file.getFileName()), spark), new CacheJob
+                    CacheJob.run(spark, io(warmup, work.resolve("warm-" + file.getFileName()), spark), new CacheJob
                             .Options(teacher.toString(), null, k, maxLength, batchSize, ValueType.FP16, "cpu"),
                             new PrintStream(PrintStream.nullOutputStream()));
                     s = CacheJob.run(spark, io(subset, file, spark), new CacheJob.Options(teacher.toString(), null, k,

@@ -22,9 +22,10 @@ import org.distillery.spark.InvalidInputException;
 public record SourceLine(long order, int split, String file, long line, String text, String error)
         implements Serializable {
 
-    /** Where the record is, for messages: {@code <file>:<line> (input partition <p>)}. */
+    /** Where the record is, for messages: {@code <file>:<line> (input partition <p>)}; local files as plain paths. */
     public String where() {
-        return file + ":" + line + " (input partition " + split + ")";
+        String shown = file.startsWith("file:") ? java.net.URI.create(file).getPath() : file;
+        return shown + ":" + line + " (input partition " + split + ")";
     }
 
     /** The file's name without its folders. */
