@@ -84,6 +84,11 @@ public final class CacheJob {
 
         /** Checks ranges; throws {@link InvalidInputException} naming the option. */
         public Options {
+            try {
+                org.distillery.tensor.DjlTensorService.checkSpec(device);
+            } catch (IllegalArgumentException e) {
+                throw new InvalidInputException("--device: " + e.getMessage());
+            }
             if (k < 1) {
                 throw new InvalidInputException("--k: must be at least 1 (got " + k + ")");
             }

@@ -71,6 +71,11 @@ public final class GenerateJob {
             if ((teacherDir == null) == (endpoint == null)) {
                 throw new InvalidInputException("give a teacher: --teacher <model-dir> or --endpoint <url>, not both");
             }
+            try {
+                org.distillery.tensor.DjlTensorService.checkSpec(device);
+            } catch (IllegalArgumentException e) {
+                throw new InvalidInputException("--device: " + e.getMessage());
+            }
             if (samples < 1) {
                 throw new InvalidInputException("--samples: must be at least 1 (got " + samples + ")");
             }

@@ -35,7 +35,6 @@ final class Output implements AutoCloseable {
     private final FileSystem fs;
     private final Path tmp;
     private final boolean overwrite;
-    private boolean committed;
 
     private Output(Path out, FileSystem fs, Path tmp, boolean overwrite) {
         this.out = out;
@@ -52,6 +51,7 @@ final class Output implements AutoCloseable {
         if (fs.exists(q) && !overwrite) {
             throw new InvalidInputException("--out: " + out + " exists (pass --overwrite to replace it)");
         }
+        fs.mkdirs(q.getParent());
         Path tmp = new Path(q.getParent(), q.getName() + ".tmp-" + UUID.randomUUID().toString().substring(0, 8));
         return new Output(q, fs, tmp, overwrite);
     }
@@ -116,17 +116,11 @@ final class Output implements AutoCloseable {
                 throw new IOException("could not rename " + built + " to " + out);
             }
         }
-        committed = true;
     }
 
     /** Removes the temporary folder (after a commit, or after a failure: the final path is untouched). */
     @Override
     public void close() throws IOException {
         fs.delete(tmp, true);
-    }
-
-    /** True once the result is in place. */
-    boolean committed() {
-        return committed;
     }
 }

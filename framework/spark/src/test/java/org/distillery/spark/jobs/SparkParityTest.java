@@ -194,4 +194,26 @@ class SparkParityTest {
             assertTrue(all.stream().allMatch(e -> e.meta().containsKey("quality")));
         }
     }
+
+    @Test
+    void parquetInputGivesTheSameGenerationAsJsonl() throws Exception {
+        List<org.apache.spark.sql.Row> rows = new ArrayList<>();
+        for (Example e : new JsonlDataService().readJsonl(data)) {
+            rows.add(org.apache.spark.sql.RowFactory.create(e.id(), e.prompt(), e.response(), e.meta()));
+        }
+        org.apache.spark.sql.types.StructType schema = new org.apache.spark.sql.types.StructType()
+                .add("id", org.apache.spark.sql.types.DataTypes.StringType)
+                .add("prompt", org.apache.spark.sql.types.DataTypes.StringType)
+                .add("response", org.apache.spark.sql.types.DataTypes.StringType)
+                .add("meta", org.apache.spark.sql.types.DataTypes.createMapType(
+                        org.apache.spark.sql.types.DataTypes.StringType, org.apache.spark.sql.types.DataTypes.StringType));
+        Path parquet = dir.resolve("suite-40.parquet");
+        spark.createDataFrame(rows, schema).repartition(3).write().parquet(parquet.toString());
+        Path fromJsonl = dir.resolve("from-jsonl.jsonl");
+        Path fromParquet = dir.resolve("from-parquet.jsonl");
+        GenerateJob.run(spark, Suite.io(data, fromJsonl, 2), Suite.generateOptions(), QUIET);
+        GenerateJob.run(spark, Suite.io(parquet, fromParquet, 2), Suite.generateOptions(), QUIET);
+        assertEquals(Suite.sortedById(new JsonlDataService().readJsonl(fromJsonl)),
+                Suite.sortedById(new JsonlDataService().readJsonl(fromParquet)));
+    }
 }
