@@ -23,8 +23,10 @@ final class Events {
         while (System.currentTimeMillis() < deadline) {
             if (Files.isDirectory(runsDir)) {
                 try (Stream<Path> s = Files.list(runsDir)) {
-                    List<Path> dirs = s.filter(p -> !p.getFileName().toString().startsWith(".")).toList();
-                    if (!dirs.isEmpty() && Files.exists(dirs.get(0).resolve("events.jsonl"))) {
+                    // other folders (e.g. a response cache) may sit beside the run directory
+                    List<Path> dirs = s.filter(p -> !p.getFileName().toString().startsWith("."))
+                            .filter(p -> Files.exists(p.resolve("events.jsonl"))).toList();
+                    if (!dirs.isEmpty()) {
                         return dirs.get(0);
                     }
                 }
