@@ -299,13 +299,22 @@ public final class SparkJobs implements Callable<Integer> {
         @Option(names = "--seed", description = "the job's seed (default 1)")
         long seed = 1;
 
+        @Option(names = "--teacher", paramLabel = "<model-dir>",
+                description = "a local judge, loaded and served on loopback inside each executor (instead of --endpoint)")
+        String teacher;
+
+        @Option(names = "--device", description = "executors' device for --teacher: cpu (default), auto, gpu:N")
+        String device = "cpu";
+
         String hocon(Endpoint e) {
             StringBuilder sb = new StringBuilder(params).append('\n');
-            if (e.url == null) {
-                throw new InvalidInputException("--endpoint: the judge's OpenAI-compatible endpoint is required "
-                        + "(e.g. distill serve <model-dir> --port 8000, then --endpoint http://127.0.0.1:8000/v1)");
+            if ((e.url == null) == (teacher == null)) {
+                throw new InvalidInputException("give the judge: --endpoint <url> (e.g. distill serve <model-dir> "
+                        + "--port 8000, then --endpoint http://127.0.0.1:8000/v1) or --teacher <model-dir>, not both");
             }
-            sb.append("endpoint.base-url = ").append(quote(e.url)).append('\n');
+            if (e.url != null) {
+                sb.append("endpoint.base-url = ").append(quote(e.url)).append('\n');
+            }
             sb.append("endpoint.model = ").append(quote(e.model)).append('\n');
             sb.append("endpoint.api = ").append(quote(e.api)).append('\n');
             sb.append("endpoint.api-key-env = ").append(quote(e.apiKeyEnv)).append('\n');
@@ -371,7 +380,8 @@ public final class SparkJobs implements Callable<Integer> {
 
     private static int runQuality(Common common, Endpoint endpoint, Quality quality, boolean filter) throws Exception {
         JobIo io = common.io();
-        QualityJob.Options o = new QualityJob.Options(filter, quality.hocon(endpoint), endpoint.concurrency, quality.seed);
+        QualityJob.Options o = new QualityJob.Options(filter, quality.hocon(endpoint), endpoint.concurrency, quality.seed,
+                quality.teacher, endpoint.model, quality.device);
         try (SparkSession spark = common.session(filter ? "filter" : "score")) {
             Reports.print(QualityJob.run(spark, io, o, System.err), filter, io.out(), System.out);
         }

@@ -39,6 +39,7 @@ import org.distillery.spark.input.Inputs;
 import org.distillery.spark.input.RecordCheck;
 import org.distillery.spark.input.SourceLine;
 import org.distillery.spark.teacher.Seeds;
+import org.distillery.spark.teacher.ServedTeachers;
 
 /**
  * {@code score} and {@code filter}: the data bundle's quality filter ({@code data.quality-filter})
@@ -49,7 +50,8 @@ import org.distillery.spark.teacher.Seeds;
  * least {@code min-score}; {@code meta.quality} holds the score); {@code score} keeps every record
  * and only annotates it (min-score lowered below any score, unscored records kept as
  * {@code meta.quality = unscored}). The judge is any OpenAI-compatible endpoint (the bundle's
- * {@code endpoint} block), e.g. {@code distill serve} of the embedded teacher.
+ * {@code endpoint} block), e.g. {@code distill serve} of the embedded teacher; or a local teacher,
+ * which each executor JVM loads once and serves on loopback for the bundle's generator to call.
  */
 public final class QualityJob {
 
@@ -64,10 +66,20 @@ public final class QualityJob {
      *     {@code seed} are set per record
      * @param concurrency records in flight per task
      * @param seed the job's seed
+     * @param teacherDir a local teacher served inside each executor, or {@code null} for the
+     *     endpoint in {@code params}
+     * @param modelName the model id the local teacher answers to
+     * @param device the executors' device for a local teacher
      */
-    public record Options(boolean filter, String params, int concurrency, long seed) {
+    public record Options(boolean filter, String params, int concurrency, long seed, String teacherDir,
+                          String modelName, String device) {
         /** Checks ranges. */
         public Options {
+            try {
+                org.distillery.tensor.DjlTensorService.checkSpec(device);
+            } catch (IllegalArgumentException e) {
+                throw new InvalidInputException("--device: " + e.getMessage());
+            }
             if (concurrency < 1) {
                 throw new InvalidInputException("--concurrency: must be at least 1 (got " + concurrency + ")");
             }
@@ -84,15 +96,20 @@ public final class QualityJob {
     public record Summary(long records, long kept, double seconds) {
     }
 
-    private record Plan(String params, boolean filter, int concurrency, long seed, Faults faults) implements Serializable {
+    private record Plan(String params, boolean filter, int concurrency, long seed, String teacherDir,
+                        String weightsSha256, String modelName, String device, Faults faults) implements Serializable {
     }
 
     private QualityJob() {
     }
 
-    /** The generator's parameters for one record: the job's over the defaults, then input and seed. */
-    private static Config params(Plan plan, Path input, long seed) {
+    /** The generator's parameters for one record: the job's over the defaults, then input, seed and a served teacher. */
+    private static Config params(Plan plan, Path input, long seed, String servedUrl) {
         Config given = ConfigFactory.parseString(plan.params());
+        if (servedUrl != null) {
+            given = ConfigFactory.parseMap(Map.of("endpoint.base-url", servedUrl, "endpoint.model", plan.modelName()))
+                    .withFallback(given);
+        }
         Config p = given.withFallback(PluginGenerators.defaults(KEY));
         if (!plan.filter()) {
             p = ConfigFactory.parseMap(Map.of("min-score", -1e300, "keep-unscored", true)).withFallback(p);
@@ -103,8 +120,18 @@ public final class QualityJob {
     /** Runs the job. */
     public static Summary run(SparkSession spark, JobIo io, Options o, PrintStream err) throws IOException {
         long t0 = System.nanoTime();
-        Plan plan = new Plan(o.params(), o.filter(), o.concurrency(), o.seed(),
-                Faults.parse(spark.sparkContext().getConf().get(Faults.KEY, "")));
+        String sha = null;
+        String teacherDir = null;
+        if (o.teacherDir() != null) {
+            teacherDir = java.nio.file.Path.of(o.teacherDir()).toAbsolutePath().normalize().toString();
+            try {
+                sha = org.distillery.train.cache.TeacherIdentity.of(Path.of(teacherDir)).weightsSha256();
+            } catch (IOException e) {
+                throw new InvalidInputException("--teacher: " + e.getMessage());
+            }
+        }
+        Plan plan = new Plan(o.params(), o.filter(), o.concurrency(), o.seed(), teacherDir, sha, o.modelName(),
+                o.device(), Faults.parse(spark.sparkContext().getConf().get(Faults.KEY, "")));
         checkOnDriver(plan);
         Output output = Output.prepare(io.out(), spark.sparkContext().hadoopConfiguration(), io.overwrite());
         String job = o.filter() ? "filter" : "score";
@@ -127,7 +154,8 @@ public final class QualityJob {
         try {
             Path probe = dir.resolve("probe.jsonl");
             Files.writeString(probe, "{\"prompt\": \"p\", \"response\": \"r\"}\n", StandardCharsets.UTF_8);
-            PluginGenerators.factory(KEY).create(params(plan, probe, 0));
+            PluginGenerators.factory(KEY).create(params(plan, probe, 0,
+                    plan.teacherDir() == null ? null : "http://127.0.0.1:1/v1"));
         } catch (ConfigException e) {
             throw new InvalidInputException("--params: " + e.getMessage());
         } catch (InvalidConfigException e) {
@@ -154,6 +182,8 @@ public final class QualityJob {
             tc.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> cleanup.run());
         }
         GeneratorRun run = new GeneratorRun(dir, plan.seed());
+        String served = plan.teacherDir() == null ? null
+                : ServedTeachers.baseUrl(plan.teacherDir(), plan.weightsSha256(), plan.device(), plan.modelName());
         return new Iterator<>() {
             private final ArrayDeque<Future<List<Example>>> inFlight = new ArrayDeque<>();
             private final ArrayDeque<String> ready = new ArrayDeque<>();
@@ -166,7 +196,7 @@ public final class QualityJob {
                     while (inFlight.size() < 4 * plan.concurrency() && it.hasNext()) {
                         SourceLine line = it.next();
                         long i = index++;
-                        inFlight.add(pool.submit(() -> one(line, run, plan, dir, i)));
+                        inFlight.add(pool.submit(() -> one(line, run, plan, dir, i, served)));
                     }
                     if (inFlight.isEmpty()) {
                         if (tc == null) {
@@ -205,13 +235,14 @@ public final class QualityJob {
     }
 
     /** Runs the generator on one record. */
-    private static List<Example> one(SourceLine line, GeneratorRun run, Plan plan, Path dir, long index)
+    private static List<Example> one(SourceLine line, GeneratorRun run, Plan plan, Path dir, long index, String served)
             throws IOException {
         Example e = line.parse();
         Path input = dir.resolve("record-" + index + ".jsonl");
         Files.writeString(input, JsonlDataService.toJsonLine(e) + "\n", StandardCharsets.UTF_8);
         try {
-            DataGenerator g = PluginGenerators.factory(KEY).create(params(plan, input, Seeds.of(plan.seed(), e.id(), 0)));
+            DataGenerator g = PluginGenerators.factory(KEY).create(params(plan, input, Seeds.of(plan.seed(), e.id(), 0),
+                    served));
             return g.generate(run);
         } catch (InvalidConfigException ex) {
             throw new InvalidInputException(line.where() + ": " + ex.getMessage());

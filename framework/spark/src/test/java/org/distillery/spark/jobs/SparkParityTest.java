@@ -181,17 +181,24 @@ class SparkParityTest {
                     .withFallback(PluginGenerators.defaults(QualityJob.KEY)).resolve()).generate(new GeneratorRun(work, 1));
             Path filtered = dir.resolve("filtered.jsonl");
             QualityJob.Summary s = QualityJob.run(spark, Suite.io(data, filtered, 3),
-                    new QualityJob.Options(true, params, 2, 1), QUIET);
+                    new QualityJob.Options(true, params, 2, 1, null, "teacher", "cpu"), QUIET);
             List<Example> got = new JsonlDataService().readJsonl(filtered);
             assertTrue(got.size() > 0 && got.size() < Suite.RECORDS, "the threshold keeps some: " + got.size());
             assertEquals(reference.size(), s.kept());
             assertEquals(reference.stream().map(JsonlDataService::toJsonLine).toList(),
                     got.stream().map(JsonlDataService::toJsonLine).toList());
             Path scored = dir.resolve("scored.jsonl");
-            QualityJob.run(spark, Suite.io(data, scored, 2), new QualityJob.Options(false, params, 2, 1), QUIET);
+            QualityJob.run(spark, Suite.io(data, scored, 2), new QualityJob.Options(false, params, 2, 1, null, "teacher",
+                    "cpu"), QUIET);
             List<Example> all = new JsonlDataService().readJsonl(scored);
             assertEquals(Suite.RECORDS, all.size());
             assertTrue(all.stream().allMatch(e -> e.meta().containsKey("quality")));
+            // the same judge loaded and served inside the executors instead of called at an endpoint
+            Path local = dir.resolve("filtered-local.jsonl");
+            QualityJob.run(spark, Suite.io(data, local, 2), new QualityJob.Options(true,
+                    "endpoint.api = completion\nscorer = logprob\nmin-score = -0.3\n", 2, 1, Suite.TEACHER.toString(),
+                    "teacher", "cpu"), QUIET);
+            assertEquals(Files.readString(filtered), Files.readString(local));
         }
     }
 
