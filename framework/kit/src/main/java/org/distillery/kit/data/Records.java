@@ -24,7 +24,7 @@ import org.distillery.api.model.Tokenizer;
  *       ({@link #hasPrompt} is false, {@link #promptText} is {@code ""}).</li>
  * </ul>
  * A sequence longer than the maximum length is cut at the end ({@link Truncation#KEEP_START}, as
- * training reads it), or keeps the end of a long prompt and the start of the response
+ * training reads it), or keeps bos, the end of a long prompt and the start of the response
  * ({@link Truncation#KEEP_PROMPT_END}). Batches are right-padded: position t holds token t and
  * predicts token t+1, counted when that token is past the prompt.
  */
