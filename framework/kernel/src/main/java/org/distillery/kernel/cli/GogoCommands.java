@@ -1,9 +1,11 @@
 package org.distillery.kernel.cli;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -13,9 +15,9 @@ import org.distillery.api.run.SwapRequest;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.kernel.config.ExperimentLoader;
-import org.distillery.kernel.osgi.BundleProblems;
 import org.distillery.kernel.run.Run;
 import org.distillery.kernel.run.RunManager;
+import org.distillery.kernel.run.RunStatus;
 
 /**
  * The shell's {@code distill:*} commands, a plain service with Gogo's scope and function
@@ -27,9 +29,7 @@ public final class GogoCommands {
 
     private final Kernel kernel;
     private final RunManager runs;
-    /** The runs started here by id, in start order, with their state and run directory. */
-    private final java.util.Map<String, String> outcomes = java.util.Collections.synchronizedMap(
-            new java.util.LinkedHashMap<>());
+    private final List<Path> started = new CopyOnWriteArrayList<>();
 
     private GogoCommands(Kernel kernel, RunManager runs) {
         this.kernel = kernel;
@@ -67,37 +67,25 @@ public final class GogoCommands {
             return "error: " + String.join("\n error: ", e.problems());
         }
         Run run = runs.create(plan);
-        String id = run.runId();
-        outcomes.put(id, "running     " + run.runDir());
+        started.add(run.runDir());
         Thread t = new Thread(() -> {
             kernel.tensors().attachThread();
             try (run) {
-                try {
-                    RunManager.Outcome o = runs.execute(run);
-                    outcomes.put(id, (o.completed() ? "finished    " : "stopped     ") + run.runDir());
-                } catch (Exception e) {
-                    // recorded while the run's event log is still open
-                    outcomes.put(id, "failed      " + run.runDir() + ": " + BundleProblems.describe(e));
-                    run.events().event("run-failed", java.util.Map.of("error", BundleProblems.describe(e)));
-                    System.out.println("run " + id + " failed: " + BundleProblems.describe(e));
-                }
-            } catch (java.io.IOException | RuntimeException e) {
-                outcomes.put(id, "failed      " + run.runDir() + ": " + BundleProblems.describe(e));
+                runs.execute(run);
+            } catch (Exception e) {
+                // RunManager.execute recorded it (run-failed event, results.json); distill:runs shows it
             }
-        }, "run-" + id);
+        }, "run-" + run.runId());
         t.setDaemon(true);
         t.start();
         return run.runId() + " started in " + run.runDir();
     }
 
-    /** {@code distill:runs} — the runs this shell started, each with its state (running, finished, stopped, failed). */
+    /** {@code distill:runs} — runs started in this shell, each with its status (running, finished, failed: ...). */
     public List<String> runs() {
         List<String> out = new ArrayList<>();
-        outcomes.forEach((id, state) -> out.add(id + "  " + state));
-        for (String id : runs.activeIds()) {
-            if (!outcomes.containsKey(id)) {
-                out.add(id + "  running");
-            }
+        for (Path dir : started) {
+            out.add(dir.getFileName() + "  " + RunStatus.read(dir).label() + "  " + dir);
         }
         return out;
     }
