@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every {@code distill model} command, and {@code eval} and {@code serve}, on each kind of corrupt
+ * Every {@code distill model} command, and {@code eval}, {@code serve} and {@code teacher cache}, on each kind of corrupt
  * or unsupported model folder exits with 2 (invalid input) and a one-line message naming the file,
  * never a stack trace; {@code model init} exits with 2 on configs it cannot build.
  */
@@ -155,7 +155,9 @@ class InvalidModelExitCodeTest {
                     new String[] {"model", "score", folder, "--ids", "1,2,3"},
                     new String[] {"eval", folder, "--data", dir.resolve("data.jsonl").toString(), "--metrics", "lm-loss",
                         "--tokenizer", good.toString(), "--out", dir.resolve("eval.json").toString()},
-                    new String[] {"serve", folder, "--port", "0"});
+                    new String[] {"serve", folder, "--port", "0"},
+                    new String[] {"teacher", "cache", folder, "--data", dir.resolve("data.jsonl").toString(),
+                        "--tokenizer-dir", good.toString(), "--out", dir.resolve("cache.bin").toString()});
             for (String[] cmd : commands) {
                 tried++;
                 Result r = distill(cmd);
@@ -171,7 +173,8 @@ class InvalidModelExitCodeTest {
                 }
             }
         }
-        assertEquals(40, tried);
+        assertEquals(48, tried);
+        assertFalse(Files.exists(dir.resolve("cache.bin")) || Files.exists(dir.resolve("eval.json")), "nothing written");
         assertTrue(failures.isEmpty(), failures.size() + " of " + tried + " failed:\n" + String.join("\n", failures));
     }
 
