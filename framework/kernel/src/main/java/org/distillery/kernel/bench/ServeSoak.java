@@ -38,12 +38,14 @@ import com.google.gson.JsonPrimitive;
  * fuzzed requests (random bytes, random JSON, and valid completion and chat bodies with one to
  * three mutations: fields dropped, retyped, out of range, unknown), then a SIGTERM while
  * generations are in flight. Printed: answers by status class, the server's threads and resident
- * memory (from {@code /proc}) after a warm-up and at the end, and whether the in-flight requests
- * were answered whole before the process ended.
+ * memory (from {@code /proc}) after a warm-up and after every 100 requests, and whether the
+ * in-flight requests were answered whole before the process ended.
  */
 public final class ServeSoak {
 
     private static final Gson GSON = new Gson();
+    /** Resident memory may grow this much (a fraction) from the first to the last samples. */
+    private static final double MAX_RSS_GROWTH = 0.05;
 
     private ServeSoak() {
     }
@@ -66,7 +68,8 @@ public final class ServeSoak {
      * Starts {@code distill serve model}, sends {@code requests} fuzzed requests from
      * {@code clients} threads, then SIGTERM during {@code inFlight} generations.
      *
-     * @return whether no request got a 5xx, threads did not grow, and every in-flight request was answered
+     * @return whether no request got a 5xx, threads and resident memory did not grow, and every in-flight
+     *         request was answered
      */
     public static boolean run(PrintStream out, Path distill, Path model, int requests, int clients, int inFlight,
                               long seed) throws Exception {
@@ -111,14 +114,20 @@ public final class ServeSoak {
         Map<String, String> fiveHundreds = new ConcurrentHashMap<>();
         AtomicInteger failures = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(clients);
-        long[] afterWarmup = null;
+        List<long[]> samples = new ArrayList<>(); // requests sent, threads, resident kB
         long t0 = System.nanoTime();
         try {
             int warmup = Math.min(100, requests);
             send(http, base, bodies.subList(0, warmup), pool, byStatus, fiveHundreds, failures);
-            afterWarmup = threadsAndRss(server.pid());
-            send(http, base, bodies.subList(warmup, requests), pool, byStatus, fiveHundreds, failures);
-            long[] end = threadsAndRss(server.pid());
+            for (int sent = warmup; ; sent = Math.min(requests, sent + 100)) {
+                long[] tr = threadsAndRss(server.pid());
+                samples.add(new long[] {sent, tr[0], tr[1]});
+                if (sent >= requests) {
+                    break;
+                }
+                send(http, base, bodies.subList(sent, Math.min(requests, sent + 100)), pool, byStatus, fiveHundreds,
+                        failures);
+            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "distill serve under %d fuzzed requests from %d clients (%.0f s):%n", requests,
                     clients, seconds);
@@ -128,11 +137,19 @@ public final class ServeSoak {
                     : ""));
             fiveHundreds.entrySet().stream().limit(3).forEach(e -> out.println("  5xx for " + e.getKey() + ": "
                     + e.getValue()));
-            out.printf(Locale.ROOT, "  server threads %d after %d requests, %d after %d; resident memory %.1f MB -> %.1f "
-                    + "MB (%+.1f%%)%n", afterWarmup[0], warmup, end[0], requests, afterWarmup[1] / 1024.0,
-                    end[1] / 1024.0, 100.0 * (end[1] - afterWarmup[1]) / afterWarmup[1]);
+            out.println("     requests    server threads    resident MB");
+            samples.forEach(v -> out.printf(Locale.ROOT, "  %11d    %14d    %11.1f%n", v[0], v[1], v[2] / 1024.0));
+            long[] afterWarmup = samples.get(0);
+            long[] end = samples.get(samples.size() - 1);
+            // resident memory moves with each batch in flight: compare the medians of the first and last quarter
+            int quarter = Math.max(1, samples.size() / 4);
+            double rssGrowth = medianRss(samples.subList(samples.size() - quarter, samples.size()))
+                    / medianRss(samples.subList(0, quarter)) - 1;
+            out.printf(Locale.ROOT, "  threads %d -> %d; resident memory, median of the last %d samples against the "
+                    + "first %d: %+.1f%%%n", afterWarmup[1], end[1], quarter, quarter, 100 * rssGrowth);
             boolean noFive = fiveHundreds.isEmpty() && failures.get() == 0;
-            boolean threadsFlat = end[0] <= afterWarmup[0];
+            boolean threadsFlat = end[1] <= afterWarmup[1];
+            boolean memoryFlat = rssGrowth < MAX_RSS_GROWTH;
             // SIGTERM while generations are in flight: each must be answered whole before the process ends
             List<CompletableFuture<HttpResponse<String>>> running = new ArrayList<>();
             for (int i = 0; i < inFlight; i++) {
@@ -171,8 +188,9 @@ public final class ServeSoak {
             lost.stream().limit(3).forEach(l -> out.println("  lost: " + l));
             tail.stream().filter(l -> l.startsWith("stopp")).forEach(l -> out.println("  server: " + l));
             boolean drained = whole == inFlight && exited;
-            boolean ok = noFive && threadsFlat && drained;
-            out.println("  goal (no 5xx, no thread growth, SIGTERM drains in-flight requests): " + (ok ? "met" : "NOT met"));
+            boolean ok = noFive && threadsFlat && memoryFlat && drained;
+            out.printf(Locale.ROOT, "  goal (no 5xx, no thread growth, resident memory growth < %.0f%%, SIGTERM drains "
+                    + "in-flight requests): %s%n", 100 * MAX_RSS_GROWTH, ok ? "met" : "NOT met");
             return ok;
         } finally {
             pool.shutdownNow();
@@ -180,6 +198,11 @@ public final class ServeSoak {
                 server.destroyForcibly();
             }
         }
+    }
+
+    private static double medianRss(List<long[]> samples) {
+        long[] v = samples.stream().mapToLong(s -> s[2]).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2.0;
     }
 
     /** A request to send. */
