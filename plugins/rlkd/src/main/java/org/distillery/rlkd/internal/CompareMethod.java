@@ -20,7 +20,9 @@ import org.distillery.kit.stage.Stages;
  * teacher}}, read as {@code kd.compare} reads it) or a data stage ({@code {name, data {key, params}}},
  * e.g. {@code rl.traces} or {@code dpo.aif}), whose dataset later variants read as
  * {@code file = "stage:<name>"} and which may sample from earlier students ({@code stage:<name>});
- * then {@code eval.report} evaluates every trained student and the teacher.
+ * then {@code eval.report} evaluates every trained student and the teacher. {@code train-overrides} and
+ * {@code data-overrides} are laid over every training and data stage (a shortened run of the whole
+ * pipeline: {@code --set method.params.train-overrides.steps=5}).
  *
  * <pre>
  * method {
@@ -51,6 +53,8 @@ final class CompareMethod implements MethodFactory {
             throw new InvalidConfigException(p.at("stages"), "needs at least one stage", "[]",
                     "a list of {name, loss, train, ...} variants and {name, data {key, params}} data stages");
         }
+        Params trainOverrides = Methods.block(p, "train-overrides");
+        Params dataOverrides = Methods.block(p, "data-overrides");
         List<Stage> stages = new ArrayList<>();
         Set<String> names = new LinkedHashSet<>();
         List<String> students = new ArrayList<>();
@@ -69,11 +73,14 @@ final class CompareMethod implements MethodFactory {
                             TracesTrainer.KEY + ", " + AifTrainer.KEY + " or another data trainer");
                 }
                 Params dataParams = data.has("params") ? data.child("params") : Methods.block(data, "params");
+                if (!dataOverrides.config().isEmpty()) {
+                    dataParams = Params.of(dataOverrides.config().withFallback(dataParams.config()), dataParams.path());
+                }
                 stages.add(Methods.dataStage(node.string("name"), data.string("key"), dataParams));
                 names.add(node.string("name"));
                 continue;
             }
-            KdStage stage = Stages.variant(node, names);
+            KdStage stage = Methods.overTrain(Stages.variant(node, names), trainOverrides);
             names.add(stage.name());
             students.add(stage.name());
             stages.add(stage);

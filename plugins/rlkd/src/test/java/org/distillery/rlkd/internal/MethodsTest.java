@@ -67,6 +67,24 @@ class MethodsTest {
     }
 
     @Test
+    void overridesShortenEveryStage() {
+        List<Stage> s = stages(CompareMethod.KEY, """
+                stages = [
+                  { name = traces, data { key = rl.traces, params { prompts = 500, tries = 2 } } }
+                  { name = sft, loss = [ { key = kd.sft } ], train { steps = 300 } }
+                ]
+                train-overrides { steps = 3 }
+                data-overrides { prompts = 8 }
+                """);
+        assertEquals(8, ((StageSpec) s.get(0)).params().getInt("prompts"));
+        assertEquals(2, ((StageSpec) s.get(0)).params().getInt("tries"));
+        assertEquals(3, ((KdStage) s.get(1)).train().getInt("steps"));
+        InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> stages(CompareMethod.KEY,
+                "stages = [ { name = t, data { key = rl.traces } } ], data-overrides { promts = 8 }"));
+        assertTrue(e.getMessage().startsWith("method.params.stages[0].data.params.promts: unknown key"), e.getMessage());
+    }
+
+    @Test
     void badStagesFailAtTheirPath() {
         InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> stages(CompareMethod.KEY,
                 "stages = [ { name = traces, data { key = rl.traces, params { tris = 2 } } } ]"));
