@@ -243,10 +243,6 @@ final class TracesTrainer implements Trainer {
             return java.util.Arrays.stream(correct).sum();
         }
 
-        int kept() {
-            return java.util.Arrays.stream(kept).sum();
-        }
-
         List<Map<String, Object>> perTry() {
             List<Map<String, Object>> out = new ArrayList<>();
             for (int t = 0; t < sampled.length; t++) {
