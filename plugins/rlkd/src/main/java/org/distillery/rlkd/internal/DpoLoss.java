@@ -10,6 +10,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossContext;
@@ -50,10 +51,12 @@ final class DpoLoss implements Loss {
 
     private final double beta;
     private final int chunkSize;
+    private final String path;
 
-    DpoLoss(double beta, int chunkSize) {
+    DpoLoss(double beta, int chunkSize, String path) {
         this.beta = beta;
         this.chunkSize = chunkSize;
+        this.path = path;
     }
 
     @Override
@@ -68,8 +71,8 @@ final class DpoLoss implements Loss {
         NDArray mask = batch.lossMask();
         int rows = (int) logits.getShape().get(0);
         if (rows % 2 != 0 || !batch.extras().containsKey(PairSampler.REFERENCE_LOGPROBS)) {
-            throw new IllegalStateException(KEY + " needs batches of (chosen, rejected) row pairs with the reference's "
-                    + "log-probabilities: use sampler dpo.pairs");
+            throw new InvalidConfigException(path.isEmpty() ? "train.loss" : path, KEY + " needs batches of (chosen, "
+                    + "rejected) row pairs with the reference's log-probabilities", KEY, "sampler dpo.pairs");
         }
         float[] reference = batch.extra(PairSampler.REFERENCE_LOGPROBS).toFloatArray();
         float[] policy = rowSums(logits, batch, chunkSize, input.manager());
@@ -136,7 +139,7 @@ final class DpoLoss implements Loss {
         @Override
         public Loss create(LossContext context, Config params) {
             Params p = Params.of(params, context.paramsPath());
-            return new DpoLoss(p.positive("beta"), p.integer("chunk-size", 1));
+            return new DpoLoss(p.positive("beta"), p.integer("chunk-size", 1), context.paramsPath());
         }
     }
 }

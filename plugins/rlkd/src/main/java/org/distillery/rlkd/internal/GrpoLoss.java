@@ -7,6 +7,7 @@ import com.typesafe.config.Config;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
+import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossContext;
@@ -42,10 +43,12 @@ final class GrpoLoss implements Loss {
 
     private final double epsilon;
     private final int chunkSize;
+    private final String path;
 
-    GrpoLoss(double epsilon, int chunkSize) {
+    GrpoLoss(double epsilon, int chunkSize, String path) {
         this.epsilon = epsilon;
         this.chunkSize = chunkSize;
+        this.path = path;
     }
 
     @Override
@@ -57,6 +60,12 @@ final class GrpoLoss implements Loss {
     public LossValue compute(LossInput input) {
         TokenBatch batch = input.batch();
         NDArray logits = input.studentLogits();
+        if (!batch.extras().containsKey(PolicySampler.OLD_LOGPROBS)
+                || !batch.extras().containsKey(PolicySampler.ADVANTAGES)) {
+            throw new InvalidConfigException(path.isEmpty() ? "train.loss" : path, KEY + " reads the rollouts' "
+                    + PolicySampler.OLD_LOGPROBS + " and " + PolicySampler.ADVANTAGES + ", which the sampler did not "
+                    + "attach", KEY, "sampler rl.grpo or rl.llmr");
+        }
         NDArray old = batch.extra(PolicySampler.OLD_LOGPROBS);
         NDArray advantages = batch.extra(PolicySampler.ADVANTAGES);
         NDArray mask = batch.lossMask();
@@ -83,7 +92,7 @@ final class GrpoLoss implements Loss {
         @Override
         public Loss create(LossContext context, Config params) {
             Params p = Params.of(params, context.paramsPath());
-            return new GrpoLoss(p.fraction("clip-epsilon"), p.integer("chunk-size", 1));
+            return new GrpoLoss(p.fraction("clip-epsilon"), p.integer("chunk-size", 1), context.paramsPath());
         }
     }
 }

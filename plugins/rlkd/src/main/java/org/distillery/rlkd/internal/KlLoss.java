@@ -7,6 +7,7 @@ import com.typesafe.config.Config;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 
+import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossContext;
@@ -53,11 +54,13 @@ final class KlLoss implements Loss {
     private final boolean teacher;
     private final Estimator estimator;
     private final int chunkSize;
+    private final String path;
 
-    KlLoss(boolean teacher, Estimator estimator, int chunkSize) {
+    KlLoss(boolean teacher, Estimator estimator, int chunkSize, String path) {
         this.teacher = teacher;
         this.estimator = estimator;
         this.chunkSize = chunkSize;
+        this.path = path;
     }
 
     @Override
@@ -88,9 +91,10 @@ final class KlLoss implements Loss {
 
     private NDArray extra(TokenBatch batch, String name) {
         if (!batch.extras().containsKey(name)) {
-            throw new IllegalStateException(KEY + " with reference = " + (teacher ? "teacher" : "initial")
-                    + " reads the batch's '" + name + "', which the sampler did not attach: use sampler rl.grpo with "
-                    + (teacher ? "teacher-kl { beta > 0, in-reward = false }" : "reference = initial"));
+            throw new InvalidConfigException(path.isEmpty() ? "train.loss" : path, KEY + " with reference = "
+                    + (teacher ? "teacher" : "initial") + " reads the batch's '" + name + "', which the sampler did "
+                    + "not attach", teacher ? "reference = teacher" : "reference = initial",
+                    "sampler rl.grpo with " + (teacher ? "teacher-kl { beta > 0, in-reward = false }" : "reference = initial"));
         }
         return batch.extra(name);
     }
@@ -106,7 +110,7 @@ final class KlLoss implements Loss {
         public Loss create(LossContext context, Config params) {
             Params p = Params.of(params, context.paramsPath());
             return new KlLoss(p.choice("reference", "teacher", "initial").equals("teacher"),
-                    p.choice("estimator", Estimator.class), p.integer("chunk-size", 1));
+                    p.choice("estimator", Estimator.class), p.integer("chunk-size", 1), context.paramsPath());
         }
     }
 }

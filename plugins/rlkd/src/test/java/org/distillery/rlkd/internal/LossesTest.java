@@ -21,6 +21,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 
 import org.distillery.api.ContributionKind;
+import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossFactory;
@@ -213,10 +214,13 @@ class LossesTest {
     void klToTheTeacherWithoutItsWeightsNamesWhatIsMissing() {
         try (NDManager m = run.manager().newSubManager()) {
             TokenBatch b = batch(m, 1, 1, new long[] {0}, new float[] {1}, Map.of(), Map.of());
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> loss(KlLoss.KEY, "")
+            InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> loss(KlLoss.KEY, "")
                     .compute(new LossInput(b, m.zeros(new Shape(1, 1, 3)), List.of(), null, List.of(), m)));
-            assertTrue(e.getMessage().contains("teacher-logprobs") && e.getMessage().contains("beta > 0"),
-                    e.getMessage());
+            assertTrue(e.getMessage().startsWith("train.loss[0].params: rl.kl with reference = teacher reads the "
+                    + "batch's 'teacher-logprobs'") && e.getMessage().contains("beta > 0"), e.getMessage());
+            e = assertThrows(InvalidConfigException.class, () -> loss(GrpoLoss.KEY, "")
+                    .compute(new LossInput(b, m.zeros(new Shape(1, 1, 3)), List.of(), null, List.of(), m)));
+            assertTrue(e.getMessage().startsWith("train.loss[0].params: rl.grpo reads the rollouts'"), e.getMessage());
         }
     }
 
@@ -305,9 +309,10 @@ class LossesTest {
     void dpoNeedsPairsWithTheirReference() {
         try (NDManager m = run.manager().newSubManager()) {
             TokenBatch b = batch(m, 3, 1, new long[] {0, 0, 0}, new float[] {1, 1, 1}, Map.of(), Map.of());
-            IllegalStateException e = assertThrows(IllegalStateException.class, () -> loss(DpoLoss.KEY, "")
+            InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> loss(DpoLoss.KEY, "")
                     .compute(new LossInput(b, m.zeros(new Shape(3, 1, 3)), List.of(), null, List.of(), m)));
-            assertTrue(e.getMessage().contains("dpo.pairs"), e.getMessage());
+            assertTrue(e.getMessage().startsWith("train.loss[0].params: dpo.sigmoid needs batches")
+                    && e.getMessage().contains("dpo.pairs"), e.getMessage());
         }
     }
 }
