@@ -92,6 +92,53 @@ class RlkdIT {
     }
 
     @Test
+    void theZephyrAndR1RecipesRunThroughTheirStages() throws Exception {
+        Path zephyr = dist.work.resolve("zephyr.conf");
+        Files.writeString(zephyr, """
+                include file("%s")
+                experiment { progress = lines, output-dir = zephyr }
+                train { batch-size = 8, max-length = 128 }
+                method {
+                  key = dpo.zephyr
+                  params {
+                    dsft { steps = 3 }
+                    aif { prompts = 8, completions = 2, max-new-tokens = 96 }
+                    ddpo { steps = 2 }
+                    evaluate { limit = 8, max-new-tokens = 96, metrics = [ { key = rl.accuracy } ], columns = [accuracy] }
+                  }
+                }
+                """.formatted(dist.home.resolve("config/fragments/reasoning.conf")));
+        Distribution.Result r = dist.run(600, "run", zephyr.toString());
+        assertEquals(0, r.exit(), r.all());
+        Path runDir = Events.runDir(dist.work.resolve("zephyr"), 1);
+        String table = Files.readString(runDir.resolve("results.md"));
+        assertTrue(table.contains("| dsft |") && table.contains("| ddpo |") && table.contains("| teacher |"), table);
+        assertTrue(Files.exists(runDir.resolve("stages/aif/data.jsonl")));
+
+        Path r1 = dist.work.resolve("r1.conf");
+        Files.writeString(r1, """
+                include file("%s")
+                experiment { progress = lines, output-dir = r1 }
+                train { batch-size = 8, max-length = 128 }
+                method {
+                  key = rl.r1
+                  params {
+                    traces { prompts = 8, tries = 2, max-new-tokens = 96 }
+                    sft { steps = 3 }
+                    evaluate { limit = 8, max-new-tokens = 96, metrics = [ { key = rl.accuracy } ], columns = [accuracy] }
+                  }
+                }
+                """.formatted(dist.home.resolve("config/fragments/reasoning.conf")));
+        r = dist.run(600, "run", r1.toString());
+        assertEquals(0, r.exit(), r.all());
+        runDir = Events.runDir(dist.work.resolve("r1"), 1);
+        JsonObject prov = JsonParser.parseString(Files.readString(runDir.resolve("stages/traces/provenance.json")))
+                .getAsJsonObject();
+        assertEquals(8, prov.get("prompts").getAsInt());
+        assertTrue(Files.readString(runDir.resolve("results.md")).contains("| sft |"));
+    }
+
+    @Test
     void theReasoningSuiteIsWrittenByDataSynth() throws Exception {
         Path out = dist.work.resolve("reasoning");
         Distribution.Result r = dist.run(120, "data", "synth", "--suite", "reasoning", "--train", "30",
