@@ -7,6 +7,7 @@ import org.distillery.api.data.DataGeneratorFactory;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.metric.MetricFactory;
 import org.distillery.api.model.ModelInitializerFactory;
+import org.distillery.api.reward.RewardFactory;
 import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.TeacherFactory;
 import org.distillery.api.train.MethodFactory;
@@ -33,7 +34,9 @@ public enum ContributionKind {
     /** Dataset generators, see {@link DataGeneratorFactory}. */
     DATA_GENERATOR("generators", DataGeneratorFactory.class),
     /** Student initialisers, see {@link ModelInitializerFactory}. */
-    MODEL_INITIALIZER("initializers", ModelInitializerFactory.class);
+    MODEL_INITIALIZER("initializers", ModelInitializerFactory.class),
+    /** Scores of sampled completions (verifiers, judges, teacher-induced rewards), see {@link RewardFactory}. */
+    REWARD("rewards", RewardFactory.class);
 
     /** Manifest header naming a bundle's Guice module class. */
     public static final String MODULE_HEADER = "Distillery-Module";

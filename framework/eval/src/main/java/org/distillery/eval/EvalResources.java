@@ -33,7 +33,7 @@ public final class EvalResources implements RunResources, AutoCloseable {
     private final DataService data;
     private final long seed;
     private final NDManager manager;
-    private final ContributionRegistry registry = EvalModule.registry();
+    private final ContributionRegistry registry;
 
     /**
      * Creates the resources.
@@ -41,6 +41,13 @@ public final class EvalResources implements RunResources, AutoCloseable {
      * @param data may be {@code null} when no metric reads files
      */
     public EvalResources(TensorService tensors, ModelService models, DataService data, long seed) {
+        this(tensors, models, data, seed, EvalModule.registry());
+    }
+
+    /** Resources whose metrics come from {@code registry} (e.g. a kernel's, with the bundles' metrics). */
+    public EvalResources(TensorService tensors, ModelService models, DataService data, long seed,
+                         ContributionRegistry registry) {
+        this.registry = registry;
         this.tensors = tensors;
         this.models = models;
         this.data = data;

@@ -1,7 +1,7 @@
 package org.distillery.train;
 
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -55,41 +55,10 @@ public final class CompareMethod implements MethodFactory {
                     "a list of {name, loss = [...], train {...}}");
         }
         List<Stage> stages = new ArrayList<>();
-        Set<String> names = new HashSet<>();
+        Set<String> names = new LinkedHashSet<>();
         for (int i = 0; i < variants.size(); i++) {
-            String where = "method.params.variants[" + i + "]";
-            Params v = Params.of(variants.get(i), where).allowOnly("name", "loss", "train", "init-from", "student",
-                    "teacher");
-            if (!v.has("name") || !v.string("name").matches("[a-z0-9][a-z0-9.-]*")) {
-                throw new InvalidConfigException(v.at("name"), "missing or not a lowercase name",
-                        v.has("name") ? v.string("name") : null, "e.g. forward-kl");
-            }
-            String name = v.string("name");
-            if (!names.add(name) || name.equals("evaluate") || name.equals("teacher")) {
-                throw new InvalidConfigException(v.at("name"), "must be unique and not 'evaluate' or 'teacher'",
-                        name, "another name");
-            }
-            if (!v.has("loss")) {
-                throw new InvalidConfigException(v.at("loss"), "is missing", null, "a list of {key, weight, params}");
-            }
-            KdStage stage = KdStage.named(name).withLoss(v.losses("loss")).at(where);
-            if (v.has("train")) {
-                stage = Stages.overTrain(stage, v.child("train"));
-            }
-            if (v.has("student")) {
-                stage = stage.withStudent(v.child("student").config());
-            }
-            if (v.has("teacher")) {
-                stage = stage.withTeacher(v.child("teacher").config());
-            }
-            if (v.has("init-from")) {
-                String from = v.string("init-from");
-                if (!names.contains(from) || from.equals(name)) {
-                    throw new InvalidConfigException(v.at("init-from"), "names no earlier variant", from,
-                            String.join(", ", stages.stream().map(Stage::name).toList()));
-                }
-                stage = stage.withInitFrom(from);
-            }
+            KdStage stage = Stages.variant(Params.of(variants.get(i), "method.params.variants[" + i + "]"), names);
+            names.add(stage.name());
             stages.add(stage);
         }
         stages.add(Stages.evaluate(params.getConfig("evaluate"), stages.stream().map(Stage::name).toList()));

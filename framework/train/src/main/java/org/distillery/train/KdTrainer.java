@@ -371,6 +371,10 @@ public final class KdTrainer implements Trainer {
                 termFigures.put(t.index + ":" + t.key, termSums[t.index] / norm);
             }
             fig.put("terms", termFigures);
+            Map<String, Double> samplerFigures = sampler.figures();
+            if (!samplerFigures.isEmpty()) {
+                fig.put("sampler", samplerFigures);
+            }
             fig.put("lr", lr);
             fig.put("grad-norm", gradNorm);
             fig.put("tokens", tokens);

@@ -29,4 +29,13 @@ public interface Sampler {
     /** Restores what {@link #saveState} wrote; called on resume before {@link #seek}. */
     default void restoreState(java.nio.file.Path dir) throws java.io.IOException {
     }
+
+    /**
+     * Figures about the batches served since the previous call (e.g. the mean reward, accuracy and
+     * response length of on-policy samples); the trainer calls it once per step and logs them with
+     * the step under {@code sampler}. Most samplers have none.
+     */
+    default java.util.Map<String, Double> figures() {
+        return java.util.Map.of();
+    }
 }

@@ -4,6 +4,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import org.distillery.data.synthetic.ReasoningSettings;
+import org.distillery.data.synthetic.ReasoningSuite;
 import org.distillery.data.synthetic.Suite;
 import org.distillery.data.synthetic.SuiteSettings;
 import org.distillery.data.synthetic.SyntheticSuite;
@@ -26,10 +28,25 @@ final class DataCommand implements Callable<Integer> {
 
     /** {@code distill data synth}. */
     @Command(name = "synth", mixinStandardHelpOptions = true,
-            description = "Write the deterministic synthetic task suite (train/validation/test/corpus JSONL).")
+            description = {"Write the deterministic synthetic task suite (train/validation/test/corpus JSONL).",
+                "--suite reasoning writes the reasoning suite instead: multi-digit add/sub/mul with step-by-step "
+                    + "traces (train, train-answers, validation, test with an out-of-domain part of more digits)."})
     static final class Synth implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "<out-dir>")
         Path out;
+
+        @Option(names = "--suite", description = "general (default) or reasoning")
+        String suiteName = "general";
+
+        @Option(names = "--ood", description = "reasoning: out-of-domain test problems")
+        Integer ood;
+
+        @Option(names = "--max-digits", description = "reasoning: in-domain operands have at most this many digits")
+        Integer maxDigits;
+
+        @Option(names = "--ood-digits", description = "reasoning: out-of-domain problems have an operand of this many "
+                + "digits")
+        Integer oodDigits;
 
         @Option(names = "--seed", description = "world and sampling seed (default: the suite default)")
         Long seed;
@@ -51,6 +68,17 @@ final class DataCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            if (suiteName.equals("reasoning")) {
+                return reasoning();
+            }
+            if (!suiteName.equals("general")) {
+                throw new ExperimentException(List.of("data synth: --suite: unknown suite '" + suiteName
+                        + "' (accepted: general, reasoning)"));
+            }
+            if (ood != null || maxDigits != null || oodDigits != null) {
+                throw new ExperimentException(List.of("data synth: --ood, --max-digits and --ood-digits belong to "
+                        + "--suite reasoning"));
+            }
             SuiteSettings s = SuiteSettings.defaults();
             if (seed != null) {
                 s = s.withSeed(seed);
@@ -68,6 +96,31 @@ final class DataCommand implements Callable<Integer> {
             }
             suite.write(out);
             System.out.println("suite written to " + out + ": " + suite.summary());
+            return ExitCodes.OK;
+        }
+
+        private Integer reasoning() throws Exception {
+            if (entities != null || corpus != null) {
+                throw new ExperimentException(List.of("data synth: --entities and --corpus belong to the general "
+                        + "suite, not --suite reasoning"));
+            }
+            ReasoningSuite.Result suite;
+            try {
+                ReasoningSettings s = ReasoningSettings.defaults();
+                if (seed != null) {
+                    s = s.withSeed(seed);
+                }
+                s = s.withSizes(train != null ? train : s.trainSize(),
+                        validation != null ? validation : s.validationSize(), test != null ? test : s.testSize(),
+                        ood != null ? ood : s.oodSize());
+                s = s.withDigits(maxDigits != null ? maxDigits : s.maxDigits(),
+                        oodDigits != null ? oodDigits : s.oodDigits());
+                suite = ReasoningSuite.generate(s);
+            } catch (IllegalArgumentException e) {
+                throw new ExperimentException(List.of("data synth: " + e.getMessage()));
+            }
+            suite.write(out);
+            System.out.println("reasoning suite written to " + out + ": " + suite.summary());
             return ExitCodes.OK;
         }
     }

@@ -245,11 +245,11 @@ public final class Distill implements Callable<Integer> {
     /** {@code distill list}. */
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "List contributions (losses, samplers, trainers, methods, metrics, teachers, generators, "
-                + "initializers) or bundles, with the bundle and version that provide each.")
+                + "initializers, rewards) or bundles, with the bundle and version that provide each.")
     static final class ListCommand implements Callable<Integer> {
         @Parameters(index = "0", arity = "0..1", paramLabel = "<what>",
                 description = "all (default), bundles, or a kind: losses, samplers, trainers, methods, metrics, "
-                    + "teachers, generators, initializers")
+                    + "teachers, generators, initializers, rewards")
         String what = "all";
 
         @Override

@@ -102,9 +102,30 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Example> examples = readData();
         List<Evaluator.MetricSpec> specs = specs(examples);
+        boolean builtIn = specs.stream().allMatch(s -> EvalModule.registry().find(ContributionKind.METRIC, s.key(),
+                Object.class).isPresent());
+        if (builtIn) {
+            try (DjlTensorService tensors = DjlTensorService.start(device)) {
+                return evaluate(examples, specs, tensors, new HfModelService(), EvalModule.registry());
+            }
+        }
+        // a bundle's metric: boot the kernel for its registry
+        try (org.distillery.kernel.Kernel kernel = Distill.boot(device)) {
+            return evaluate(examples, specs, kernel.tensors(), kernel.models(), kernel.registry());
+        }
+    }
+
+    private int evaluate(List<Example> examples, List<Evaluator.MetricSpec> specs,
+                         org.distillery.api.tensor.TensorService tensors, org.distillery.api.model.ModelService models,
+                         org.distillery.api.ContributionRegistry registry) throws Exception {
         for (Evaluator.MetricSpec s : specs) {
+            if (registry.find(ContributionKind.METRIC, s.key(), Object.class).isEmpty()) {
+                throw new ExperimentException(List.of("--metrics: unknown metric (got \"" + s.key() + "\"; accepted: "
+                        + String.join(", ", registry.list(ContributionKind.METRIC).stream().map(i -> i.key()).toList())
+                        + ")"));
+            }
             try {
-                Evaluator.resolve(EvalModule.registry(), s);
+                Evaluator.resolve(registry, s);
             } catch (InvalidConfigException e) {
                 throw ExperimentException.of(e);
             }
@@ -117,12 +138,10 @@ final class EvalCommand implements Callable<Integer> {
         Path target = out != null ? out : defaultOut();
         String modelName = name != null ? name : defaultName();
 
-        HfModelService models = new HfModelService();
         Tokenizer tok = models.tokenizer(tokenizerFolder());
         long t0 = System.nanoTime();
         Evaluator.Result result;
-        try (DjlTensorService tensors = DjlTensorService.start(device);
-             EvalResources run = new EvalResources(tensors, models, new JsonlDataService(), 0);
+        try (EvalResources run = new EvalResources(tensors, models, new JsonlDataService(), 0, registry);
              NDManager m = run.manager().newSubManager();
              LanguageModel model = models.load(dir, DataType.FLOAT32, m);
              LanguageModel t = teacher == null ? null : models.load(teacher, DataType.FLOAT32, m)) {
@@ -210,10 +229,6 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Evaluator.MetricSpec> out = new ArrayList<>();
         for (String k : keys) {
-            if (EvalModule.registry().find(ContributionKind.METRIC, k, Object.class).isEmpty()) {
-                throw new ExperimentException(List.of("--metrics: unknown metric (got \"" + k + "\"; accepted: "
-                        + String.join(", ", EvalModule.contributions().stream().map(b -> b.key()).toList()) + ")"));
-            }
             out.add(Evaluator.MetricSpec.of(k, p.getOrDefault(k, ConfigFactory.empty())));
         }
         return out;

@@ -16,8 +16,11 @@ import picocli.CommandLine.Option;
         description = {"Sampling tokens/s of rollouts with MiniLLM's teacher-mixed hook (generateMixed: student and "
             + "teacher step together with KV caches, each token drawn from alpha * p + (1 - alpha) * q) against plain "
             + "student sampling, in the same command, and the cost ratio (goal: at most 2x with a same-size teacher).",
+            "Then the GRPO case: G samples per prompt as rl.grpo draws them (one batched call over batch x G rows, "
+                + "then with its scoring pass) against plain sampling of the same tokens (G calls of one sample per "
+                + "prompt).",
             "Defaults: student and teacher of the bench generate shape (~20M parameters each), batch 4, 128 new "
-                + "tokens, alpha 0.2, temperature 1."})
+                + "tokens, alpha 0.2, temperature 1, G = 4."})
 final class RolloutBenchCommand implements Callable<Integer> {
 
     @Option(names = "--lengths", split = ",", paramLabel = "N", description = "new tokens per measurement (default 128)")
@@ -35,6 +38,9 @@ final class RolloutBenchCommand implements Callable<Integer> {
     @Option(names = "--teacher-layers", description = "teacher depth (default: the student's, 6)")
     int teacherLayers;
 
+    @Option(names = "--group", description = "GRPO samples per prompt (default 4; 0 skips the GRPO case)")
+    int group = 4;
+
     @Option(names = "--repeats", description = "interleaved runs per figure, the best is printed (default 1)")
     int repeats = 1;
 
@@ -46,7 +52,7 @@ final class RolloutBenchCommand implements Callable<Integer> {
         RolloutBench.Options o = RolloutBench.Options.defaults()
                 .withStudent(GenerateBench.Options.defaults().withLengths(lengths).withBatches(batches)
                         .withRepeats(repeats))
-                .withTeacher(teacherHidden, teacherLayers).withAlpha(alpha);
+                .withTeacher(teacherHidden, teacherLayers).withAlpha(alpha).withGroup(group);
         try {
             o.check();
             DjlTensorService.checkSpec(device);

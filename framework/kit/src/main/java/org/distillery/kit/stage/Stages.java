@@ -1,7 +1,14 @@
 package org.distillery.kit.stage;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collection;
 import java.util.List;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
@@ -14,7 +21,8 @@ import org.distillery.kit.config.Params;
 
 /**
  * Helpers for methods that build stages: laying a method parameter shaped like the {@code train}
- * block over a {@link KdStage}, and the closing {@code eval.report} stage.
+ * block over a {@link KdStage}, reading a {@code kd.compare}-style variant node, the closing
+ * {@code eval.report} stage, and finding the model an earlier stage handed on.
  *
  * <pre>
  * KdStage sft = KdStage.named("sft").withLoss(List.of(LossSpec.of("kd.sft")));
@@ -68,6 +76,78 @@ public final class Stages {
             rest = rest.withoutPath("init-from-stage");
         }
         return rest.isEmpty() ? out : out.withTrain(rest);
+    }
+
+    /** The keys a {@link #variant} node may have. */
+    public static final List<String> VARIANT_KEYS = List.of("name", "loss", "train", "init-from", "student", "teacher");
+
+    /**
+     * A {@code train.kd} stage from a variant node {@code {name, loss, train, init-from, student,
+     * teacher}} as {@code kd.compare} reads them: {@code name} lowercase and not {@code evaluate} or
+     * {@code teacher}, {@code loss} required, {@code train} laid over the stage ({@link #overTrain}),
+     * {@code student} and {@code teacher} laid over the experiment's blocks for this stage,
+     * {@code init-from} naming one of {@code earlier}. The node's path is recorded for messages.
+     *
+     * @param node the variant, with its config path
+     * @param earlier the names of the stages before it (init-from must be one; the name must not)
+     */
+    public static KdStage variant(Params node, Collection<String> earlier) {
+        Params v = node.allowOnly(VARIANT_KEYS.toArray(String[]::new));
+        if (!v.has("name") || !v.string("name").matches("[a-z0-9][a-z0-9.-]*")) {
+            throw new InvalidConfigException(v.at("name"), "missing or not a lowercase name",
+                    v.has("name") ? v.string("name") : null, "e.g. forward-kl");
+        }
+        String name = v.string("name");
+        if (earlier.contains(name) || name.equals(EVALUATE) || name.equals("teacher")) {
+            throw new InvalidConfigException(v.at("name"), "must be unique and not 'evaluate' or 'teacher'",
+                    name, "another name");
+        }
+        if (!v.has("loss")) {
+            throw new InvalidConfigException(v.at("loss"), "is missing", null, "a list of {key, weight, params}");
+        }
+        KdStage stage = KdStage.named(name).withLoss(v.losses("loss")).at(v.path());
+        if (v.has("train")) {
+            stage = overTrain(stage, v.child("train"));
+        }
+        if (v.has("student")) {
+            stage = stage.withStudent(v.child("student").config());
+        }
+        if (v.has("teacher")) {
+            stage = stage.withTeacher(v.child("teacher").config());
+        }
+        if (v.has("init-from")) {
+            String from = v.string("init-from");
+            if (!earlier.contains(from) || from.equals(name)) {
+                throw new InvalidConfigException(v.at("init-from"), "names no earlier variant", from,
+                        String.join(", ", earlier));
+            }
+            stage = stage.withInitFrom(from);
+        }
+        return stage;
+    }
+
+    /**
+     * The model folder a finished stage of the run in {@code runDir} handed on: the {@code model} of
+     * its {@code result.json}, else its {@code best} or {@code final} folder.
+     *
+     * @throws IllegalStateException when the stage left no model
+     */
+    public static Path modelOf(Path runDir, String stage) throws IOException {
+        Path dir = runDir.resolve("stages").resolve(stage);
+        Path result = dir.resolve("result.json");
+        if (Files.exists(result)) {
+            JsonObject o = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
+            JsonElement model = o.get("model");
+            if (model != null && !model.isJsonNull()) {
+                return Path.of(model.getAsString());
+            }
+        }
+        for (String sub : List.of("best", "final")) {
+            if (Files.exists(dir.resolve(sub).resolve("config.json"))) {
+                return dir.resolve(sub);
+            }
+        }
+        throw new IllegalStateException("stage " + stage + " left no model in " + dir);
     }
 
     /** The closing {@code eval.report} stage over {@code students} (stage names), with a method's {@code evaluate} block. */

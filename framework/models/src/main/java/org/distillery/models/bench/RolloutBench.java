@@ -34,6 +34,12 @@ import org.distillery.models.HfModelService;
  * is student-only tokens/s over mixed tokens/s; the teacher-only run gives what one student plus
  * one teacher step per token should cost, (student time + teacher time) / student time, so the
  * overhead of the hook itself is the gap between the two.
+ *
+ * <p>The GRPO case ({@code group} &gt; 0): G samples of each of {@code batch} prompts, as the
+ * {@code rl.grpo} sampler draws them: one batched call over batch × G rows (each prompt repeated, KV
+ * cache), and the same followed by the scoring pass the sampler makes (one forward over the whole
+ * sequences for the old log-probabilities), against plain sampling of the same tokens: G calls of one
+ * sample per prompt. tokens/s = batch × G × new tokens / wall time.
  */
 public final class RolloutBench {
 
@@ -47,27 +53,33 @@ public final class RolloutBench {
      * @param teacherHidden teacher width (0 = the student's)
      * @param teacherLayers teacher depth (0 = the student's)
      * @param alpha teacher weight of the mixture
+     * @param group samples per prompt of the GRPO case (0: no GRPO case)
      */
-    public record Options(GenerateBench.Options student, int teacherHidden, int teacherLayers, float alpha) {
+    public record Options(GenerateBench.Options student, int teacherHidden, int teacherLayers, float alpha, int group) {
 
-        /** Student and teacher of the {@link GenerateBench} default size, batch 4, 128 new tokens, alpha 0.2. */
+        /** Student and teacher of the {@link GenerateBench} default size, batch 4, 128 new tokens, alpha 0.2, G = 4. */
         public static Options defaults() {
-            return new Options(GenerateBench.Options.defaults().withLengths(128).withBatches(4), 0, 0, 0.2f);
+            return new Options(GenerateBench.Options.defaults().withLengths(128).withBatches(4), 0, 0, 0.2f, 4);
         }
 
         /** A copy with another student (and run) configuration. */
         public Options withStudent(GenerateBench.Options s) {
-            return new Options(s, teacherHidden, teacherLayers, alpha);
+            return new Options(s, teacherHidden, teacherLayers, alpha, group);
         }
 
         /** A copy with another teacher width and depth (0 = the student's). */
         public Options withTeacher(int hidden, int layers) {
-            return new Options(student, hidden, layers, alpha);
+            return new Options(student, hidden, layers, alpha, group);
         }
 
         /** A copy with another mixture weight. */
         public Options withAlpha(float a) {
-            return new Options(student, teacherHidden, teacherLayers, a);
+            return new Options(student, teacherHidden, teacherLayers, a, group);
+        }
+
+        /** A copy with another GRPO group size (0: no GRPO case). */
+        public Options withGroup(int g) {
+            return new Options(student, teacherHidden, teacherLayers, alpha, g);
         }
 
         /** The teacher's configuration: the student's with the teacher's width and depth. */
@@ -87,6 +99,9 @@ public final class RolloutBench {
             teacher().check();
             if (!(alpha >= 0 && alpha <= 1)) {
                 throw new IllegalArgumentException("alpha must be in [0, 1], got " + alpha);
+            }
+            if (group < 0) {
+                throw new IllegalArgumentException("group must be 0 (no GRPO case) or more, got " + group);
             }
         }
     }
@@ -115,13 +130,33 @@ public final class RolloutBench {
     }
 
     /**
+     * One measured row of the GRPO case.
+     *
+     * @param batch prompts
+     * @param group samples per prompt
+     * @param newTokens tokens generated per row
+     * @param plainTokensPerSecond G calls of one sample per prompt
+     * @param groupTokensPerSecond one call over batch × G rows
+     * @param scoredTokensPerSecond the same plus the scoring forward pass
+     */
+    public record GroupRow(int batch, int group, int newTokens, double plainTokensPerSecond,
+                           double groupTokensPerSecond, double scoredTokensPerSecond) {
+
+        /** How many times faster the batched group call is than G plain calls. */
+        public double speedUp() {
+            return groupTokensPerSecond / plainTokensPerSecond;
+        }
+    }
+
+    /**
      * The figures printed.
      *
      * @param studentParameters parameters of the student
      * @param teacherParameters parameters of the teacher
      * @param rows one per batch size and length
+     * @param groupRows the GRPO case, one per batch size and length (empty without it)
      */
-    public record Result(long studentParameters, long teacherParameters, List<Row> rows) {
+    public record Result(long studentParameters, long teacherParameters, List<Row> rows, List<GroupRow> groupRows) {
     }
 
     /** Runs the benchmark in a run scope of {@code tensors} and prints the report to {@code out}. */
@@ -194,7 +229,77 @@ public final class RolloutBench {
                             row.cost() <= 2 ? "met" : "NOT met");
                 }
             }
-            return new Result(sp, tp, List.copyOf(rows));
+            List<GroupRow> groupRows = o.group() > 0 ? grpo(out, generator, student, allPrompts, o, scope) : List.of();
+            return new Result(sp, tp, List.copyOf(rows), groupRows);
+        }
+    }
+
+    /** The GRPO case: G samples per prompt batched in one call (and scored), against G plain calls. */
+    private static List<GroupRow> grpo(PrintStream out, Generator generator, LanguageModel student,
+                                       List<int[]> allPrompts, Options o, NDManager scope) {
+        GenerateBench.Options so = o.student();
+        int g = o.group();
+        out.printf(Locale.ROOT, "%nGRPO rollouts (rl.grpo): G = %d samples per prompt; plain = %d calls of one sample per "
+                + "prompt; group = one call over batch x G rows; group+score = that and the scoring forward pass over "
+                + "the whole sequences; tokens/s = batch * G * new tokens / wall time%n", g, g);
+        out.printf(Locale.ROOT, "%5s %5s %10s %15s %15s %17s %9s%n", "batch", "G", "new-tokens", "plain tok/s",
+                "group tok/s", "group+score tok/s", "speed-up");
+        List<GroupRow> rows = new ArrayList<>();
+        for (int b : so.batches()) {
+            List<int[]> prompts = allPrompts.subList(0, b);
+            List<int[]> repeated = new ArrayList<>(b * g);
+            for (int[] p : prompts) {
+                for (int j = 0; j < g; j++) {
+                    repeated.add(p);
+                }
+            }
+            time(generator, student, null, null, repeated, 8, scope);
+            for (int n : so.lengths()) {
+                double bestPlain = Double.MAX_VALUE;
+                double bestGroup = Double.MAX_VALUE;
+                double bestScored = Double.MAX_VALUE;
+                for (int r = 0; r < so.repeats(); r++) {
+                    double plain = 0;
+                    for (int j = 0; j < g; j++) {
+                        plain += time(generator, student, null, null, prompts, n, scope);
+                    }
+                    bestPlain = Math.min(bestPlain, plain);
+                    bestGroup = Math.min(bestGroup, time(generator, student, null, null, repeated, n, scope));
+                    bestScored = Math.min(bestScored, timeScored(generator, student, repeated, n, scope));
+                }
+                double tokens = (double) b * g * n;
+                GroupRow row = new GroupRow(b, g, n, tokens / bestPlain, tokens / bestGroup, tokens / bestScored);
+                rows.add(row);
+                out.printf(Locale.ROOT, "%5d %5d %10d %15.1f %15.1f %17.1f %8.2fx%n", b, g, n,
+                        row.plainTokensPerSecond(), row.groupTokensPerSecond(), row.scoredTokensPerSecond(),
+                        row.speedUp());
+                out.flush();
+            }
+        }
+        out.println("speed-up = group tok/s / plain tok/s (the same tokens)");
+        return List.copyOf(rows);
+    }
+
+    /** Seconds of one batched rollout plus the forward pass over the prompts and responses that scores it. */
+    private static double timeScored(Generator g, LanguageModel model, List<int[]> prompts, int n, NDManager scope) {
+        GenerationOptions opts = new GenerationOptions(n, 1f, 0, 1f, Set.of(), 7L, true);
+        try (NDManager m = scope.newSubManager()) {
+            long t0 = System.nanoTime();
+            GenerationResult r = g.generate(model, prompts, opts, m);
+            int len = prompts.get(0).length + n;
+            long[] ids = new long[prompts.size() * len];
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] p = prompts.get(i);
+                int[] t = r.tokens().get(i);
+                for (int k = 0; k < len; k++) {
+                    ids[i * len + k] = k < p.length ? p[k] : t[k - p.length];
+                }
+            }
+            NDArray input = m.create(ids, new ai.djl.ndarray.types.Shape(prompts.size(), len));
+            NDArray logits = model.forward(input, org.distillery.api.model.ForwardOptions.inference()).logits();
+            logits.attach(m);
+            logits.logSoftmax(-1).toFloatArray();
+            return (System.nanoTime() - t0) / 1e9;
         }
     }
 

@@ -20,6 +20,10 @@ class RolloutBenchTest {
             "^\\s*(\\d+)\\s+(\\d+)\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)x\\s+([0-9.]+)x\\s*$",
             Pattern.MULTILINE);
 
+    private static final Pattern GROUP_ROW = Pattern.compile(
+            "^\\s*(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9.]+)x\\s*$",
+            Pattern.MULTILINE);
+
     private static GenerateBench.Options tiny() {
         return GenerateBench.Options.defaults().withModel(32, 2, 4, 48, 64).withLengths(4, 12).withBatches(2);
     }
@@ -44,6 +48,18 @@ class RolloutBenchTest {
         }
         assertEquals(2, rows, text);
         assertEquals(List.of(4, 12), r.rows().stream().map(RolloutBench.Row::newTokens).toList());
+        Matcher group = GROUP_ROW.matcher(text);
+        int groupRows = 0;
+        while (group.find()) {
+            groupRows++;
+            assertEquals(4, Integer.parseInt(group.group(2)), "G = 4 by default");
+            for (int g = 4; g <= 7; g++) {
+                assertTrue(Double.parseDouble(group.group(g)) > 0, group.group());
+            }
+        }
+        assertEquals(2, groupRows, text);
+        assertEquals(List.of(4, 12), r.groupRows().stream().map(RolloutBench.GroupRow::newTokens).toList());
+        assertTrue(text.contains("GRPO rollouts"), text);
         assertTrue(text.contains("goal (teacher-mixed hook costs at most 2x"), text);
         assertTrue(text.contains("threads: "), text);
     }
@@ -55,9 +71,10 @@ class RolloutBenchTest {
         try (TestTensors tensors = new TestTensors();
              PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
             r = RolloutBench.run(out, tensors, RolloutBench.Options.defaults().withStudent(tiny().withLengths(3))
-                    .withTeacher(64, 3));
+                    .withTeacher(64, 3).withGroup(0));
         }
         assertTrue(r.teacherParameters() > r.studentParameters());
+        assertTrue(r.groupRows().isEmpty(), "group 0 skips the GRPO case");
         assertTrue(!buf.toString(StandardCharsets.UTF_8).contains("goal"));
     }
 
@@ -69,6 +86,8 @@ class RolloutBenchTest {
                     RolloutBench.Options.defaults().withStudent(tiny()).withAlpha(1.5f)));
             assertThrows(IllegalArgumentException.class, () -> RolloutBench.run(sink, tensors,
                     RolloutBench.Options.defaults().withStudent(tiny()).withTeacher(30, 1)));
+            assertThrows(IllegalArgumentException.class, () -> RolloutBench.run(sink, tensors,
+                    RolloutBench.Options.defaults().withStudent(tiny()).withGroup(-1)));
         }
     }
 }

@@ -1,8 +1,6 @@
 package org.distillery.datagen.internal;
 
-import java.net.URI;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,17 +10,15 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 
-import org.distillery.api.InvalidConfigException;
 import org.distillery.api.model.Tokenizer;
-import org.distillery.kit.config.Params;
-import org.distillery.kit.openai.ClientOptions;
+import org.distillery.kit.openai.EndpointSettings;
 import org.distillery.kit.openai.OpenAiClient;
 import org.distillery.kit.openai.OpenAiException;
 
 /**
  * The teacher (or judge) as an OpenAI-compatible endpoint: a remote API and the embedded teacher
  * served on loopback ({@code distill serve}) take this same path. Built from an {@code endpoint}
- * parameter block:
+ * parameter block (read by the kit's {@link EndpointSettings}):
  *
  * <pre>
  * endpoint {
@@ -47,86 +43,21 @@ final class Endpoint implements AutoCloseable {
         }
     }
 
-    /** Settings read from the block; {@link #open} makes the client. */
-    record Settings(String baseUrl, String model, String apiKeyEnv, String api, int concurrency, int maxRetries,
-                    Duration timeout, String cacheDir) {
-
-        static Settings of(Params p) {
-            String url = p.string("base-url");
-            URI uri;
-            try {
-                uri = URI.create(url);
-            } catch (IllegalArgumentException e) {
-                throw new InvalidConfigException(p.at("base-url"), "not a URL", Params.quote(url),
-                        "http(s)://host:port/v1");
-            }
-            if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
-                    || uri.getHost() == null) {
-                throw new InvalidConfigException(p.at("base-url"), "must be an http:// or https:// URL with a host",
-                        Params.quote(url), "e.g. http://127.0.0.1:8000/v1");
-            }
-            String model = p.string("model");
-            if (model.isBlank()) {
-                throw new InvalidConfigException(p.at("model"), "is required", "\"\"",
-                        "the endpoint's model id, e.g. teacher or gpt-4o-mini");
-            }
-            String keyEnv = p.string("api-key-env");
-            if (!keyEnv.isEmpty() && !keyEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
-                throw new InvalidConfigException(p.at("api-key-env"), "not an environment variable name",
-                        Params.quote(keyEnv), "e.g. OPENAI_API_KEY");
-            }
-            Duration timeout;
-            try {
-                timeout = p.config().getDuration("timeout");
-            } catch (com.typesafe.config.ConfigException e) {
-                throw new InvalidConfigException(p.at("timeout"), "not a duration", null, "e.g. 120s");
-            }
-            if (timeout.isZero() || timeout.isNegative()) {
-                throw new InvalidConfigException(p.at("timeout"), "must be positive", timeout.toString(), "e.g. 120s");
-            }
-            return new Settings(url, model, keyEnv, p.choice("api", "chat", "completion"), p.integer("concurrency", 1),
-                    p.integer("max-retries", 0), timeout, p.string("cache-dir"));
-        }
-
-        /** What provenance records of the endpoint (never the key). */
-        Map<String, Object> describe() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("base-url", baseUrl);
-            m.put("model", model);
-            m.put("api", api);
-            m.put("api-key-env", apiKeyEnv);
-            return m;
-        }
-    }
-
-    private final Settings settings;
+    private final EndpointSettings settings;
     private final OpenAiClient client;
     private final AtomicLong refused = new AtomicLong();
 
-    private Endpoint(Settings settings, OpenAiClient client) {
+    private Endpoint(EndpointSettings settings, OpenAiClient client) {
         this.settings = settings;
         this.client = client;
     }
 
     /** Opens a client; {@code workDir} holds the response cache when the settings name none. */
-    static Endpoint open(Settings s, String path, Path workDir) {
-        String key = null;
-        if (!s.apiKeyEnv().isEmpty()) {
-            key = System.getenv(s.apiKeyEnv());
-            if (key == null || key.isEmpty()) {
-                throw new InvalidConfigException(path + ".api-key-env", "the environment variable is not set",
-                        s.apiKeyEnv(), "export " + s.apiKeyEnv() + "=<key>, or api-key-env = \"\" for no key");
-            }
-        }
-        Path cache = s.cacheDir().isEmpty() ? (workDir == null ? null : workDir.resolve("http-cache"))
-                : Path.of(s.cacheDir());
-        ClientOptions o = ClientOptions.of(URI.create(s.baseUrl()), s.model()).withApiKey(key)
-                .withConcurrency(s.concurrency()).withTimeout(s.timeout())
-                .withRetries(s.maxRetries(), Duration.ofMillis(500), Duration.ofSeconds(30)).withCache(cache);
-        return new Endpoint(s, new OpenAiClient(o));
+    static Endpoint open(EndpointSettings s, String path, Path workDir) {
+        return new Endpoint(s, s.client(path, workDir));
     }
 
-    Settings settings() {
+    EndpointSettings settings() {
         return settings;
     }
 
@@ -152,7 +83,7 @@ final class Endpoint implements AutoCloseable {
     Reply generate(List<Tokenizer.ChatTurn> turns, String completionPrompt, int maxTokens, double temperature,
                    double topP, long seed) {
         JsonObject body = new JsonObject();
-        if (settings.api().equals("chat")) {
+        if (settings.chat()) {
             body.add("messages", OpenAiClient.messages(turns));
         } else {
             body.addProperty("prompt", completionPrompt);
@@ -162,9 +93,9 @@ final class Endpoint implements AutoCloseable {
         body.addProperty("top_p", topP);
         body.addProperty("seed", seed);
         try {
-            JsonObject r = settings.api().equals("chat") ? client.chat(body) : client.complete(body);
+            JsonObject r = settings.chat() ? client.chat(body) : client.complete(body);
             JsonObject choice = r.getAsJsonArray("choices").get(0).getAsJsonObject();
-            JsonElement text = settings.api().equals("chat") ? choice.getAsJsonObject("message").get("content")
+            JsonElement text = settings.chat() ? choice.getAsJsonObject("message").get("content")
                     : choice.get("text");
             return new Reply(text == null || text.isJsonNull() ? "" : text.getAsString(), null);
         } catch (OpenAiException e) {

@@ -15,6 +15,7 @@ import org.distillery.api.data.Example;
 import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.kit.config.Params;
+import org.distillery.kit.openai.EndpointSettings;
 import org.distillery.kit.data.Records;
 
 /**
@@ -45,7 +46,7 @@ final class QualityFilterGenerator extends Generated {
     private static final Pattern AFTER_SCORE = Pattern.compile("(?i)(?:score|rating)[^0-9]{0,12}(\\d+(?:\\.\\d+)?)");
     private static final Pattern NUMBER = Pattern.compile("(?<![0-9.])(\\d+(?:\\.\\d+)?)");
 
-    private final Endpoint.Settings endpoint;
+    private final EndpointSettings endpoint;
     private final String endpointPath;
     private final String input;
     private final String inputPath;
@@ -60,7 +61,7 @@ final class QualityFilterGenerator extends Generated {
 
     QualityFilterGenerator(Params p) {
         endpointPath = p.at("endpoint");
-        endpoint = Endpoint.Settings.of(p.child("endpoint"));
+        endpoint = EndpointSettings.of(p.child("endpoint"));
         input = p.string("input");
         inputPath = p.at("input");
         Inputs.check(input, inputPath);

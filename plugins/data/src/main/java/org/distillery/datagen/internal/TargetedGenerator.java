@@ -17,6 +17,7 @@ import org.distillery.api.data.Example;
 import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.kit.config.Params;
+import org.distillery.kit.openai.EndpointSettings;
 
 /**
  * {@code data.targeted}: Self-Instruct-style generation steered to a skill (Wang et al., 2022;
@@ -53,7 +54,7 @@ final class TargetedGenerator extends Generated {
     private static final Pattern NUMBERING = Pattern.compile("^\\s*(?:\\d+\\s*[.):]|[-*•]|task\\s*\\d*\\s*:|instruction\\s*:)\\s*",
             Pattern.CASE_INSENSITIVE);
 
-    private final Endpoint.Settings endpoint;
+    private final EndpointSettings endpoint;
     private final String endpointPath;
     private final String seedFile;
     private final String seedFilePath;
@@ -81,7 +82,7 @@ final class TargetedGenerator extends Generated {
 
     TargetedGenerator(Params p) {
         endpointPath = p.at("endpoint");
-        endpoint = Endpoint.Settings.of(p.child("endpoint"));
+        endpoint = EndpointSettings.of(p.child("endpoint"));
         seedFile = p.string("seed-file");
         seedFilePath = p.at("seed-file");
         Inputs.check(seedFile, seedFilePath);

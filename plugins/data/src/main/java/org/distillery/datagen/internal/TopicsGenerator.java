@@ -12,6 +12,7 @@ import org.distillery.api.data.Example;
 import org.distillery.api.data.GeneratorContext;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.kit.config.Params;
+import org.distillery.kit.openai.EndpointSettings;
 
 /**
  * {@code data.topics}: UltraChat-style dialogues (Ding et al., 2023; thunlp/UltraChat; METHODS.md
@@ -36,7 +37,7 @@ final class TopicsGenerator extends Generated {
 
     static final String KEY = "data.topics";
 
-    private final Endpoint.Settings endpoint;
+    private final EndpointSettings endpoint;
     private final String endpointPath;
     private final List<String> topics;
     private final int questionsPerTopic;
@@ -58,7 +59,7 @@ final class TopicsGenerator extends Generated {
 
     TopicsGenerator(Params p) {
         endpointPath = p.at("endpoint");
-        endpoint = Endpoint.Settings.of(p.child("endpoint"));
+        endpoint = EndpointSettings.of(p.child("endpoint"));
         topics = p.strings("topics");
         if (topics.isEmpty() || topics.stream().anyMatch(String::isBlank)) {
             throw new InvalidConfigException(p.at("topics"), "needs at least one non-empty topic",

@@ -4,12 +4,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 
 import com.typesafe.config.Config;
@@ -34,6 +32,9 @@ import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.Teacher;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.data.Records;
+import org.distillery.kit.rollout.Rollout;
+import org.distillery.kit.rollout.RolloutBuffer;
+import org.distillery.kit.rollout.SeededOrder;
 import org.distillery.api.data.Datasets;
 
 /**
@@ -53,9 +54,10 @@ import org.distillery.api.data.Datasets;
  *
  * <p>The batch's loss mask counts rollout response tokens only; the per-token values are in
  * {@link TokenBatch#extras()} under the names of {@link Extras}. Its position is
- * {@code round:epoch:index:pt-cursor}; the buffer itself is written into each checkpoint
- * ({@link #saveState}), so a resumed run continues mid-buffer exactly. Every draw is seeded from
- * {@code run.random("minillm.rollout")} and the round, epoch or cursor.
+ * {@code round:epoch:index:pt-cursor}; the buffer itself (the kit's {@link RolloutBuffer}, with the
+ * values under the names of {@link Extras}) is written into each checkpoint ({@link #saveState}), so a
+ * resumed run continues mid-buffer exactly. Every draw is seeded from
+ * {@code run.random("minillm.rollout")} and the round, epoch or cursor ({@link SeededOrder}).
  *
  * <pre>
  * train.sampler { key = minillm.rollout, params { rollout-size = 256, alpha = 0.2, ppo-epochs = 4,
@@ -150,7 +152,7 @@ final class RolloutSampler implements Sampler {
             buffer = sampleRound(round, manager);
         }
         List<Rollout> all = buffer.rollouts();
-        List<Integer> order = shuffled(all.size(), mix(seed, 1, round, epoch));
+        List<Integer> order = SeededOrder.shuffled(all.size(), SeededOrder.mix(seed, 1, round, epoch));
         List<Rollout> rows = new ArrayList<>();
         int end = Math.min(all.size(), index + ctx.batchSize());
         for (int i = index; i < end; i++) {
@@ -215,7 +217,7 @@ final class RolloutSampler implements Sampler {
             long g = r * s.rolloutSize() + i;
             long promptEpoch = g / prompts.size();
             List<Integer> order = promptOrders.computeIfAbsent(promptEpoch,
-                    e -> shuffled(prompts.size(), mix(seed, 2, e)));
+                    e -> SeededOrder.shuffled(prompts.size(), SeededOrder.mix(seed, 2, e)));
             promptOrders.keySet().removeIf(e -> e < promptEpoch - 1);
             roundPrompts.add(prompts.get(order.get((int) (g % prompts.size()))));
         }
@@ -233,7 +235,7 @@ final class RolloutSampler implements Sampler {
                 maxNew = Math.min(maxNew, s.maxNewTokens());
             }
             GenerationOptions options = new GenerationOptions(maxNew, 1f, 0, 1f, Set.of(tok.eosId()),
-                    mix(seed, 3, r, chunk), true);
+                    SeededOrder.mix(seed, 3, r, chunk), true);
             List<int[]> sequences = new ArrayList<>(batch.size());
             List<Integer> promptLengths = new ArrayList<>(batch.size());
             try (NDManager gm = manager.newSubManager()) {
@@ -252,7 +254,7 @@ final class RolloutSampler implements Sampler {
             scored.addAll(score(sequences, promptLengths, manager));
         }
         List<float[]> advantages = new ArrayList<>(scored.size());
-        scored.forEach(x -> advantages.add(x.advantages()));
+        scored.forEach(x -> advantages.add(x.value(Extras.ADVANTAGES)));
         if (s.whiten()) {
             RolloutMath.whiten(advantages);
         }
@@ -260,12 +262,12 @@ final class RolloutSampler implements Sampler {
         fig.put("round", r);
         fig.put("rollouts", scored.size());
         fig.put("response-tokens", scored.stream().mapToInt(Rollout::responseLength).average().orElse(0));
-        fig.put("reward", mean(scored, Rollout::rewards));
-        fig.put("importance", mean(scored, Rollout::importance));
+        fig.put("reward", mean(scored, Extras.REWARDS));
+        fig.put("importance", mean(scored, Extras.IMPORTANCE));
         fig.put("reverse-kl-estimate", scored.stream().mapToDouble(x -> {
             double sum = 0;
             for (int j = 0; j < x.responseLength(); j++) {
-                sum += x.oldLogProbs()[j] - x.teacherLogProbs()[j];
+                sum += x.value(Extras.OLD_LOGPROBS)[j] - x.value(Extras.TEACHER_LOGPROBS)[j];
             }
             return sum;
         }).average().orElse(0));
@@ -274,11 +276,11 @@ final class RolloutSampler implements Sampler {
         return new RolloutBuffer(r, List.copyOf(scored));
     }
 
-    private static double mean(List<Rollout> rs, java.util.function.Function<Rollout, float[]> f) {
+    private static double mean(List<Rollout> rs, String value) {
         double sum = 0;
         long n = 0;
         for (Rollout x : rs) {
-            for (float v : f.apply(x)) {
+            for (float v : x.value(value)) {
                 sum += v;
                 n++;
             }
@@ -291,7 +293,7 @@ final class RolloutSampler implements Sampler {
         List<Rollout> out = new ArrayList<>(sequences.size());
         try (NDManager sm = manager.newSubManager()) {
             List<int[]> none = List.of();
-            TokenBatch b = assemble(sequences.stream().map(ids -> new Rollout(ids, 0, null, null, null, null, null))
+            TokenBatch b = assemble(sequences.stream().map(ids -> Rollout.of(ids, 0))
                     .toList(), none, 0, ctx.tokenizer().padId(), sm);
             NDArray studentLogits = ctx.student().forward(b.inputIds(),
                     ForwardOptions.inference().withMask(b.attentionMask())).logits();
@@ -319,8 +321,11 @@ final class RolloutSampler implements Sampler {
                     teacherLp[j] = logP[at];
                 }
                 float[] rewards = RolloutMath.rewards(teacherLp, oldLp, s.rewardScaling(), s.rewardClip());
-                out.add(new Rollout(ids, prompt, oldLp, teacherLp, RolloutMath.importance(teacherLp, oldLp, s.alpha()),
-                        rewards, RolloutMath.returns(rewards, s.gamma(), s.includeCurrentReward(), s.lengthNorm())));
+                out.add(Rollout.of(ids, prompt).with(Extras.OLD_LOGPROBS, oldLp).with(Extras.TEACHER_LOGPROBS, teacherLp)
+                        .with(Extras.IMPORTANCE, RolloutMath.importance(teacherLp, oldLp, s.alpha()))
+                        .with(Extras.REWARDS, rewards)
+                        .with(Extras.ADVANTAGES, RolloutMath.returns(rewards, s.gamma(), s.includeCurrentReward(),
+                                s.lengthNorm())));
             }
         }
         return out;
@@ -374,13 +379,13 @@ final class RolloutSampler implements Sampler {
                 }
                 Rollout r = rollouts.get(i);
                 loss[k] = 1;
-                if (r.oldLogProbs() != null) {
+                if (!r.values().isEmpty()) {
                     int j = t + 1 - prompt;
-                    extras[0][k] = r.oldLogProbs()[j];
-                    extras[1][k] = r.teacherLogProbs()[j];
-                    extras[2][k] = r.importance()[j];
-                    extras[3][k] = r.advantages()[j];
-                    extras[4][k] = r.rewards()[j];
+                    extras[0][k] = r.value(Extras.OLD_LOGPROBS)[j];
+                    extras[1][k] = r.value(Extras.TEACHER_LOGPROBS)[j];
+                    extras[2][k] = r.value(Extras.IMPORTANCE)[j];
+                    extras[3][k] = r.value(Extras.ADVANTAGES)[j];
+                    extras[4][k] = r.value(Extras.REWARDS)[j];
                 }
             }
         }
@@ -397,30 +402,10 @@ final class RolloutSampler implements Sampler {
 
     private int[] corpusRow(long cursor) {
         long e = cursor / corpus.size();
-        List<Integer> order = corpusOrders.computeIfAbsent(e, x -> shuffled(corpus.size(), mix(seed, 4, x)));
+        List<Integer> order = corpusOrders.computeIfAbsent(e,
+                x -> SeededOrder.shuffled(corpus.size(), SeededOrder.mix(seed, 4, x)));
         corpusOrders.keySet().removeIf(x -> x < e - 1);
         return corpus.get(order.get((int) (cursor % corpus.size())));
-    }
-
-    private static List<Integer> shuffled(int n, long seed) {
-        List<Integer> idx = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            idx.add(i);
-        }
-        Collections.shuffle(idx, new Random(seed));
-        return idx;
-    }
-
-    /** A well-mixed seed from the sampler's seed, a purpose tag and counters (SplitMix64 finaliser). */
-    static long mix(long seed, long... parts) {
-        long h = seed;
-        for (long p : parts) {
-            h += 0x9E3779B97F4A7C15L + p;
-            h = (h ^ (h >>> 30)) * 0xBF58476D1CE4E5B9L;
-            h = (h ^ (h >>> 27)) * 0x94D049BB133111EBL;
-            h ^= h >>> 31;
-        }
-        return h;
     }
 
     /** The factory. */

@@ -26,6 +26,8 @@ import org.distillery.api.teacher.Teacher;
 import org.distillery.api.teacher.TeacherFactory;
 import org.distillery.api.train.KdStage;
 import org.distillery.api.train.StageResult;
+import org.distillery.kit.rollout.Rollout;
+import org.distillery.kit.rollout.RolloutBuffer;
 import org.distillery.train.KdTrainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -144,7 +146,7 @@ class RolloutTrainingTest {
                 double sum = 0;
                 int n = 0;
                 for (Rollout r : buffer.rollouts()) {
-                    for (float a : r.advantages()) {
+                    for (float a : r.value(Extras.ADVANTAGES)) {
                         sum += a;
                         n++;
                     }
