@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import org.distillery.api.data.DataGeneratorFactory;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.api.merge.MergerFactory;
 import org.distillery.api.metric.MetricFactory;
 import org.distillery.api.model.ModelInitializerFactory;
 import org.distillery.api.sampler.SamplerFactory;
@@ -33,7 +34,9 @@ public enum ContributionKind {
     /** Dataset generators, see {@link DataGeneratorFactory}. */
     DATA_GENERATOR("generators", DataGeneratorFactory.class),
     /** Student initialisers, see {@link ModelInitializerFactory}. */
-    MODEL_INITIALIZER("initializers", ModelInitializerFactory.class);
+    MODEL_INITIALIZER("initializers", ModelInitializerFactory.class),
+    /** Model mergers (linear, SLERP, TIES, LM-Cocktail), see {@link MergerFactory}. */
+    MERGER("mergers", MergerFactory.class);
 
     /** Manifest header naming a bundle's Guice module class. */
     public static final String MODULE_HEADER = "Distillery-Module";
