@@ -1,6 +1,5 @@
 package org.distillery.eval;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,6 +25,7 @@ import org.distillery.api.train.StageSpec;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
 import org.distillery.kit.io.AtomicFiles;
+import org.distillery.kit.stage.Stages;
 import org.distillery.teachers.RunTeachers;
 
 /**
@@ -119,20 +119,7 @@ public final class EvalReportTrainer implements Trainer {
 
     /** The model a finished stage selected (its result.json), else its best or final folder. */
     public static Path stageModel(RunContext run, String stage) throws java.io.IOException {
-        Path dir = run.runDir().resolve("stages").resolve(stage);
-        Path result = dir.resolve("result.json");
-        if (Files.exists(result)) {
-            var o = com.google.gson.JsonParser.parseString(Files.readString(result)).getAsJsonObject();
-            if (o.has("model") && !o.get("model").isJsonNull()) {
-                return Path.of(o.get("model").getAsString());
-            }
-        }
-        for (String sub : List.of("best", "final")) {
-            if (Files.exists(dir.resolve(sub).resolve("config.json"))) {
-                return dir.resolve(sub);
-            }
-        }
-        throw new IllegalStateException("stage " + stage + " left no model in " + dir);
+        return Stages.model(run, stage);
     }
 
     /** A Markdown table: one row per model, one column per figure. */

@@ -1,14 +1,12 @@
 package org.distillery.train;
 
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 import com.typesafe.config.Config;
 
 import org.distillery.api.InvalidConfigException;
-import org.distillery.api.train.KdStage;
 import org.distillery.api.train.MethodFactory;
 import org.distillery.api.train.Stage;
 import org.distillery.kit.config.Params;
@@ -49,49 +47,12 @@ public final class CompareMethod implements MethodFactory {
 
     @Override
     public List<Stage> stages(Config params) {
-        List<? extends Config> variants = params.getConfigList("variants");
-        if (variants.isEmpty()) {
+        if (params.getConfigList("variants").isEmpty()) {
             throw new InvalidConfigException("method.params.variants", "needs at least one variant", "[]",
                     "a list of {name, loss = [...], train {...}}");
         }
-        List<Stage> stages = new ArrayList<>();
-        Set<String> names = new HashSet<>();
-        for (int i = 0; i < variants.size(); i++) {
-            String where = "method.params.variants[" + i + "]";
-            Params v = Params.of(variants.get(i), where).allowOnly("name", "loss", "train", "init-from", "student",
-                    "teacher");
-            if (!v.has("name") || !v.string("name").matches("[a-z0-9][a-z0-9.-]*")) {
-                throw new InvalidConfigException(v.at("name"), "missing or not a lowercase name",
-                        v.has("name") ? v.string("name") : null, "e.g. forward-kl");
-            }
-            String name = v.string("name");
-            if (!names.add(name) || name.equals("evaluate") || name.equals("teacher")) {
-                throw new InvalidConfigException(v.at("name"), "must be unique and not 'evaluate' or 'teacher'",
-                        name, "another name");
-            }
-            if (!v.has("loss")) {
-                throw new InvalidConfigException(v.at("loss"), "is missing", null, "a list of {key, weight, params}");
-            }
-            KdStage stage = KdStage.named(name).withLoss(v.losses("loss")).at(where);
-            if (v.has("train")) {
-                stage = Stages.overTrain(stage, v.child("train"));
-            }
-            if (v.has("student")) {
-                stage = stage.withStudent(v.child("student").config());
-            }
-            if (v.has("teacher")) {
-                stage = stage.withTeacher(v.child("teacher").config());
-            }
-            if (v.has("init-from")) {
-                String from = v.string("init-from");
-                if (!names.contains(from) || from.equals(name)) {
-                    throw new InvalidConfigException(v.at("init-from"), "names no earlier variant", from,
-                            String.join(", ", stages.stream().map(Stage::name).toList()));
-                }
-                stage = stage.withInitFrom(from);
-            }
-            stages.add(stage);
-        }
+        List<Stage> stages = new ArrayList<>(Stages.variants(Params.of(params, "method.params"), "variants", List.of(),
+                Set.of("evaluate", "teacher")));
         stages.add(Stages.evaluate(params.getConfig("evaluate"), stages.stream().map(Stage::name).toList()));
         return stages;
     }

@@ -1,0 +1,58 @@
+package org.distillery.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** Golden values of the calibration, exposure-bias and label formulas, computed by hand (the working is in each comment). */
+class FormulasTest {
+
+    private static final double EPS = 1e-12;
+
+    @Test
+    void eceOverTenEqualWidthBins() {
+        // bins: .95 -> 9 (acc 1), .85 -> 8 (acc 0), .75 -> 7 (acc 1), .55 and .52 -> 5 (acc .5, conf .535)
+        // ECE = 1/5 (.05 + .85 + .25) + 2/5 * .035 = .23 + .014 = .244
+        double[] conf = {0.95, 0.85, 0.75, 0.55, 0.52};
+        boolean[] right = {true, false, true, true, false};
+        assertEquals(0.244, Calibration.ece(conf, right, 10), 1e-12);
+        // one bin holding everything: acc = 3/5, conf = 3.62/5 = .724, |.6 - .724| = .124
+        assertEquals(0.124, Calibration.ece(conf, right, 1), 1e-12);
+        // perfectly calibrated
+        assertEquals(0.0, Calibration.ece(new double[] {0.5, 0.5}, new boolean[] {true, false}, 10), EPS);
+        // confidence 1 falls into the last bin
+        assertEquals(9, Calibration.bin(1.0, 10));
+        assertEquals(0.0, Calibration.ece(new double[] {1.0}, new boolean[] {true}, 10), EPS);
+        assertTrue(Double.isNaN(Calibration.ece(new double[0], new boolean[0], 10)));
+    }
+
+    @Test
+    void exAccErrFormulaOnSyntheticPerPositionKl() {
+        double[] student = {1, 2, 3};
+        double[] teacher = {1, 1, 1};
+        // l = 2: R = 1 + 2 = 3, l*eps = 2, eps = 1 -> (3 - 2) / 2 * 100 = 50
+        assertArray(new double[] {50, 3, 1}, ExAccErrMetric.formula(student, teacher, 2));
+        // l = 3: R = 6, l*eps = 3 -> 100
+        assertArray(new double[] {100, 6, 1}, ExAccErrMetric.formula(student, teacher, 3));
+        // l = 5: positions nobody reached add 0: R = 6, l*eps = 3, eps = 3/5 -> 100
+        assertArray(new double[] {100, 6, 0.6}, ExAccErrMetric.formula(student, teacher, 5));
+        // no excess when student prefixes are no worse than teacher prefixes
+        assertArray(new double[] {-50, 0.5, 0.5}, ExAccErrMetric.formula(new double[] {0.25, 0.25},
+                new double[] {0.5, 0.5}, 2));
+    }
+
+    private static void assertArray(double[] expected, double[] actual) {
+        assertEquals(expected.length, actual.length);
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], 1e-12, "index " + i);
+        }
+    }
+
+    @Test
+    void labelProbabilitiesAreRenormalised() {
+        double[] p = EceMetric.normalised(new double[] {Math.log(0.3), Math.log(0.1)});
+        assertEquals(0.75, p[0], 1e-12);
+        assertEquals(0.25, p[1], 1e-12);
+    }
+}
