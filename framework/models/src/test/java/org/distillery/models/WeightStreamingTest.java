@@ -90,6 +90,37 @@ class WeightStreamingTest {
     }
 
     @Test
+    void largeTensorsAreReadAndWrittenInSlicesOfRows(@TempDir Path dir) throws IOException {
+        // 5000 x 600 float32 = 12 MB, above the 8 MB slice: written and read back in slices of rows
+        Path file = dir.resolve("model.safetensors");
+        try (NDManager m = base.newSubManager()) {
+            NDArray big = m.randomNormal(new Shape(5000, 600));
+            try (WeightWriter w = SVC.writeWeights(file, List.of(new TensorInfo("big", DataType.FLOAT32, big.getShape()),
+                    new TensorInfo("half", DataType.FLOAT16, big.getShape()),
+                    new TensorInfo("brain", DataType.BFLOAT16, big.getShape())))) {
+                w.write("big", big);
+                w.write("half", big);
+                w.write("brain", big);
+                w.finish();
+            }
+            try (WeightReader r = SVC.openWeights(dir)) {
+                assertArrayEquals(big.toFloatArray(), r.read("big", m, null).toFloatArray());
+                assertArrayEquals(big.toType(DataType.FLOAT16, false).toType(DataType.FLOAT32, false).toFloatArray(),
+                        r.read("half", m, DataType.FLOAT32).toFloatArray());
+                assertArrayEquals(big.toFloatArray(), r.read("big", m, DataType.FLOAT16).toType(DataType.FLOAT32, false)
+                        .toFloatArray(), 1e-2f);
+                float[] values = big.toFloatArray();
+                float[] brain = r.read("brain", m, null).toFloatArray();
+                for (int i = 0; i < values.length; i += 997) {
+                    assertEquals(Float.intBitsToFloat((SafeTensors.bf16Bits(values[i]) & 0xFFFF) << 16), brain[i], 0f);
+                }
+                assertEquals(5000 * 600 * 4, r.bytes("big").remaining());
+                assertArrayEquals(big.toFloatArray(), r.read("big", m, null).toFloatArray(), "read again, same shape");
+            }
+        }
+    }
+
+    @Test
     void anUnfinishedWriterLeavesNothingAndOrderIsEnforced(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("model.safetensors");
         List<TensorInfo> declared = List.of(new TensorInfo("x", DataType.FLOAT32, new Shape(2)),

@@ -31,6 +31,7 @@ import com.google.gson.JsonPrimitive;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -43,6 +44,9 @@ public final class SafeTensors {
 
     /** Largest header accepted (the format's own limit is 100 MB). */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
+    /** Bytes a large tensor is read and written in at a time (whole rows, at least one). */
+    static final long CHUNK_BYTES = 8L * 1024 * 1024;
 
     private static final Map<String, DataType> DTYPES = Map.of(
             "F64", DataType.FLOAT64, "F32", DataType.FLOAT32, "F16", DataType.FLOAT16,
@@ -321,6 +325,10 @@ public final class SafeTensors {
             if (e.end() == e.begin()) {
                 return manager.zeros(e.djlShape(), want);
             }
+            if (src != DataType.BFLOAT16 && e.end() - e.begin() > CHUNK_BYTES && e.shape().length >= 2
+                    && e.shape()[0] > 1) {
+                return readRows(e, manager, want);
+            }
             MappedByteBuffer map = map(e);
             try {
                 if (src == DataType.BFLOAT16) {
@@ -334,6 +342,47 @@ public final class SafeTensors {
                 }
             } finally {
                 Mappings.release(map);
+            }
+        }
+
+        /**
+         * A large tensor is copied in slices of rows, each mapped and released in turn, so that its file
+         * pages and its copy are never both resident whole.
+         */
+        private NDArray readRows(Entry e, NDManager manager, DataType want) throws IOException {
+            Shape shape = e.djlShape();
+            long rows = shape.get(0);
+            long rowBytes = (e.end() - e.begin()) / rows;
+            long rowsPerSlice = Math.max(1, CHUNK_BYTES / Math.max(1, rowBytes));
+            NDArray out = manager.zeros(shape, want);
+            boolean ok = false;
+            try {
+                for (long r0 = 0; r0 < rows; r0 += rowsPerSlice) {
+                    long r1 = Math.min(rows, r0 + rowsPerSlice);
+                    long[] sliceShape = shape.getShape().clone();
+                    sliceShape[0] = r1 - r0;
+                    MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY,
+                            dataStart + e.begin() + r0 * rowBytes, (r1 - r0) * rowBytes);
+                    map.order(ByteOrder.LITTLE_ENDIAN);
+                    try (NDArray view = manager.create(map, new Shape(sliceShape), e.dataType())) {
+                        NDArray part = want == e.dataType() ? view : view.toType(want, true);
+                        try {
+                            out.set(new NDIndex(r0 + ":" + r1), part);
+                        } finally {
+                            if (part != view) {
+                                part.close();
+                            }
+                        }
+                    } finally {
+                        Mappings.release(map);
+                    }
+                }
+                ok = true;
+                return out;
+            } finally {
+                if (!ok) {
+                    out.close();
+                }
             }
         }
 
@@ -534,19 +583,36 @@ public final class SafeTensors {
                 next++;
                 return;
             }
-            if (spec.dataType() == DataType.BFLOAT16) {
-                writeAll(channel, toBf16(a));
-            } else {
-                NDArray conv = a.getDataType() == spec.dataType() ? a : a.toType(spec.dataType(), false);
+            // a large tensor goes out in slices of rows, so that its converted copy never exists whole
+            long rows = a.getShape().dimension() < 2 ? 1 : a.getShape().get(0);
+            long rowsPerSlice = Math.max(1, CHUNK_BYTES / Math.max(1, spec.bytes() / rows));
+            for (long r0 = 0; r0 < rows; r0 += rowsPerSlice) {
+                long r1 = Math.min(rows, r0 + rowsPerSlice);
+                NDArray slice = rows == 1 ? a : a.get(new NDIndex(r0 + ":" + r1));
                 try {
-                    writeAll(channel, conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+                    writeConverted(slice, spec.dataType());
                 } finally {
-                    if (conv != a) {
-                        conv.close();
+                    if (slice != a) {
+                        slice.close();
                     }
                 }
             }
             next++;
+        }
+
+        private void writeConverted(NDArray a, DataType type) throws IOException {
+            if (type == DataType.BFLOAT16) {
+                writeAll(channel, toBf16(a));
+                return;
+            }
+            NDArray conv = a.getDataType() == type ? a : a.toType(type, false);
+            try {
+                writeAll(channel, conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+            } finally {
+                if (conv != a) {
+                    conv.close();
+                }
+            }
         }
 
         /** Writes the next declared tensor from its stored little-endian bytes. */
