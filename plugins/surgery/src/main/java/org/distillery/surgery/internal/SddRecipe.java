@@ -79,7 +79,7 @@ final class SddRecipe implements MethodFactory {
                 .withSampler(new ContributionRef("data.dataset", ConfigFactory.parseMap(java.util.Map.of(
                         "file", StageParams.STAGE_PREFIX + REGENERATE))))
                 .withInitFrom(PRUNED).at(p.at("sdd"));
-        stages.add(Stages.overTrain(sdd, p.child("sdd")));
+        stages.add(p.has("sdd") ? Stages.overTrain(sdd, p.child("sdd")) : sdd);
         List<String> evaluated = new ArrayList<>(List.of(PRUNED, SDD));
         for (KdStage b : Stages.variants(p, "baselines", List.of(PRUNED, SDD), Set.of(REGENERATE, Stages.EVALUATE,
                 "teacher"))) {
@@ -92,6 +92,10 @@ final class SddRecipe implements MethodFactory {
 
     /** A stage of this bundle's trainer {@code trainer} with {@code block} over its defaults and {@code model-dir}. */
     private StageSpec stage(String name, String trainer, Params block, String modelDir) {
+        if (block.has("model-dir") && !block.string("model-dir").isEmpty()) {
+            throw new InvalidConfigException(block.at("model-dir"), "is the recipe's model-dir", block.string("model-dir"),
+                    "method.params.model-dir");
+        }
         Config defaults = reference.getConfig(ContributionKind.TRAINER.defaultsPath(trainer));
         Config given = block.config().withValue("model-dir", ConfigValueFactory.fromAnyRef(modelDir));
         Params.checkKnown(given.root(), defaults.root(), block.path());
