@@ -110,10 +110,10 @@ final class LayerPruner {
                     + " blocks" + (protectLast ? " (the last block is protected)" : ""), String.valueOf(n),
                     "1.." + (layers - 1 - (protectLast ? 1 : 0)));
         }
-        double[][] d = distances(run, datasets, tok, model, p, selection == Selection.CONTIGUOUS ? n : 1);
+        double[] d = distances(run, datasets, tok, model, p, selection == Selection.CONTIGUOUS ? n : 1);
         Map<Integer, Double> scores = new LinkedHashMap<>();
         for (int l = 0; l < candidates; l++) {
-            scores.put(l, d[l][0]);
+            scores.put(l, d[l]);
         }
         TreeSet<Integer> drop = new TreeSet<>();
         if (selection == Selection.CONTIGUOUS) {
@@ -138,8 +138,8 @@ final class LayerPruner {
         return keep;
     }
 
-    /** d[l][0] = the mean angular distance between hidden states l and l + span, for every l. */
-    private static double[][] distances(RunResources run, Datasets datasets, Tokenizer tok, LanguageModel model,
+    /** d[l] = the mean angular distance between hidden states l and l + span, for every l. */
+    private static double[] distances(RunResources run, Datasets datasets, Tokenizer tok, LanguageModel model,
                                         Params p, int span) {
         String file = p.string("calibration-file");
         List<Example> records = datasets.read(file, Datasets.Split.TRAIN, p.at("calibration-file"));
@@ -178,9 +178,9 @@ final class LayerPruner {
             throw new InvalidConfigException(p.at("calibration-file"), "gave no calibration tokens", file,
                     "records with text");
         }
-        double[][] d = new double[sum.length][1];
+        double[] d = new double[sum.length];
         for (int l = 0; l < sum.length; l++) {
-            d[l][0] = sum[l] / tokens;
+            d[l] = sum[l] / tokens;
         }
         return d;
     }

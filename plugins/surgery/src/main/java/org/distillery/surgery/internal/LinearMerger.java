@@ -3,7 +3,6 @@ package org.distillery.surgery.internal;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -119,15 +118,6 @@ final class LinearMerger implements Merger {
             out.add(w / sum);
         }
         return out;
-    }
-
-    /** Details a merge records about its inputs, by folder. */
-    static Map<String, Object> byModel(MergeInputs in, List<?> values) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < in.size(); i++) {
-            m.put(in.dirs().get(i).toString(), values.get(i));
-        }
-        return m;
     }
 
     /** Builds {@link LinearMerger}. */

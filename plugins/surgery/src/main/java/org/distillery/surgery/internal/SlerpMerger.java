@@ -8,7 +8,6 @@ import java.util.Map;
 import com.typesafe.config.Config;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.merge.MergeContext;
@@ -58,7 +57,7 @@ final class SlerpMerger implements Merger {
             return MergeOutput.write(context, in, (name, inputs, scope) -> {
                 NDArray v0 = inputs.read(0, name, scope);
                 NDArray v1 = inputs.read(1, name, scope);
-                double[] c = coefficients(v0, v1, t, threshold, scope);
+                double[] c = coefficients(v0, v1, t, threshold);
                 total[0]++;
                 linear[0] += c[2] > 0 ? 1 : 0;
                 details.put("tensors", total[0]);
@@ -71,7 +70,7 @@ final class SlerpMerger implements Merger {
     /**
      * The coefficients {s0, s1, fellBackToLinear} of v0 and v1 (dot products in float64).
      */
-    static double[] coefficients(NDArray v0, NDArray v1, double t, double threshold, NDManager scope) {
+    static double[] coefficients(NDArray v0, NDArray v1, double t, double threshold) {
         NDArray a = v0.toType(DataType.FLOAT64, true);
         NDArray b = v1.toType(DataType.FLOAT64, true);
         double dot = a.mul(b).sum().getDouble();

@@ -9,7 +9,6 @@ import java.util.Map;
 import com.typesafe.config.Config;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.InvalidConfigException;
@@ -87,7 +86,7 @@ final class TiesMerger implements Merger {
                 NDArray theta0 = inputs.read(base, name, scope);
                 List<NDArray> vectors = new ArrayList<>();
                 for (int i : tasks) {
-                    vectors.add(trim(inputs.read(i, name, scope).sub(theta0), density, scope));
+                    vectors.add(trim(inputs.read(i, name, scope).sub(theta0), density));
                 }
                 List<Double> w = new ArrayList<>();
                 tasks.forEach(i -> w.add(weights.get(i)));
@@ -97,7 +96,7 @@ final class TiesMerger implements Merger {
     }
 
     /** τ with all but its ⌈density · n⌉ largest-magnitude entries set to zero. */
-    static NDArray trim(NDArray tau, double density, NDManager scope) {
+    static NDArray trim(NDArray tau, double density) {
         long n = tau.size();
         long keep = (long) Math.ceil(density * n);
         if (keep >= n) {

@@ -195,7 +195,7 @@ class MergersTest {
         // the hand value of two orthogonal unit vectors at t = 0.5: both coefficients sin(pi/4)/sin(pi/2)
         try (NDManager m = run.manager().newSubManager()) {
             double[] c = SlerpMerger.coefficients(m.create(new float[] {1, 0}), m.create(new float[] {0, 1}), 0.5,
-                    0.9995, m);
+                    0.9995);
             assertEquals(Math.sqrt(0.5), c[0], 1e-12);
             assertEquals(Math.sqrt(0.5), c[1], 1e-12);
         }
@@ -234,8 +234,8 @@ class MergersTest {
         // largest magnitudes: [3, 0, 0, -2] and [1.5, -4, 0, 0]; elected signs of the sums [4.5, -4, 0, -2]:
         // + - (none) -; entry 0: both agree, (3 + 1.5) / 2 = 2.25; entry 1: -4; entry 2: 0; entry 3: -2
         try (NDManager m = run.manager().newSubManager()) {
-            NDArray a = TiesMerger.trim(m.create(new float[] {3, -1, 0.5f, -2}), 0.5, m);
-            NDArray c = TiesMerger.trim(m.create(new float[] {1.5f, -4, -0.2f, 1}), 0.5, m);
+            NDArray a = TiesMerger.trim(m.create(new float[] {3, -1, 0.5f, -2}), 0.5);
+            NDArray c = TiesMerger.trim(m.create(new float[] {1.5f, -4, -0.2f, 1}), 0.5);
             assertArrayEquals(new float[] {3, 0, 0, -2}, a.toFloatArray(), 0f);
             assertArrayEquals(new float[] {1.5f, -4, 0, 0}, c.toFloatArray(), 0f);
             assertArrayEquals(new float[] {2.25f, -4, 0, -2}, TiesMerger.disjointMerge(List.of(a, c),

@@ -56,7 +56,7 @@ class RegenerateTest {
     private static List<Example> regenerate(String name, String params) throws Exception {
         StageResult r = new RegenerateTrainer().run(run, new StageSpec(name, RegenerateTrainer.KEY,
                 ConfigFactory.parseString("model-dir = \"" + SurgeryTestRun.embeddedTeacher() + "\", limit = " + RECORDS
-                        + ", max-new-tokens = 40, " + params)));
+                        + ", max-new-tokens = 24, " + params)));
         List<Example> out = run.datasets().read(StageParams.STAGE_PREFIX + name, Datasets.Split.TRAIN, "test");
         assertEquals(RECORDS, out.size());
         assertEquals((double) out.stream().filter(e -> "regenerated".equals(e.meta().get("sdd"))).count(),
