@@ -48,7 +48,8 @@ import org.distillery.kit.text.TextMetrics;
  *       token log-probability at least the original's minus {@code judge-margin};</li>
  *   <li>{@code none}: every non-empty answer.</li>
  * </ul>
- * An empty answer is never kept. Text records, and chats that do not end with an assistant turn, are
+ * An empty answer, or one the token budget cut ({@code max-new-tokens} reached before eos), is never kept.
+ * Text records, and chats that do not end with an assistant turn, are
  * copied as they are. Each record says where its response came from ({@code meta.sdd = regenerated} or
  * {@code original}); {@code provenance.json} counts both per task family, with the reasons originals were
  * kept. Writes {@code stages/<name>/data.jsonl} (read by a later stage as {@code stage:<name>}) and
@@ -91,7 +92,7 @@ final class RegenerateTrainer implements Trainer {
                 answerable.add(i);
             }
         }
-        List<String> answers;
+        List<Answer> answers;
         List<Double> regeneratedScores = List.of();
         List<Double> originalScores = List.of();
         try (NDManager scope = run.manager().newSubManager();
@@ -103,7 +104,7 @@ final class RegenerateTrainer implements Trainer {
                 List<Example> originals = new ArrayList<>();
                 for (int k = 0; k < answerable.size(); k++) {
                     Example e = records.get(answerable.get(k));
-                    regenerated.add(withResponse(e, answers.get(k), "regenerated"));
+                    regenerated.add(withResponse(e, answers.get(k).text(), "regenerated"));
                     originals.add(e);
                 }
                 if (judgeDir.isEmpty()) {
@@ -131,10 +132,12 @@ final class RegenerateTrainer implements Trainer {
         for (int k = 0; k < answerable.size(); k++) {
             int i = answerable.get(k);
             Example e = records.get(i);
-            String answer = answers.get(k);
+            String answer = answers.get(k).text();
             String original = Records.responseText(e);
             String reason;
-            if (answer.isBlank()) {
+            if (!answers.get(k).finished()) {
+                reason = "original.unfinished";
+            } else if (answer.isBlank()) {
                 reason = "original.empty-answer";
             } else {
                 boolean accepted = switch (check) {
@@ -195,12 +198,21 @@ final class RegenerateTrainer implements Trainer {
         return new Example(e.id(), null, null, List.copyOf(messages), null, Map.copyOf(meta));
     }
 
+    /**
+     * A generated answer.
+     *
+     * @param text the decoded answer, stripped
+     * @param finished whether the model ended it (eos) rather than the token budget
+     */
+    record Answer(String text, boolean finished) {
+    }
+
     /** Greedy answers of {@code model} to the prompts of {@code records} at {@code which}, in batches. */
-    private static List<String> answer(RunContext run, LanguageModel model, Tokenizer tok, List<Example> records,
+    private static List<Answer> answer(RunContext run, LanguageModel model, Tokenizer tok, List<Example> records,
                                        List<Integer> which, int maxNew, int batchSize) {
         int room = Math.max(2, model.config().maxPositions() - maxNew);
         Set<Integer> stops = Set.of(tok.eosId());
-        List<String> out = new ArrayList<>();
+        List<Answer> out = new ArrayList<>();
         for (int i = 0; i < which.size(); i += batchSize) {
             List<int[]> prompts = new ArrayList<>();
             for (int k = i; k < Math.min(which.size(), i + batchSize); k++) {
@@ -213,7 +225,7 @@ final class RegenerateTrainer implements Trainer {
                     while (end < tokens.length && !stops.contains(tokens[end])) {
                         end++;
                     }
-                    out.add(tok.decode(java.util.Arrays.copyOf(tokens, end)).strip());
+                    out.add(new Answer(tok.decode(java.util.Arrays.copyOf(tokens, end)).strip(), end < tokens.length));
                 }
             }
         }

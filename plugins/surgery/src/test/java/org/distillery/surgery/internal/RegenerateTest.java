@@ -56,7 +56,7 @@ class RegenerateTest {
     private static List<Example> regenerate(String name, String params) throws Exception {
         StageResult r = new RegenerateTrainer().run(run, new StageSpec(name, RegenerateTrainer.KEY,
                 ConfigFactory.parseString("model-dir = \"" + SurgeryTestRun.embeddedTeacher() + "\", limit = " + RECORDS
-                        + ", max-new-tokens = 24, " + params)));
+                        + ", max-new-tokens = 96, " + params)));
         List<Example> out = run.datasets().read(StageParams.STAGE_PREFIX + name, Datasets.Split.TRAIN, "test");
         assertEquals(RECORDS, out.size());
         assertEquals((double) out.stream().filter(e -> "regenerated".equals(e.meta().get("sdd"))).count(),
@@ -108,6 +108,21 @@ class RegenerateTest {
             differs += all.get(i).response().equals(input.get(i).response()) ? 0 : 1;
         }
         assertTrue(differs > 0, "some answers differ from the references");
+    }
+
+    @Test
+    void answersCutByTheTokenBudgetKeepTheOriginal() throws Exception {
+        List<Example> cut = regenerate("cut", "check = none, max-new-tokens = 6");
+        int unfinished = 0;
+        for (int i = 0; i < RECORDS; i++) {
+            boolean regenerated = "regenerated".equals(cut.get(i).meta().get("sdd"));
+            // the byte tokenizer gives one token per character: an answer of 6 or more did not end in 6 tokens
+            boolean shortAnswer = answers.get(i).response().length() < 6 && !answers.get(i).response().isBlank();
+            assertEquals(shortAnswer, regenerated, "record " + i + ": " + answers.get(i).response());
+            unfinished += regenerated ? 0 : 1;
+        }
+        assertTrue(unfinished > 0, "some answers are longer than 5 characters");
+        assertTrue(Files.readString(run.runDir().resolve("stages/cut/provenance.json")).contains("original.unfinished"));
     }
 
     @Test
