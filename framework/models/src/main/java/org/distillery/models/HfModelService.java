@@ -18,6 +18,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.Generator;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
@@ -35,6 +36,7 @@ import org.distillery.models.io.FolderWeights.Located;
 import org.distillery.models.io.Json;
 import org.distillery.models.io.SafeTensors;
 import org.distillery.models.tokenizer.Tokenizers;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * The model service: Hugging Face model folders ({@code config.json}, {@code generation_config.json},
@@ -65,46 +67,18 @@ public class HfModelService implements ModelService {
     @Override
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
-        ModelConfig cfg = readConfig(dir);
-        ArchConfig arch = ModelConfigs.arch(cfg);
-        Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
-                ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
-        Map<String, Shape> shapes = Layout.shapes(arch);
-
+        Checked header = checkConfig(dir);
         try (FolderWeights weights = FolderWeights.open(dir)) {
-            Map<String, Located> found = locate(weights, arch, shapes);
-            List<String> missing = new ArrayList<>();
-            for (String n : shapes.keySet()) {
-                if (!found.containsKey(n)) {
-                    missing.add(n);
-                }
-            }
-            if (!missing.isEmpty()) {
-                throw new IOException(dir + ": " + missing.size() + " parameter(s) of the " + arch.modelType
-                        + " config missing from the weights: " + abbreviate(missing));
-            }
-            for (Map.Entry<String, Located> e : found.entrySet()) {
-                Shape want = shapes.get(e.getKey());
-                SafeTensors.Entry en = e.getValue().entry();
-                if (!want.equals(en.djlShape())) {
-                    throw new IOException(e.getValue().reader().file() + ": tensor '" + en.name() + "' has shape "
-                            + Arrays.toString(en.shape()) + " but config.json implies " + want);
-                }
-                DataType t = en.dataType();
-                if (!t.isFloating()) {
-                    throw new IOException(e.getValue().reader().file() + ": tensor '" + en.name() + "' has dtype "
-                            + en.dtype() + "; parameters must be floating point");
-                }
-            }
+            Checked checked = check(header, weights);
             NDManager pm = manager.newSubManager();
             boolean ok = false;
             try {
                 Map<String, NDArray> params = new LinkedHashMap<>();
-                for (String n : shapes.keySet()) {
-                    Located l = found.get(n);
+                for (String n : checked.shapes().keySet()) {
+                    Located l = checked.found().get(n);
                     params.put(n, l.reader().read(l.entry().name(), pm, compute));
                 }
-                LanguageModel model = new TransformerLM(cfg, compute, pm, params, gen);
+                LanguageModel model = new TransformerLM(checked.config(), compute, pm, params, checked.generation());
                 ok = true;
                 return model;
             } finally {
@@ -113,6 +87,70 @@ public class HfModelService implements ModelService {
                 }
             }
         }
+    }
+
+    /**
+     * Checks that {@code dir} would load, without reading any tensor data: {@code config.json} is
+     * valid and supported, the weight files' headers are valid, and every parameter the config
+     * implies is there with its shape and a floating-point dtype. Cheap enough to run before a
+     * run directory is created.
+     *
+     * @return the folder's config
+     * @throws InvalidFileException naming the file and what is wrong
+     */
+    public ModelConfig inspect(Path dir) throws IOException {
+        Checked header = checkConfig(dir);
+        try (FolderWeights weights = FolderWeights.open(dir)) {
+            return check(header, weights).config();
+        }
+    }
+
+    /**
+     * What {@link #checkConfig} and {@link #check} found: the folder, its config and architecture, generation
+     * defaults, parameter shapes and (after {@link #check}) where each is stored.
+     */
+    private record Checked(Path dir, ModelConfig config, ArchConfig arch, Map<String, Object> generation,
+                           Map<String, Shape> shapes, Map<String, Located> found) {
+    }
+
+    /** The folder's config files, checked before any weight file is opened. */
+    private Checked checkConfig(Path dir) throws IOException {
+        ModelConfig cfg = readConfig(dir);
+        ArchConfig arch = ModelConfigs.arch(cfg);
+        Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
+                ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
+        return new Checked(dir, cfg, arch, gen, Layout.shapes(arch), Map.of());
+    }
+
+    private static Checked check(Checked header, FolderWeights weights) throws IOException {
+        Path dir = header.dir();
+        ArchConfig arch = header.arch();
+        Map<String, Shape> shapes = header.shapes();
+        Map<String, Located> found = locate(weights, arch, shapes);
+        List<String> missing = new ArrayList<>();
+        for (String n : shapes.keySet()) {
+            if (!found.containsKey(n)) {
+                missing.add(n);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new InvalidFileException(dir, missing.size() + " parameter(s) of the " + arch.modelType
+                    + " config missing from the weights: " + abbreviate(missing));
+        }
+        for (Map.Entry<String, Located> e : found.entrySet()) {
+            Shape want = shapes.get(e.getKey());
+            SafeTensors.Entry en = e.getValue().entry();
+            if (!want.equals(en.djlShape())) {
+                throw new InvalidFileException(e.getValue().reader().file(), "tensor '" + en.name() + "' has shape "
+                        + Arrays.toString(en.shape()) + " but config.json implies " + want);
+            }
+            DataType t = en.dataType();
+            if (!t.isFloating()) {
+                throw new InvalidFileException(e.getValue().reader().file(), "tensor '" + en.name() + "' has dtype "
+                        + en.dtype() + "; parameters must be floating point");
+            }
+        }
+        return new Checked(dir, header.config(), arch, header.generation(), shapes, found);
     }
 
     /** The stored tensors of {@code weights} by canonical parameter name; unexpected tensors fail, naming the file. */
@@ -124,8 +162,8 @@ public class HfModelService implements ModelService {
             place(arch, shapes, l.reader(), l.entry(), found, unexpected);
         }
         if (!unexpected.isEmpty()) {
-            throw new IOException(weights.source() + ": unexpected tensor(s) for a " + arch.modelType + " model: "
-                    + abbreviate(unexpected));
+            throw new InvalidFileException(weights.source(), "unexpected tensor(s) for a " + arch.modelType
+                    + " model: " + abbreviate(unexpected));
         }
         return found;
     }
@@ -136,7 +174,7 @@ public class HfModelService implements ModelService {
         if (shapes.containsKey(canon)) {
             Located prev = found.put(canon, new Located(r, e));
             if (prev != null) {
-                throw new IOException(r.file() + ": tensor '" + e.name() + "' is stored twice (also as '"
+                throw new InvalidFileException(r.file(), "tensor '" + e.name() + "' is stored twice (also as '"
                         + prev.entry().name() + "' in " + prev.reader().file().getFileName() + ")");
             }
         } else if (!Layout.tolerated(arch, canon)) {
@@ -227,8 +265,12 @@ public class HfModelService implements ModelService {
     public void save(LanguageModel model, Path dir, DataType dtype) throws IOException {
         DataType out = checkSaveType(dtype);
         Files.createDirectories(dir);
-        SafeTensors.write(dir.resolve(WEIGHTS), model.parameters(), out, Map.of("format", "pt"));
-        writeConfigs(model, dir, out);
+        // weights and configs go into place together: a failed write (a full disk) leaves the folder as it was
+        try (AtomicFiles.Group group = AtomicFiles.group()) {
+            SafeTensors.write(group, dir.resolve(WEIGHTS), model.parameters(), out, Map.of("format", "pt"));
+            writeConfigs(group, model, dir, out);
+            group.commit();
+        }
     }
 
     /**
@@ -258,19 +300,22 @@ public class HfModelService implements ModelService {
             shards.add(current);
         }
         Map<String, String> weightMap = new TreeMap<>();
-        for (int i = 0; i < shards.size(); i++) {
-            String file = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
-            SafeTensors.write(dir.resolve(file), shards.get(i), out, Map.of("format", "pt"));
-            for (String n : shards.get(i).keySet()) {
-                weightMap.put(n, file);
+        try (AtomicFiles.Group group = AtomicFiles.group()) {
+            for (int i = 0; i < shards.size(); i++) {
+                String file = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                SafeTensors.write(group, dir.resolve(file), shards.get(i), out, Map.of("format", "pt"));
+                for (String n : shards.get(i).keySet()) {
+                    weightMap.put(n, file);
+                }
             }
+            Map<String, Object> index = new LinkedHashMap<>();
+            index.put("metadata", Map.of("total_size", total));
+            index.put("weight_map", weightMap);
+            group.writeString(dir.resolve(INDEX), Json.GSON.toJson(index) + "\n");
+            writeConfigs(group, model, dir, out);
+            group.commit();
         }
-        Map<String, Object> index = new LinkedHashMap<>();
-        index.put("metadata", Map.of("total_size", total));
-        index.put("weight_map", weightMap);
-        Json.writeAtomic(dir.resolve(INDEX), index);
         Files.deleteIfExists(dir.resolve(WEIGHTS));
-        writeConfigs(model, dir, out);
     }
 
     private static DataType checkSaveType(DataType dtype) {
@@ -281,12 +326,13 @@ public class HfModelService implements ModelService {
         return out;
     }
 
-    private static void writeConfigs(LanguageModel model, Path dir, DataType dtype) throws IOException {
+    private static void writeConfigs(AtomicFiles.Group group, LanguageModel model, Path dir, DataType dtype)
+            throws IOException {
         Map<String, Object> cfg = ModelConfigs.toMap(model.config());
         cfg.put("torch_dtype", torchName(dtype));
-        Json.writeAtomic(dir.resolve(CONFIG), cfg);
+        group.writeString(dir.resolve(CONFIG), Json.GSON.toJson(cfg) + "\n");
         if (model instanceof TransformerLM t && !t.generationConfig().isEmpty()) {
-            Json.writeAtomic(dir.resolve(GENERATION_CONFIG), t.generationConfig());
+            group.writeString(dir.resolve(GENERATION_CONFIG), Json.GSON.toJson(t.generationConfig()) + "\n");
         }
     }
 

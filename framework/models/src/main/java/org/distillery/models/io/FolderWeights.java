@@ -3,7 +3,6 @@ package org.distillery.models.io;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -20,6 +19,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.TensorInfo;
 import org.distillery.api.model.WeightReader;
 
@@ -83,7 +83,7 @@ public final class FolderWeights implements WeightReader {
                 for (Map.Entry<String, List<String>> e : shards(index).entrySet()) {
                     Path shard = dir.resolve(e.getKey());
                     if (!Files.exists(shard)) {
-                        throw new IOException(index + ": shard '" + e.getKey() + "' listed for tensor '"
+                        throw new InvalidFileException(index, "shard '" + e.getKey() + "' listed for tensor '"
                                 + e.getValue().get(0) + "' does not exist");
                     }
                     SafeTensors.Reader r = SafeTensors.Reader.open(shard);
@@ -91,14 +91,14 @@ public final class FolderWeights implements WeightReader {
                     for (String name : e.getValue()) {
                         SafeTensors.Entry en = r.entries().get(name);
                         if (en == null) {
-                            throw new IOException(shard + ": has no tensor '" + name + "' although " + INDEX
+                            throw new InvalidFileException(shard, "has no tensor '" + name + "' although " + INDEX
                                     + " lists it there");
                         }
                         located.put(name, new Located(r, en));
                     }
                 }
             } else {
-                throw new NoSuchFileException(dir.toString(), null, "no " + WEIGHTS + " or " + INDEX
+                throw new InvalidFileException(dir, "no " + WEIGHTS + " or " + INDEX
                         + " in the model folder (only safetensors weights are supported)");
             }
             FolderWeights w = new FolderWeights(dir, source, readers, located);
@@ -118,17 +118,17 @@ public final class FolderWeights implements WeightReader {
         JsonObject idx = Json.readObject(index);
         JsonElement wm = idx.get("weight_map");
         if (wm == null || !wm.isJsonObject()) {
-            throw new IOException(index + ": missing \"weight_map\" object");
+            throw new InvalidFileException(index, "missing \"weight_map\" object");
         }
         Map<String, List<String>> byFile = new TreeMap<>();
         for (Map.Entry<String, JsonElement> e : wm.getAsJsonObject().entrySet()) {
             JsonElement f = e.getValue();
             if (!f.isJsonPrimitive() || !f.getAsJsonPrimitive().isString()) {
-                throw new IOException(index + ": weight_map entry '" + e.getKey() + "' is not a file name");
+                throw new InvalidFileException(index, "weight_map entry '" + e.getKey() + "' is not a file name");
             }
             String file = f.getAsString();
             if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.startsWith(".")) {
-                throw new IOException(index + ": weight_map entry '" + e.getKey() + "' names '" + file
+                throw new InvalidFileException(index, "weight_map entry '" + e.getKey() + "' names '" + file
                         + "', which is not a plain file name in the model folder");
             }
             byFile.computeIfAbsent(file, k -> new ArrayList<>()).add(e.getKey());
@@ -170,7 +170,7 @@ public final class FolderWeights implements WeightReader {
     private Located find(String name) throws IOException {
         Located l = located.get(name);
         if (l == null) {
-            throw new IOException(source + ": no tensor '" + name + "'");
+            throw new InvalidFileException(source, "no tensor '" + name + "'");
         }
         return l;
     }

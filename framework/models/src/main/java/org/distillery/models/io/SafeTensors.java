@@ -1,11 +1,13 @@
 package org.distillery.models.io;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +36,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
+import org.distillery.api.InvalidFileException;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON
@@ -290,7 +295,7 @@ public final class SafeTensors {
             while (buf.hasRemaining()) {
                 int r = ch.read(buf, p);
                 if (r < 0) {
-                    throw new IOException("unexpected end of file");
+                    throw new EOFException("unexpected end of file");
                 }
                 p += r;
             }
@@ -408,11 +413,11 @@ public final class SafeTensors {
         private Entry entry(String name) throws IOException {
             Entry e = entries.get(name);
             if (e == null) {
-                throw new IOException(file + ": no tensor '" + name + "'");
+                throw new InvalidFileException(file, "no tensor '" + name + "'");
             }
             long len = e.end() - e.begin();
             if (len > Integer.MAX_VALUE) {
-                throw new IOException(file + ": tensor '" + name + "' has " + len
+                throw new InvalidFileException(file, "tensor '" + name + "' has " + len
                         + " bytes; tensors over 2 GiB are not supported");
             }
             return e;
@@ -437,7 +442,7 @@ public final class SafeTensors {
                     f32.putInt(bits);
                 }
             } catch (InternalError err) {
-                throw new IOException(file + ": tensor '" + e.name() + "' could not be read (file changed?)", err);
+                throw new InvalidFileException(file, "tensor '" + e.name() + "' could not be read (file changed?)", err);
             }
             f32.flip();
             NDArray a = manager.create(f32, e.djlShape(), DataType.FLOAT32);
@@ -461,18 +466,80 @@ public final class SafeTensors {
      */
     public static void write(Path file, Map<String, NDArray> tensors, DataType dtype, Map<String, String> metadata)
             throws IOException {
-        dtypeName(dtype);
+        try (AtomicFiles.Group group = AtomicFiles.group()) {
+            write(group, file, tensors, dtype, metadata);
+            group.commit();
+        }
+    }
+
+    /**
+     * Writes {@code tensors} as {@link #write(Path, Map, DataType, Map)} does, as one file of
+     * {@code group}: it goes into place with the group's other files when the group commits.
+     */
+    public static void write(AtomicFiles.Group group, Path file, Map<String, NDArray> tensors, DataType dtype,
+                             Map<String, String> metadata) throws IOException {
+        String dtName = dtypeName(dtype);
         List<String> names = new ArrayList<>(tensors.keySet());
         Collections.sort(names);
-        List<Writer.Spec> specs = new ArrayList<>();
-        for (String name : names) {
-            specs.add(new Writer.Spec(name, dtype, tensors.get(name).getShape().getShape()));
+        JsonObject header = new JsonObject();
+        if (metadata != null && !metadata.isEmpty()) {
+            JsonObject md = new JsonObject();
+            metadata.forEach(md::addProperty);
+            header.add("__metadata__", md);
         }
-        try (Writer w = Writer.create(file, specs, metadata)) {
-            for (String name : names) {
-                w.write(name, tensors.get(name));
+        long offset = 0;
+        for (String name : names) {
+            NDArray a = tensors.get(name);
+            long bytes = a.getShape().size() * dtype.getNumOfBytes();
+            JsonObject o = new JsonObject();
+            o.addProperty("dtype", dtName);
+            JsonArray shape = new JsonArray();
+            for (long d : a.getShape().getShape()) {
+                shape.add(d);
             }
-            w.finish();
+            o.add("shape", shape);
+            JsonArray off = new JsonArray();
+            off.add(offset);
+            off.add(offset + bytes);
+            o.add("data_offsets", off);
+            header.add(name, o);
+            offset += bytes;
+        }
+        byte[] hjson = header.toString().getBytes(StandardCharsets.UTF_8);
+        int padded = (hjson.length + 7) / 8 * 8;
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded);
+        head.put(hjson);
+        while (head.hasRemaining()) {
+            head.put((byte) ' ');
+        }
+        head.flip();
+
+        group.writeChannel(file, ch -> writeData(ch, head, names, tensors, dtype));
+    }
+
+    /** The header and then every tensor's bytes, in name order. */
+    private static void writeData(WritableByteChannel ch, ByteBuffer head, List<String> names,
+                                  Map<String, NDArray> tensors, DataType dtype) throws IOException {
+        AtomicFiles.writeFully(ch, head);
+        for (String name : names) {
+            NDArray a = tensors.get(name);
+            if (a.getShape().size() == 0) {
+                continue;
+            }
+            if (dtype == DataType.BFLOAT16) {
+                AtomicFiles.writeFully(ch, toBf16(a));
+                continue;
+            }
+            NDArray conv = a.getDataType() == dtype ? a : a.toType(dtype, false);
+            try {
+                ByteBuffer bb = conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                AtomicFiles.writeFully(ch, bb);
+            } finally {
+                if (conv != a) {
+                    conv.close();
+                }
+            }
         }
     }
 
@@ -561,7 +628,7 @@ public final class SafeTensors {
             FileChannel ch = null;
             try {
                 ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                writeAll(ch, head);
+                AtomicFiles.writeFully(ch, head);
                 return new Writer(file, tmp, ch, List.copyOf(tensors));
             } catch (IOException | RuntimeException e) {
                 if (ch != null) {
@@ -602,12 +669,12 @@ public final class SafeTensors {
 
         private void writeConverted(NDArray a, DataType type) throws IOException {
             if (type == DataType.BFLOAT16) {
-                writeAll(channel, toBf16(a));
+                AtomicFiles.writeFully(channel, toBf16(a));
                 return;
             }
             NDArray conv = a.getDataType() == type ? a : a.toType(type, false);
             try {
-                writeAll(channel, conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+                AtomicFiles.writeFully(channel, conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
             } finally {
                 if (conv != a) {
                     conv.close();
@@ -622,7 +689,7 @@ public final class SafeTensors {
                 throw new IllegalArgumentException("tensor '" + name + "' was declared with " + spec.bytes()
                         + " bytes but " + bytes.remaining() + " were given");
             }
-            writeAll(channel, bytes.duplicate());
+            AtomicFiles.writeFully(channel, bytes.duplicate());
             next++;
         }
 
@@ -695,13 +762,7 @@ public final class SafeTensors {
         return (short) (bits >>> 16);
     }
 
-    private static void writeAll(FileChannel ch, ByteBuffer bb) throws IOException {
-        while (bb.hasRemaining()) {
-            ch.write(bb);
-        }
-    }
-
     private static IOException bad(Path file, String msg) {
-        return new IOException(file + ": invalid safetensors file: " + msg);
+        return new InvalidFileException(file, "invalid safetensors file: " + msg);
     }
 }
