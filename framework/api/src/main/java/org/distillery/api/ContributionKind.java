@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import org.distillery.api.data.DataGeneratorFactory;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.api.merge.MergerFactory;
 import org.distillery.api.metric.MetricFactory;
 import org.distillery.api.model.ModelInitializerFactory;
 import org.distillery.api.reward.RewardFactory;
@@ -36,7 +37,9 @@ public enum ContributionKind {
     /** Student initialisers, see {@link ModelInitializerFactory}. */
     MODEL_INITIALIZER("initializers", ModelInitializerFactory.class),
     /** Scores of sampled completions (verifiers, judges, teacher-induced rewards), see {@link RewardFactory}. */
-    REWARD("rewards", RewardFactory.class);
+    REWARD("rewards", RewardFactory.class),
+    /** Model mergers (linear, SLERP, TIES, LM-Cocktail), see {@link MergerFactory}. */
+    MERGER("mergers", MergerFactory.class);
 
     /** Manifest header naming a bundle's Guice module class. */
     public static final String MODULE_HEADER = "Distillery-Module";

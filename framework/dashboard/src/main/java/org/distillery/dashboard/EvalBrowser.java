@@ -22,7 +22,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 
-import org.distillery.eval.TextMetrics;
+import org.distillery.kit.text.TextMetrics;
 
 /**
  * A run's evaluations: the models of {@code eval/<model>.json} with their metrics, and each

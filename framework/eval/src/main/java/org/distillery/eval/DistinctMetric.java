@@ -9,6 +9,7 @@ import com.typesafe.config.Config;
 import org.distillery.api.metric.EvalContext;
 import org.distillery.api.metric.Metric;
 import org.distillery.api.metric.MetricFactory;
+import org.distillery.kit.text.TextMetrics;
 
 /**
  * {@code eval.distinct-4}: distinct word n-grams ÷ total word n-grams (n = 4 by default) over

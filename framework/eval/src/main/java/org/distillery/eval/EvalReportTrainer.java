@@ -25,6 +25,7 @@ import org.distillery.api.train.StageSpec;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
 import org.distillery.kit.io.AtomicFiles;
+import org.distillery.kit.stage.Stages;
 import org.distillery.teachers.RunTeachers;
 import org.distillery.charts.RunReport;
 
@@ -120,7 +121,7 @@ public final class EvalReportTrainer implements Trainer {
 
     /** The model a finished stage selected (its result.json), else its best or final folder. */
     public static Path stageModel(RunContext run, String stage) throws java.io.IOException {
-        return org.distillery.kit.stage.Stages.modelOf(run.runDir(), stage);
+        return Stages.modelOf(run.runDir(), stage);
     }
 
     /** A Markdown table: one row per model, one column per figure. */

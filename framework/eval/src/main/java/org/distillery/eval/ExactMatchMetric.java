@@ -9,6 +9,7 @@ import org.distillery.api.metric.EvalContext;
 import org.distillery.api.metric.Metric;
 import org.distillery.api.metric.MetricFactory;
 import org.distillery.kit.data.Records;
+import org.distillery.kit.text.TextMetrics;
 
 /**
  * {@code eval.exact-match}: the fraction of generated responses equal to their reference after

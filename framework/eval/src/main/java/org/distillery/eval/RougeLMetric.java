@@ -9,6 +9,7 @@ import org.distillery.api.metric.EvalContext;
 import org.distillery.api.metric.Metric;
 import org.distillery.api.metric.MetricFactory;
 import org.distillery.kit.data.Records;
+import org.distillery.kit.text.TextMetrics;
 
 /**
  * {@code eval.rouge-l}: ROUGE-L F-measure of each generated response against its reference, on

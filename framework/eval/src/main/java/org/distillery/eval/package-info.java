@@ -9,7 +9,7 @@
  * <p>Every metric reads its records in the project's one prompt format
  * ({@link org.distillery.kit.data.Records}): {@code [bos] prompt "\n"}, the model continues, and
  * a response ends with eos. The pure formulas (LCS, ROUGE-L, normalisation, distinct n-grams,
- * ECE, ExAccErr) are static methods of {@link org.distillery.eval.TextMetrics} and
+ * ECE, ExAccErr) are static methods of {@link org.distillery.kit.text.TextMetrics} and
  * {@link org.distillery.eval.Calibration}, tested against hand-computed values.
  */
 package org.distillery.eval;

@@ -8,7 +8,9 @@
  *   <li>{@code kit.optim}: AdamW with saved state;</li>
  *   <li>{@code kit.teacher}: top-k teacher outputs for batches;</li>
  *   <li>{@code kit.openai}: a client for OpenAI-compatible endpoints;</li>
- *   <li>{@code kit.io}: atomic files and folders;</li>
+ *   <li>{@code kit.io}: atomic files and folders, a model folder's tokenizer files;</li>
+ *   <li>{@code kit.text}: ROUGE-L, exact match and distinct n-grams, as the evaluation computes them;</li>
+ *   <li>{@code kit.stage}: stages of methods (train variants, the closing evaluation, an earlier stage's model);</li>
  *   <li>{@code kit.module}: a bundle's contributions read from its Guice module, as the kernel reads them.</li>
  * </ul>
  */

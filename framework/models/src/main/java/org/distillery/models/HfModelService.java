@@ -12,8 +12,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -25,11 +23,16 @@ import org.distillery.api.model.Generator;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelService;
+import org.distillery.api.model.TensorInfo;
 import org.distillery.api.model.Tokenizer;
+import org.distillery.api.model.WeightReader;
+import org.distillery.api.model.WeightWriter;
 import org.distillery.models.arch.ArchConfig;
 import org.distillery.models.arch.Layout;
 import org.distillery.models.arch.TransformerLM;
 import org.distillery.models.generate.HfGenerator;
+import org.distillery.models.io.FolderWeights;
+import org.distillery.models.io.FolderWeights.Located;
 import org.distillery.models.io.Json;
 import org.distillery.models.io.SafeTensors;
 import org.distillery.models.tokenizer.Tokenizers;
@@ -42,9 +45,9 @@ import org.distillery.kit.io.AtomicFiles;
 public class HfModelService implements ModelService {
 
     /** Single-file weights. */
-    public static final String WEIGHTS = "model.safetensors";
+    public static final String WEIGHTS = FolderWeights.WEIGHTS;
     /** Sharded weights index. */
-    public static final String INDEX = "model.safetensors.index.json";
+    public static final String INDEX = FolderWeights.INDEX;
     /** Model configuration. */
     public static final String CONFIG = "config.json";
     /** Generation defaults. */
@@ -64,16 +67,16 @@ public class HfModelService implements ModelService {
     @Override
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
-        List<SafeTensors.Reader> readers = new ArrayList<>();
-        try {
-            Checked checked = check(dir, readers);
+        Checked header = checkConfig(dir);
+        try (FolderWeights weights = FolderWeights.open(dir)) {
+            Checked checked = check(header, weights);
             NDManager pm = manager.newSubManager();
             boolean ok = false;
             try {
                 Map<String, NDArray> params = new LinkedHashMap<>();
                 for (String n : checked.shapes().keySet()) {
                     Located l = checked.found().get(n);
-                    params.put(n, l.reader.read(l.entry.name(), pm, compute));
+                    params.put(n, l.reader().read(l.entry().name(), pm, compute));
                 }
                 LanguageModel model = new TransformerLM(checked.config(), compute, pm, params, checked.generation());
                 ok = true;
@@ -82,10 +85,6 @@ public class HfModelService implements ModelService {
                 if (!ok) {
                     pm.close();
                 }
-            }
-        } finally {
-            for (SafeTensors.Reader r : readers) {
-                r.close();
             }
         }
     }
@@ -100,28 +99,34 @@ public class HfModelService implements ModelService {
      * @throws InvalidFileException naming the file and what is wrong
      */
     public ModelConfig inspect(Path dir) throws IOException {
-        List<SafeTensors.Reader> readers = new ArrayList<>();
-        try {
-            return check(dir, readers).config();
-        } finally {
-            for (SafeTensors.Reader r : readers) {
-                r.close();
-            }
+        Checked header = checkConfig(dir);
+        try (FolderWeights weights = FolderWeights.open(dir)) {
+            return check(header, weights).config();
         }
     }
 
-    /** What {@link #check} found: the config, generation defaults, parameter shapes and where each is stored. */
-    private record Checked(ModelConfig config, Map<String, Object> generation, Map<String, Shape> shapes,
-                           Map<String, Located> found) {
+    /**
+     * What {@link #checkConfig} and {@link #check} found: the folder, its config and architecture, generation
+     * defaults, parameter shapes and (after {@link #check}) where each is stored.
+     */
+    private record Checked(Path dir, ModelConfig config, ArchConfig arch, Map<String, Object> generation,
+                           Map<String, Shape> shapes, Map<String, Located> found) {
     }
 
-    private Checked check(Path dir, List<SafeTensors.Reader> readers) throws IOException {
+    /** The folder's config files, checked before any weight file is opened. */
+    private Checked checkConfig(Path dir) throws IOException {
         ModelConfig cfg = readConfig(dir);
         ArchConfig arch = ModelConfigs.arch(cfg);
         Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
                 ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
-        Map<String, Shape> shapes = Layout.shapes(arch);
-        Map<String, Located> found = locate(dir, arch, shapes, readers);
+        return new Checked(dir, cfg, arch, gen, Layout.shapes(arch), Map.of());
+    }
+
+    private static Checked check(Checked header, FolderWeights weights) throws IOException {
+        Path dir = header.dir();
+        ArchConfig arch = header.arch();
+        Map<String, Shape> shapes = header.shapes();
+        Map<String, Located> found = locate(weights, arch, shapes);
         List<String> missing = new ArrayList<>();
         for (String n : shapes.keySet()) {
             if (!found.containsKey(n)) {
@@ -134,82 +139,31 @@ public class HfModelService implements ModelService {
         }
         for (Map.Entry<String, Located> e : found.entrySet()) {
             Shape want = shapes.get(e.getKey());
-            SafeTensors.Entry en = e.getValue().entry;
+            SafeTensors.Entry en = e.getValue().entry();
             if (!want.equals(en.djlShape())) {
-                throw new InvalidFileException(e.getValue().reader.file(), "tensor '" + en.name() + "' has shape "
+                throw new InvalidFileException(e.getValue().reader().file(), "tensor '" + en.name() + "' has shape "
                         + Arrays.toString(en.shape()) + " but config.json implies " + want);
             }
             DataType t = en.dataType();
             if (!t.isFloating()) {
-                throw new InvalidFileException(e.getValue().reader.file(), "tensor '" + en.name() + "' has dtype "
+                throw new InvalidFileException(e.getValue().reader().file(), "tensor '" + en.name() + "' has dtype "
                         + en.dtype() + "; parameters must be floating point");
             }
         }
-        return new Checked(cfg, gen, shapes, found);
+        return new Checked(dir, header.config(), arch, header.generation(), shapes, found);
     }
 
-    private record Located(SafeTensors.Reader reader, SafeTensors.Entry entry) {
-    }
-
-    private Map<String, Located> locate(Path dir, ArchConfig arch, Map<String, Shape> shapes,
-                                        List<SafeTensors.Reader> readers) throws IOException {
+    /** The stored tensors of {@code weights} by canonical parameter name; unexpected tensors fail, naming the file. */
+    private static Map<String, Located> locate(FolderWeights weights, ArchConfig arch, Map<String, Shape> shapes)
+            throws IOException {
         Map<String, Located> found = new LinkedHashMap<>();
         List<String> unexpected = new ArrayList<>();
-        Path single = dir.resolve(WEIGHTS);
-        Path index = dir.resolve(INDEX);
-        if (Files.exists(single)) {
-            SafeTensors.Reader r = SafeTensors.Reader.open(single);
-            readers.add(r);
-            for (SafeTensors.Entry e : r.entries().values()) {
-                place(arch, shapes, r, e, found, unexpected);
-            }
-            if (!unexpected.isEmpty()) {
-                throw new InvalidFileException(single, "unexpected tensor(s) for a " + arch.modelType + " model: "
-                        + abbreviate(unexpected));
-            }
-        } else if (Files.exists(index)) {
-            JsonObject idx = Json.readObject(index);
-            JsonElement wm = idx.get("weight_map");
-            if (wm == null || !wm.isJsonObject()) {
-                throw new InvalidFileException(index, "missing \"weight_map\" object");
-            }
-            Map<String, List<String>> byFile = new TreeMap<>();
-            for (Map.Entry<String, JsonElement> e : wm.getAsJsonObject().entrySet()) {
-                JsonElement f = e.getValue();
-                if (!f.isJsonPrimitive() || !f.getAsJsonPrimitive().isString()) {
-                    throw new InvalidFileException(index, "weight_map entry '" + e.getKey() + "' is not a file name");
-                }
-                String file = f.getAsString();
-                if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.startsWith(".")) {
-                    throw new InvalidFileException(index, "weight_map entry '" + e.getKey() + "' names '" + file
-                            + "', which is not a plain file name in the model folder");
-                }
-                byFile.computeIfAbsent(file, k -> new ArrayList<>()).add(e.getKey());
-            }
-            for (Map.Entry<String, List<String>> e : byFile.entrySet()) {
-                Path shard = dir.resolve(e.getKey());
-                if (!Files.exists(shard)) {
-                    throw new InvalidFileException(index, "shard '" + e.getKey() + "' listed for tensor '"
-                            + e.getValue().get(0) + "' does not exist");
-                }
-                SafeTensors.Reader r = SafeTensors.Reader.open(shard);
-                readers.add(r);
-                for (String name : e.getValue()) {
-                    SafeTensors.Entry en = r.entries().get(name);
-                    if (en == null) {
-                        throw new InvalidFileException(shard, "has no tensor '" + name + "' although " + INDEX
-                                + " lists it there");
-                    }
-                    place(arch, shapes, r, en, found, unexpected);
-                }
-            }
-            if (!unexpected.isEmpty()) {
-                throw new InvalidFileException(index, "unexpected tensor(s) for a " + arch.modelType + " model: "
-                        + abbreviate(unexpected));
-            }
-        } else {
-            throw new InvalidFileException(dir, "no " + WEIGHTS + " or " + INDEX
-                    + " in the model folder (only safetensors weights are supported)");
+        for (Located l : weights.located().values()) {
+            place(arch, shapes, l.reader(), l.entry(), found, unexpected);
+        }
+        if (!unexpected.isEmpty()) {
+            throw new InvalidFileException(weights.source(), "unexpected tensor(s) for a " + arch.modelType
+                    + " model: " + abbreviate(unexpected));
         }
         return found;
     }
@@ -221,7 +175,7 @@ public class HfModelService implements ModelService {
             Located prev = found.put(canon, new Located(r, e));
             if (prev != null) {
                 throw new InvalidFileException(r.file(), "tensor '" + e.name() + "' is stored twice (also as '"
-                        + prev.entry.name() + "' in " + prev.reader.file().getFileName() + ")");
+                        + prev.entry().name() + "' in " + prev.reader().file().getFileName() + ")");
             }
         } else if (!Layout.tolerated(arch, canon)) {
             unexpected.add(e.name());
@@ -405,5 +359,45 @@ public class HfModelService implements ModelService {
     @Override
     public Generator generator() {
         return generator;
+    }
+
+    @Override
+    public WeightReader openWeights(Path dir) throws IOException {
+        return FolderWeights.open(dir);
+    }
+
+    @Override
+    public WeightWriter writeWeights(Path file, List<TensorInfo> tensors) throws IOException {
+        List<SafeTensors.Writer.Spec> specs = new ArrayList<>();
+        for (TensorInfo t : tensors) {
+            specs.add(new SafeTensors.Writer.Spec(t.name(), t.dataType(), t.shape().getShape()));
+        }
+        SafeTensors.Writer w = SafeTensors.Writer.create(file, specs, Map.of("format", "pt"));
+        return new WeightWriter() {
+            @Override
+            public void write(String name, NDArray tensor) throws IOException {
+                w.write(name, tensor);
+            }
+
+            @Override
+            public void writeBytes(String name, java.nio.ByteBuffer bytes) throws IOException {
+                w.writeBytes(name, bytes);
+            }
+
+            @Override
+            public void finish() throws IOException {
+                w.finish();
+            }
+
+            @Override
+            public void close() throws IOException {
+                w.close();
+            }
+        };
+    }
+
+    @Override
+    public ModelConfig withLayers(ModelConfig config, List<Integer> layers) {
+        return ModelConfigs.withLayers(config, layers);
     }
 }

@@ -2,6 +2,7 @@ package org.distillery.models;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +49,77 @@ public final class ModelConfigs {
      */
     public static Map<String, Object> toMap(ModelConfig config) {
         return ArchConfig.mergeRecord(config);
+    }
+
+    /**
+     * The configuration of a model made of the decoder layers {@code layers} of {@code config} (strictly
+     * increasing indices), each kept layer computing exactly as before: the layer count changes, a
+     * sliding-window pattern that depends on layer indices becomes an explicit {@code layer_types} list,
+     * and Qwen2-MoE's sparse layers an explicit {@code mlp_only_layers} list with
+     * {@code decoder_sparse_step = 1}. GPT-2 with {@code scale_attn_by_inverse_layer_idx} scales attention
+     * by the layer index, so only its first layers can be kept.
+     *
+     * @throws IllegalArgumentException naming what cannot be kept
+     */
+    public static ModelConfig withLayers(ModelConfig config, List<Integer> layers) {
+        ArchConfig a = arch(config);
+        if (layers.isEmpty()) {
+            throw new IllegalArgumentException("at least one of the " + a.numLayers + " layers must be kept");
+        }
+        for (int i = 0; i < layers.size(); i++) {
+            int l = layers.get(i);
+            if (l < 0 || l >= a.numLayers) {
+                throw new IllegalArgumentException("layer " + l + " does not exist (the model has layers 0.."
+                        + (a.numLayers - 1) + ")");
+            }
+            if (i > 0 && l <= layers.get(i - 1)) {
+                throw new IllegalArgumentException("layers to keep must be strictly increasing (got " + layers + ")");
+            }
+        }
+        Map<String, Object> raw = toMap(config);
+        int k = layers.size();
+        if (a.isGpt2()) {
+            for (int i = 0; i < k; i++) {
+                if (a.scaleAttnByInverseLayerIdx && layers.get(i) != i) {
+                    throw new IllegalArgumentException("scale_attn_by_inverse_layer_idx scales layer i's attention by "
+                            + "1/(i + 1): layer " + layers.get(i) + " would compute differently as layer " + i);
+                }
+            }
+            raw.put("n_layer", (long) k);
+        } else {
+            raw.put("num_hidden_layers", (long) k);
+            boolean indexDependentWindows = a.modelType.startsWith("qwen2") || raw.get("layer_types") instanceof List;
+            if (indexDependentWindows) {
+                List<String> types = new ArrayList<>();
+                for (int l : layers) {
+                    types.add(a.slidingWindow[l] > 0 ? "sliding_attention" : "full_attention");
+                }
+                boolean any = types.contains("sliding_attention");
+                if (any || raw.containsKey("layer_types")) {
+                    raw.put("layer_types", types);
+                }
+            }
+            if (a.modelType.equals("qwen2_moe")) {
+                List<Long> dense = new ArrayList<>();
+                for (int i = 0; i < k; i++) {
+                    if (!a.sparseLayer[layers.get(i)]) {
+                        dense.add((long) i);
+                    }
+                }
+                raw.put("mlp_only_layers", dense);
+                raw.put("decoder_sparse_step", 1L);
+            }
+        }
+        ModelConfig out = fromMap(raw);
+        ArchConfig b = ArchConfig.parse(toMap(out));
+        for (int i = 0; i < k; i++) {
+            int l = layers.get(i);
+            if (b.slidingWindow[i] != a.slidingWindow[l] || b.sparseLayer[i] != a.sparseLayer[l]) {
+                throw new IllegalArgumentException("layer " + l + " cannot be kept as layer " + i
+                        + ": its sliding window or sparse MoE setting would change");
+            }
+        }
+        return out;
     }
 
     /** The parsed architecture of {@code config}. */

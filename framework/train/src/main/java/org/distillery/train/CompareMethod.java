@@ -1,14 +1,12 @@
 package org.distillery.train;
 
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
 import com.typesafe.config.Config;
 
 import org.distillery.api.InvalidConfigException;
-import org.distillery.api.train.KdStage;
 import org.distillery.api.train.MethodFactory;
 import org.distillery.api.train.Stage;
 import org.distillery.kit.config.Params;
@@ -49,18 +47,12 @@ public final class CompareMethod implements MethodFactory {
 
     @Override
     public List<Stage> stages(Config params) {
-        List<? extends Config> variants = params.getConfigList("variants");
-        if (variants.isEmpty()) {
+        if (params.getConfigList("variants").isEmpty()) {
             throw new InvalidConfigException("method.params.variants", "needs at least one variant", "[]",
                     "a list of {name, loss = [...], train {...}}");
         }
-        List<Stage> stages = new ArrayList<>();
-        Set<String> names = new LinkedHashSet<>();
-        for (int i = 0; i < variants.size(); i++) {
-            KdStage stage = Stages.variant(Params.of(variants.get(i), "method.params.variants[" + i + "]"), names);
-            names.add(stage.name());
-            stages.add(stage);
-        }
+        List<Stage> stages = new ArrayList<>(Stages.variants(Params.of(params, "method.params"), "variants", List.of(),
+                Set.of("evaluate", "teacher")));
         stages.add(Stages.evaluate(params.getConfig("evaluate"), stages.stream().map(Stage::name).toList()));
         return stages;
     }

@@ -22,7 +22,8 @@ import org.distillery.kit.data.Records;
 /**
  * {@code data.dataset}: batches of its {@code file} (empty: the experiment's {@code data.train-file};
  * {@code stage:<name>}: the dataset an earlier stage of the run wrote, e.g. a {@code data.generate}
- * stage) plus any {@code extra-files}, reshuffled each epoch with a seed derived from the run seed
+ * stage) plus any {@code extra-files}, optionally only the records of some task families ({@code tasks},
+ * matched against {@code meta.task}), reshuffled each epoch with a seed derived from the run seed
  * and the epoch, so a resumed run sees the same order. Its position is {@code epoch:index}.
  */
 public final class DatasetSampler implements Sampler {
@@ -100,6 +101,15 @@ public final class DatasetSampler implements Sampler {
             List<Example> examples = new ArrayList<>(ctx.datasets().read(file, Datasets.Split.TRAIN, where + ".file"));
             for (String extra : params.getStringList("extra-files")) {
                 examples.addAll(ctx.datasets().read(extra, Datasets.Split.TRAIN, where + ".extra-files"));
+            }
+            List<String> tasks = params.getStringList("tasks");
+            if (!tasks.isEmpty()) {
+                int before = examples.size();
+                examples.removeIf(e -> e.meta() == null || !tasks.contains(e.meta().get("task")));
+                if (examples.isEmpty()) {
+                    throw new InvalidConfigException(where + ".tasks", "no record of the " + before + " has one of these "
+                            + "tasks (meta.task)", tasks.toString(), "task families of the records, e.g. [arith, fact]");
+                }
             }
             if (examples.isEmpty()) {
                 throw new InvalidConfigException(file.isEmpty() ? "data.train-file" : where + ".file", "has no records",

@@ -28,6 +28,7 @@ import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.loss.StepClock;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
@@ -82,10 +83,11 @@ public final class KdTrainer implements Trainer {
                 teacher.attachStudent(student);
             }
             ModelConfig teacherConfig = teacher == null ? null : teacher.model().map(LanguageModel::config).orElse(null);
+            StageClock clock = new StageClock(s.steps());
             List<LossTerm> terms = new ArrayList<>();
             for (int i = 0; i < stage.loss().size(); i++) {
                 terms.add(new LossTerm(i, stage.loss().get(i), new LossContext(run.manager(), run.seed(), run.registry(),
-                        student.config(), teacherConfig, "train.loss[" + i + "].params")));
+                        student.config(), teacherConfig, "train.loss[" + i + "].params", clock)));
             }
             for (LossTerm t : terms) {
                 if (t.resolve(run) == LossTerm.Resolution.MISSING) {
@@ -140,6 +142,7 @@ public final class KdTrainer implements Trainer {
                     stopped = true;
                     break;
                 }
+                clock.step = progress.step;
                 String before = sampler.position();
                 try {
                     step(run, s, terms, student, teacher, sampler, stage.sampler().key(), optimizer, schedule, progress,
@@ -469,6 +472,26 @@ public final class KdTrainer implements Trainer {
             if (Files.exists(p)) {
                 Files.copy(p, dir.resolve(f));
             }
+        }
+    }
+
+    /** The losses' view of the stage's progress: the step being computed, set before each step (and after a resume). */
+    private static final class StageClock implements StepClock {
+        private final long total;
+        volatile long step;
+
+        StageClock(long total) {
+            this.total = total;
+        }
+
+        @Override
+        public long step() {
+            return step;
+        }
+
+        @Override
+        public long totalSteps() {
+            return total;
         }
     }
 

@@ -17,6 +17,8 @@ final class CrossEntropy implements LossFactory {
 
     /** Managers the loss was handed, one per call: the trainer must give each step its own scope. */
     final java.util.List<ai.djl.ndarray.NDManager> managers = new java.util.ArrayList<>();
+    /** The step clock's {step, totalSteps} at each call. */
+    final java.util.List<long[]> clock = new java.util.ArrayList<>();
 
     @Override
     public String description() {
@@ -34,6 +36,7 @@ final class CrossEntropy implements LossFactory {
             @Override
             public LossValue compute(LossInput in) {
                 managers.add(in.manager());
+                clock.add(new long[] {context.clock().step(), context.clock().totalSteps()});
                 NDArray logp = in.studentLogits().logSoftmax(-1);
                 NDArray picked = logp.gather(in.batch().targets().expandDims(-1), -1).squeeze(-1);
                 NDArray mask = in.batch().lossMask();

@@ -154,6 +154,53 @@ class KdTrainerTest {
     }
 
     @Test
+    void lossesReadTheStepClockAndAResumedRunContinuesIt(@TempDir Path dir) throws Exception {
+        CrossEntropy clocked = new CrossEntropy();
+        try (TestRun run = run(dir, 8, 4, 2, 3)) {
+            run.register(ContributionKind.LOSS, "test.ce", clocked, ConfigFactory.empty());
+            run.stopAfterSteps = 5;
+            assertTrue(train(run).stopped());
+        }
+        try (TestRun run = run(dir, 8, 4, 2, 3)) {
+            run.register(ContributionKind.LOSS, "test.ce", clocked, ConfigFactory.empty());
+            train(run);
+        }
+        // two micro-batches per step; the stopped run checkpointed at step 5 and the resumed one went on from there
+        List<String> seen = clocked.clock.stream().map(c -> c[0] + "/" + c[1]).toList();
+        assertEquals(List.of("0/8", "0/8", "1/8", "1/8", "2/8", "2/8", "3/8", "3/8", "4/8", "4/8",
+                "5/8", "5/8", "6/8", "6/8", "7/8", "7/8"), seen);
+    }
+
+    @Test
+    void theDatasetSamplerKeepsOnlyTheTasksItIsGiven(@TempDir Path dir) throws Exception {
+        Path data = Files.createDirectories(dir.resolve("data")).resolve("train.jsonl");
+        Files.writeString(data, """
+                {"prompt": "1 + 1?", "response": "2", "meta": {"task": "arith"}}
+                {"prompt": "capital?", "response": "x", "meta": {"task": "fact"}}
+                {"prompt": "2 + 2?", "response": "4", "meta": {"task": "arith"}}
+                """);
+        new org.distillery.models.tokenizer.ByteTokenizer().save(Files.createDirectories(dir.resolve("data/tok")));
+        try (TestRun run = new TestRun(Files.createDirectories(dir.resolve("run")),
+                TestRun.experiment(experiment(data, 1)))) {
+            var tok = run.models().tokenizer(dir.resolve("data/tok"));
+            var factory = new DatasetSampler.Factory();
+            var ctx = new org.distillery.api.sampler.SamplerContext(run, run.datasets(), tok, null, null, 4, 32,
+                    "train.sampler.params");
+            try (var m = run.manager().newSubManager()) {
+                var batch = factory.create(ctx, ConfigFactory.parseString("file = \"\", extra-files = [], shuffle = false, "
+                        + "tasks = [arith]")).next(m);
+                String text = tok.decode(java.util.Arrays.stream(batch.inputIds().toLongArray()).mapToInt(x -> (int) x)
+                        .toArray());
+                assertTrue(text.contains("1 + 1?") && text.contains("2 + 2?") && !text.contains("capital"), text);
+            }
+            var none = org.junit.jupiter.api.Assertions.assertThrows(org.distillery.api.InvalidConfigException.class,
+                    () -> factory.create(ctx, ConfigFactory.parseString("file = \"\", extra-files = [], shuffle = false, "
+                            + "tasks = [yesno]")));
+            assertEquals("train.sampler.params.tasks", none.path());
+        }
+    }
+
+    @Test
     void bestCheckpointCanBeChosenByAnEvaluationMetric(@TempDir Path dir) throws Exception {
         Path data = TestRun.writeData(Files.createDirectories(dir.resolve("data")), 64);
         new org.distillery.models.tokenizer.ByteTokenizer().save(Files.createDirectories(dir.resolve("data/tok")));

@@ -2,6 +2,7 @@ package org.distillery.api.model;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -26,4 +27,23 @@ public interface ModelService {
 
     /** The decoding service. */
     Generator generator();
+
+    /** Opens the weights of a model folder for reading tensor by tensor, without loading the model. */
+    WeightReader openWeights(Path dir) throws IOException;
+
+    /**
+     * Starts writing a {@code safetensors} file of {@code tensors} (in this order, with these names,
+     * types and shapes); see {@link WeightWriter}.
+     */
+    WeightWriter writeWeights(Path file, List<TensorInfo> tensors) throws IOException;
+
+    /**
+     * The configuration of a model made of the decoder layers {@code layers} of {@code config} (indices
+     * in increasing order, each kept layer renumbered by its position): the layer count and every
+     * per-layer setting (which layers use a sliding window, which are sparse MoE layers) follow the
+     * kept layers, so the smaller model computes each kept layer exactly as the original did.
+     *
+     * @throws IllegalArgumentException naming the setting that cannot be carried over
+     */
+    ModelConfig withLayers(ModelConfig config, List<Integer> layers);
 }

@@ -16,8 +16,10 @@ import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
+import org.distillery.api.merge.MergerFactory;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.bench.LossBench;
+import org.distillery.kernel.bench.MergeBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
 import org.distillery.models.bench.GenerateBench;
@@ -30,8 +32,8 @@ import picocli.CommandLine.Option;
 /** {@code distill bench ...}: measured figures, printed; nothing here asserts a time. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
-            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, ServeBenchCommand.class,
-            RolloutBenchCommand.class, SparkBenchCommand.class, SoakBenchCommand.class})
+            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.MergeCommand.class,
+            ServeBenchCommand.class, RolloutBenchCommand.class, SparkBenchCommand.class, SoakBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
     @Override
@@ -199,6 +201,49 @@ final class BenchCommand implements Callable<Integer> {
                 System.out.println("loss: " + found.get().info().coordinates());
                 try (NDManager manager = kernel.tensors().newRunScope("bench")) {
                     LossBench.run(System.out, manager, found.get());
+                }
+                System.out.flush();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench merge}: measures the registry's {@code merge.linear} against an in-memory merge. */
+    @Command(name = "merge", mixinStandardHelpOptions = true,
+            description = {"Peak resident memory of merging N random Llama-style models with the installed merge.linear "
+                + "(tensor by tensor), over the size of one model, against loading all of them and merging in memory "
+                + "in the same process.", "Defaults: hidden 768, 8 layers, vocab 32000, 3 models (about 425 MB each)."})
+    static final class MergeCommand implements Callable<Integer> {
+        static final String KEY = "merge.linear";
+
+        @Option(names = "--hidden", description = "model width (default 768)")
+        int hidden = 768;
+
+        @Option(names = "--layers", description = "decoder layers (default 8)")
+        int layers = 8;
+
+        @Option(names = "--vocab", description = "vocabulary (default 32000)")
+        int vocab = 32000;
+
+        @Option(names = "--models", description = "models merged (default 3)")
+        int models = 3;
+
+        @Option(names = "--dir", description = "where the models are written and removed again (default: the temp folder)")
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+
+        @Override
+        public Integer call() throws Exception {
+            MergeBench.Options o = new MergeBench.Options(hidden, layers, vocab, models, dir);
+            checked("merge", o::check);
+            try (Kernel kernel = Distill.boot("cpu")) {
+                var found = kernel.registry().find(ContributionKind.MERGER, KEY, MergerFactory.class);
+                if (found.isEmpty()) {
+                    System.err.println("error: no bundle provides " + KEY + " in this distribution; distill bench merge "
+                            + "needs the surgery bundle in bundles/ (see distill list bundles)");
+                    return ExitCodes.FAILED;
+                }
+                try (CommandResources resources = new CommandResources(kernel, "bench", 0)) {
+                    MergeBench.run(System.out, resources, found.get(), o);
                 }
                 System.out.flush();
             }

@@ -39,7 +39,7 @@ import picocli.CommandLine.Parameters;
         description = "Knowledge distillation of large language models on an OSGi kernel.",
         subcommands = {Distill.RunCommand.class, Distill.ResumeCommand.class, Distill.ValidateCommand.class,
             Distill.ListCommand.class, Distill.SwapCommand.class, Distill.StopCommand.class,
-            Distill.ShellCommand.class, ModelCommand.class, DataCommand.class, TeacherCommand.class, SparkCommand.class, ServeCommand.class, EvalCommand.class, CompareCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+            Distill.ShellCommand.class, ModelCommand.class, DataCommand.class, TeacherCommand.class, SparkCommand.class, ServeCommand.class, EvalCommand.class, CompareCommand.class, MergeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 failed, 2 invalid input (usage, config, files), "
             + "3 run stopped before the end (checkpoint kept), 4 no answer from the run."})
 public final class Distill implements Callable<Integer> {
@@ -245,11 +245,11 @@ public final class Distill implements Callable<Integer> {
     /** {@code distill list}. */
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "List contributions (losses, samplers, trainers, methods, metrics, teachers, generators, "
-                + "initializers, rewards) or bundles, with the bundle and version that provide each.")
+                + "initializers, rewards, mergers) or bundles, with the bundle and version that provide each.")
     static final class ListCommand implements Callable<Integer> {
         @Parameters(index = "0", arity = "0..1", paramLabel = "<what>",
                 description = "all (default), bundles, or a kind: losses, samplers, trainers, methods, metrics, "
-                    + "teachers, generators, initializers, rewards")
+                    + "teachers, generators, initializers, rewards, mergers")
         String what = "all";
 
         @Override

@@ -3,10 +3,11 @@ package org.distillery.kit.stage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Set;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
@@ -20,9 +21,10 @@ import org.distillery.api.train.StageSpec;
 import org.distillery.kit.config.Params;
 
 /**
- * Helpers for methods that build stages: laying a method parameter shaped like the {@code train}
- * block over a {@link KdStage}, reading a {@code kd.compare}-style variant node, the closing
- * {@code eval.report} stage, and finding the model an earlier stage handed on.
+ * Helpers for methods that build stages: training variants written like {@code kd.compare}'s (one
+ * node, or a list of them), laying a method parameter shaped like the {@code train} block over a
+ * {@link KdStage}, the closing {@code eval.report} stage, and the model an earlier stage of the run
+ * handed on.
  *
  * <pre>
  * KdStage sft = KdStage.named("sft").withLoss(List.of(LossSpec.of("kd.sft")));
@@ -78,29 +80,62 @@ public final class Stages {
         return rest.isEmpty() ? out : out.withTrain(rest);
     }
 
-    /** The keys a {@link #variant} node may have. */
+    /** The keys a variant node may have. */
     public static final List<String> VARIANT_KEYS = List.of("name", "loss", "train", "init-from", "student", "teacher");
 
     /**
-     * A {@code train.kd} stage from a variant node {@code {name, loss, train, init-from, student,
-     * teacher}} as {@code kd.compare} reads them: {@code name} lowercase and not {@code evaluate} or
-     * {@code teacher}, {@code loss} required, {@code train} laid over the stage ({@link #overTrain}),
-     * {@code student} and {@code teacher} laid over the experiment's blocks for this stage,
-     * {@code init-from} naming one of {@code earlier}. The node's path is recorded for messages.
+     * A {@code train.kd} stage from one variant node {@code {name, loss, train, init-from, student,
+     * teacher}} as {@code kd.compare} reads them: {@code name} lowercase and not {@code evaluate},
+     * {@code teacher} or one of {@code earlier}, {@code loss} required, {@code train} laid over the stage
+     * ({@link #overTrain}), {@code student} and {@code teacher} laid over the experiment's blocks for this
+     * stage, {@code init-from} naming one of {@code earlier}. The node's path is recorded for messages.
      *
      * @param node the variant, with its config path
      * @param earlier the names of the stages before it (init-from must be one; the name must not)
      */
     public static KdStage variant(Params node, Collection<String> earlier) {
+        List<String> taken = new ArrayList<>(earlier);
+        taken.add(EVALUATE);
+        taken.add("teacher");
+        return variant(node, taken, earlier);
+    }
+
+    /**
+     * Training stages written as a list of variants at {@code key} of {@code params}, each read as
+     * {@link #variant(Params, Collection)} reads one; {@code init-from} names an earlier variant or one of
+     * {@code earlier} (stages the method puts before these). Names are unique and neither in
+     * {@code earlier} nor {@code reserved}; every error names the variant's config path.
+     */
+    public static List<KdStage> variants(Params params, String key, List<String> earlier, Set<String> reserved) {
+        List<? extends Config> list;
+        try {
+            list = params.config().getConfigList(key);
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new InvalidConfigException(params.at(key), "wrong type", null,
+                    "a list of {name, loss = [...], train {...}}");
+        }
+        List<KdStage> stages = new ArrayList<>();
+        List<String> before = new ArrayList<>(earlier);
+        for (int i = 0; i < list.size(); i++) {
+            List<String> taken = new ArrayList<>(before);
+            taken.addAll(reserved);
+            KdStage stage = variant(Params.of(list.get(i), params.at(key) + "[" + i + "]"), taken, before);
+            stages.add(stage);
+            before.add(stage.name());
+        }
+        return stages;
+    }
+
+    private static KdStage variant(Params node, Collection<String> taken, Collection<String> initFrom) {
         Params v = node.allowOnly(VARIANT_KEYS.toArray(String[]::new));
         if (!v.has("name") || !v.string("name").matches("[a-z0-9][a-z0-9.-]*")) {
             throw new InvalidConfigException(v.at("name"), "missing or not a lowercase name",
                     v.has("name") ? v.string("name") : null, "e.g. forward-kl");
         }
         String name = v.string("name");
-        if (earlier.contains(name) || name.equals(EVALUATE) || name.equals("teacher")) {
-            throw new InvalidConfigException(v.at("name"), "must be unique and not 'evaluate' or 'teacher'",
-                    name, "another name");
+        if (taken.contains(name)) {
+            throw new InvalidConfigException(v.at("name"), "must be unique and not one of "
+                    + String.join(", ", taken.stream().distinct().toList()), name, "another name");
         }
         if (!v.has("loss")) {
             throw new InvalidConfigException(v.at("loss"), "is missing", null, "a list of {key, weight, params}");
@@ -117,9 +152,9 @@ public final class Stages {
         }
         if (v.has("init-from")) {
             String from = v.string("init-from");
-            if (!earlier.contains(from) || from.equals(name)) {
-                throw new InvalidConfigException(v.at("init-from"), "names no earlier variant", from,
-                        String.join(", ", earlier));
+            if (!initFrom.contains(from)) {
+                throw new InvalidConfigException(v.at("init-from"), "names no earlier stage", from,
+                        initFrom.isEmpty() ? "none (this is the first variant)" : String.join(", ", initFrom));
             }
             stage = stage.withInitFrom(from);
         }
@@ -128,7 +163,7 @@ public final class Stages {
 
     /**
      * The model folder a finished stage of the run in {@code runDir} handed on: the {@code model} of
-     * its {@code result.json}, else its {@code best} or {@code final} folder.
+     * its {@code stages/<stage>/result.json}, else its {@code best} or {@code final} folder.
      *
      * @throws IllegalStateException when the stage left no model
      */
@@ -137,9 +172,8 @@ public final class Stages {
         Path result = dir.resolve("result.json");
         if (Files.exists(result)) {
             JsonObject o = JsonParser.parseString(Files.readString(result)).getAsJsonObject();
-            JsonElement model = o.get("model");
-            if (model != null && !model.isJsonNull()) {
-                return Path.of(model.getAsString());
+            if (o.has("model") && !o.get("model").isJsonNull()) {
+                return Path.of(o.get("model").getAsString());
             }
         }
         for (String sub : List.of("best", "final")) {

@@ -9,11 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 import com.typesafe.config.ConfigFactory;
-
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import org.distillery.api.ContributionRef;
 import org.distillery.api.InvalidConfigException;
@@ -21,10 +19,12 @@ import org.distillery.api.train.KdStage;
 import org.distillery.api.train.LossSpec;
 import org.distillery.api.train.StageSpec;
 import org.distillery.kit.config.Params;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link Stages}: a {@code train}-shaped block laid over a {@link KdStage}, the closing evaluation, variant nodes
- * as kd.compare reads them, and finding the model a stage handed on.
+ * {@link Stages}: a {@code train}-shaped block laid over a {@link KdStage}, the closing evaluation, training
+ * variants written like kd.compare's (one node or a list), and the model an earlier stage handed on.
  */
 class StagesTest {
 
@@ -175,7 +175,7 @@ class StagesTest {
         assertTrue(e.getMessage().startsWith("method.params.variants[1].loss: is missing"), e.getMessage());
         e = assertThrows(InvalidConfigException.class, () -> variant("name = x, loss = [], init-from = y",
                 List.of("sft")));
-        assertTrue(e.getMessage().startsWith("method.params.variants[1].init-from: names no earlier variant"),
+        assertTrue(e.getMessage().startsWith("method.params.variants[1].init-from: names no earlier stage"),
                 e.getMessage());
     }
 
@@ -191,5 +191,49 @@ class StagesTest {
         assertEquals(stage.resolve("best"), Stages.modelOf(run, "sft"));
         Files.writeString(stage.resolve("result.json"), "{\"model\": \"/somewhere/else\"}");
         assertEquals(Path.of("/somewhere/else"), Stages.modelOf(run, "sft"));
+        IllegalStateException none = assertThrows(IllegalStateException.class, () -> Stages.modelOf(run, "eval"));
+        assertTrue(none.getMessage().contains("left no model"), none.getMessage());
+    }
+
+    private static Params params(String hocon) {
+        return Params.of(ConfigFactory.parseString(hocon), "method.params");
+    }
+
+    @Test
+    void variantsBecomeKdStages() {
+        List<KdStage> stages = Stages.variants(params("""
+                variants = [
+                  { name = sft, loss = [ { key = kd.sft } ], train { steps = 30, sampler { key = data.dataset, params { tasks = [arith] } } } }
+                  { name = kd, init-from = pruned, loss = [ { key = kd.forward-kl, weight = 0.5 } ], teacher { key = x } }
+                  { name = again, init-from = sft, loss = [ { key = kd.sft } ], student { config { n_layer = 1 } } }
+                ]"""), "variants", List.of("pruned"), Set.of("evaluate"));
+        assertEquals(List.of("sft", "kd", "again"), stages.stream().map(KdStage::name).toList());
+        assertEquals(30, stages.get(0).train().getInt("steps"));
+        assertEquals(List.of("arith"), stages.get(0).sampler().params().getStringList("tasks"));
+        assertEquals("method.params.variants[0]", stages.get(0).configPath());
+        assertEquals("pruned", stages.get(1).initFrom());
+        assertEquals(0.5, stages.get(1).loss().get(0).weight());
+        assertEquals("x", stages.get(1).teacher().getString("key"));
+        assertEquals("sft", stages.get(2).initFrom());
+        assertEquals(1, stages.get(2).student().getInt("config.n_layer"));
+    }
+
+    @Test
+    void badVariantsNameTheirPath() {
+        InvalidConfigException from = assertThrows(InvalidConfigException.class, () -> Stages.variants(params(
+                "variants = [ { name = a, init-from = b, loss = [ { key = kd.sft } ] } ]"), "variants", List.of("p"),
+                Set.of()));
+        assertEquals("method.params.variants[0].init-from", from.path());
+        assertTrue(from.getMessage().contains("accepted: p"), from.getMessage());
+        InvalidConfigException taken = assertThrows(InvalidConfigException.class, () -> Stages.variants(params(
+                "variants = [ { name = evaluate, loss = [ { key = kd.sft } ] } ]"), "variants", List.of(),
+                Set.of("evaluate")));
+        assertEquals("method.params.variants[0].name", taken.path());
+        InvalidConfigException unknown = assertThrows(InvalidConfigException.class, () -> Stages.variants(params(
+                "variants = [ { name = a, loss = [], epochs = 3 } ]"), "variants", List.of(), Set.of()));
+        assertEquals("method.params.variants[0].epochs", unknown.path());
+        InvalidConfigException noLoss = assertThrows(InvalidConfigException.class, () -> Stages.variants(params(
+                "variants = [ { name = a } ]"), "variants", List.of(), Set.of()));
+        assertEquals("method.params.variants[0].loss", noLoss.path());
     }
 }

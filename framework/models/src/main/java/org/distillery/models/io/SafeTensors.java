@@ -11,6 +11,7 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -32,6 +33,7 @@ import com.google.gson.JsonPrimitive;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -47,6 +49,9 @@ public final class SafeTensors {
 
     /** Largest header accepted (the format's own limit is 100 MB). */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+
+    /** Bytes a large tensor is read and written in at a time (whole rows, at least one). */
+    static final long CHUNK_BYTES = 8L * 1024 * 1024;
 
     private static final Map<String, DataType> DTYPES = Map.of(
             "F64", DataType.FLOAT64, "F32", DataType.FLOAT32, "F16", DataType.FLOAT16,
@@ -312,36 +317,116 @@ public final class SafeTensors {
         }
 
         /**
-         * Reads one tensor into {@code manager}, converted to {@code target} (or kept if {@code null}).
-         * The array owns its memory (the mapping is copied by the engine).
+         * Reads one tensor into {@code manager}, converted to {@code target} (or kept if {@code null};
+         * bfloat16 is then widened to float32).
+         * The array owns its memory: the tensor's bytes are mapped, copied by the engine and unmapped
+         * before this returns, so walking a file tensor by tensor keeps about one tensor resident.
          */
         public NDArray read(String name, NDManager manager, DataType target) throws IOException {
+            Entry e = entry(name);
+            DataType src = e.dataType();
+            // kept as stored, except bfloat16, which the engine has no arrays of: widened to float32
+            DataType want = target != null ? target : src == DataType.BFLOAT16 ? DataType.FLOAT32 : src;
+            if (e.end() == e.begin()) {
+                return manager.zeros(e.djlShape(), want);
+            }
+            if (src != DataType.BFLOAT16 && e.end() - e.begin() > CHUNK_BYTES && e.shape().length >= 2
+                    && e.shape()[0] > 1) {
+                return readRows(e, manager, want);
+            }
+            MappedByteBuffer map = map(e);
+            try {
+                if (src == DataType.BFLOAT16) {
+                    // The DJL PyTorch engine has no bfloat16 type: widen to float32 in Java (exact).
+                    return fromBf16(map, e, manager, want);
+                }
+                // The engine wraps a direct buffer without copying; copy it into engine-owned memory at once so
+                // the array never aliases the read-only mapping.
+                try (NDArray view = manager.create(map, e.djlShape(), src)) {
+                    return want == src ? view.duplicate() : view.toType(want, true);
+                }
+            } finally {
+                Mappings.release(map);
+            }
+        }
+
+        /**
+         * A large tensor is copied in slices of rows, each mapped and released in turn, so that its file
+         * pages and its copy are never both resident whole.
+         */
+        private NDArray readRows(Entry e, NDManager manager, DataType want) throws IOException {
+            Shape shape = e.djlShape();
+            long rows = shape.get(0);
+            long rowBytes = (e.end() - e.begin()) / rows;
+            long rowsPerSlice = Math.max(1, CHUNK_BYTES / Math.max(1, rowBytes));
+            NDArray out = manager.zeros(shape, want);
+            boolean ok = false;
+            try {
+                for (long r0 = 0; r0 < rows; r0 += rowsPerSlice) {
+                    long r1 = Math.min(rows, r0 + rowsPerSlice);
+                    long[] sliceShape = shape.getShape().clone();
+                    sliceShape[0] = r1 - r0;
+                    MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY,
+                            dataStart + e.begin() + r0 * rowBytes, (r1 - r0) * rowBytes);
+                    map.order(ByteOrder.LITTLE_ENDIAN);
+                    try (NDArray view = manager.create(map, new Shape(sliceShape), e.dataType())) {
+                        NDArray part = want == e.dataType() ? view : view.toType(want, true);
+                        try {
+                            out.set(new NDIndex(r0 + ":" + r1), part);
+                        } finally {
+                            if (part != view) {
+                                part.close();
+                            }
+                        }
+                    } finally {
+                        Mappings.release(map);
+                    }
+                }
+                ok = true;
+                return out;
+            } finally {
+                if (!ok) {
+                    out.close();
+                }
+            }
+        }
+
+        /** The stored bytes of one tensor, copied out of the file (little-endian, read-only). */
+        public ByteBuffer bytes(String name) throws IOException {
+            Entry e = entry(name);
+            ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(e.end() - e.begin())).order(ByteOrder.LITTLE_ENDIAN);
+            if (out.capacity() == 0) {
+                return out.asReadOnlyBuffer();
+            }
+            MappedByteBuffer map = map(e);
+            try {
+                out.put(map);
+            } catch (InternalError err) {
+                throw new IOException(file + ": tensor '" + name + "' could not be read (file changed?)", err);
+            } finally {
+                Mappings.release(map);
+            }
+            out.flip();
+            return out.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        }
+
+        private Entry entry(String name) throws IOException {
             Entry e = entries.get(name);
             if (e == null) {
                 throw new InvalidFileException(file, "no tensor '" + name + "'");
             }
-            DataType src = e.dataType();
             long len = e.end() - e.begin();
             if (len > Integer.MAX_VALUE) {
                 throw new InvalidFileException(file, "tensor '" + name + "' has " + len
                         + " bytes; tensors over 2 GiB are not supported");
             }
-            DataType want = target == null ? src : target;
-            if (len == 0) {
-                return manager.zeros(e.djlShape(), want);
-            }
-            MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), len);
+            return e;
+        }
+
+        private MappedByteBuffer map(Entry e) throws IOException {
+            MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.end() - e.begin());
             map.order(ByteOrder.LITTLE_ENDIAN);
-            if (src == DataType.BFLOAT16) {
-                // The DJL PyTorch engine has no bfloat16 type: widen to float32 in Java (exact).
-                return fromBf16(map, e, manager, want);
-            }
-            // The engine wraps a direct buffer without copying; copy it into engine-owned memory at once so
-            // the array never aliases the read-only mapping.
-            try (NDArray view = manager.create(map, e.djlShape(), src)) {
-                NDArray out = want == src ? view.duplicate() : view.toType(want, true);
-                return out;
-            }
+            return map;
         }
 
         private NDArray fromBf16(MappedByteBuffer map, Entry e, NDManager manager, DataType want) throws IOException {
@@ -454,6 +539,196 @@ public final class SafeTensors {
                 if (conv != a) {
                     conv.close();
                 }
+            }
+        }
+    }
+
+    /**
+     * A safetensors file written one tensor at a time: the tensors are declared up front, the header
+     * goes out first, then each tensor in the declared order. The file is built as a temporary file in
+     * the target's folder and renamed over the target by {@link #finish()}; {@link #close()} removes the
+     * temporary file of an unfinished writer, so a failure leaves no partial file behind.
+     */
+    public static final class Writer implements AutoCloseable {
+
+        /**
+         * One declared tensor.
+         *
+         * @param name its name in the file
+         * @param dataType how it is stored
+         * @param shape its dimensions
+         */
+        public record Spec(String name, DataType dataType, long[] shape) {
+
+            /** Bytes of the stored tensor. */
+            public long bytes() {
+                long n = 1;
+                for (long d : shape) {
+                    n = Math.multiplyExact(n, d);
+                }
+                return Math.multiplyExact(n, (long) dataType.getNumOfBytes());
+            }
+        }
+
+        private final Path file;
+        private final Path tmp;
+        private final FileChannel channel;
+        private final List<Spec> specs;
+        private int next;
+        private boolean finished;
+
+        private Writer(Path file, Path tmp, FileChannel channel, List<Spec> specs) {
+            this.file = file;
+            this.tmp = tmp;
+            this.channel = channel;
+            this.specs = specs;
+        }
+
+        /** Declares the tensors, writes the header into a temporary file beside {@code file}. */
+        public static Writer create(Path file, List<Spec> tensors, Map<String, String> metadata) throws IOException {
+            JsonObject header = new JsonObject();
+            if (metadata != null && !metadata.isEmpty()) {
+                JsonObject md = new JsonObject();
+                metadata.forEach(md::addProperty);
+                header.add("__metadata__", md);
+            }
+            long offset = 0;
+            for (Spec t : tensors) {
+                String dt = dtypeName(t.dataType());
+                if (header.has(t.name()) || t.name().equals("__metadata__") || t.name().isEmpty()) {
+                    throw new IllegalArgumentException("tensor name '" + t.name() + "' is empty, reserved or declared twice");
+                }
+                long bytes = t.bytes();
+                JsonObject o = new JsonObject();
+                o.addProperty("dtype", dt);
+                JsonArray shape = new JsonArray();
+                for (long d : t.shape()) {
+                    shape.add(d);
+                }
+                o.add("shape", shape);
+                JsonArray off = new JsonArray();
+                off.add(offset);
+                off.add(offset + bytes);
+                o.add("data_offsets", off);
+                header.add(t.name(), o);
+                offset += bytes;
+            }
+            byte[] hjson = header.toString().getBytes(StandardCharsets.UTF_8);
+            int padded = (hjson.length + 7) / 8 * 8;
+            ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(padded);
+            head.put(hjson);
+            while (head.hasRemaining()) {
+                head.put((byte) ' ');
+            }
+            head.flip();
+            Path dir = file.toAbsolutePath().getParent();
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+            FileChannel ch = null;
+            try {
+                ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+                AtomicFiles.writeFully(ch, head);
+                return new Writer(file, tmp, ch, List.copyOf(tensors));
+            } catch (IOException | RuntimeException e) {
+                if (ch != null) {
+                    ch.close();
+                }
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+        }
+
+        /** Writes the next declared tensor, converted to its declared type. */
+        public void write(String name, NDArray a) throws IOException {
+            Spec spec = expect(name);
+            if (!Arrays.equals(a.getShape().getShape(), spec.shape())) {
+                throw new IllegalArgumentException("tensor '" + name + "' was declared with shape "
+                        + Arrays.toString(spec.shape()) + " but has shape " + a.getShape());
+            }
+            if (spec.bytes() == 0) {
+                next++;
+                return;
+            }
+            // a large tensor goes out in slices of rows, so that its converted copy never exists whole
+            long rows = a.getShape().dimension() < 2 ? 1 : a.getShape().get(0);
+            long rowsPerSlice = Math.max(1, CHUNK_BYTES / Math.max(1, spec.bytes() / rows));
+            for (long r0 = 0; r0 < rows; r0 += rowsPerSlice) {
+                long r1 = Math.min(rows, r0 + rowsPerSlice);
+                NDArray slice = rows == 1 ? a : a.get(new NDIndex(r0 + ":" + r1));
+                try {
+                    writeConverted(slice, spec.dataType());
+                } finally {
+                    if (slice != a) {
+                        slice.close();
+                    }
+                }
+            }
+            next++;
+        }
+
+        private void writeConverted(NDArray a, DataType type) throws IOException {
+            if (type == DataType.BFLOAT16) {
+                AtomicFiles.writeFully(channel, toBf16(a));
+                return;
+            }
+            NDArray conv = a.getDataType() == type ? a : a.toType(type, false);
+            try {
+                AtomicFiles.writeFully(channel, conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+            } finally {
+                if (conv != a) {
+                    conv.close();
+                }
+            }
+        }
+
+        /** Writes the next declared tensor from its stored little-endian bytes. */
+        public void writeBytes(String name, ByteBuffer bytes) throws IOException {
+            Spec spec = expect(name);
+            if (bytes.remaining() != spec.bytes()) {
+                throw new IllegalArgumentException("tensor '" + name + "' was declared with " + spec.bytes()
+                        + " bytes but " + bytes.remaining() + " were given");
+            }
+            AtomicFiles.writeFully(channel, bytes.duplicate());
+            next++;
+        }
+
+        private Spec expect(String name) {
+            if (finished) {
+                throw new IllegalStateException("the writer of " + file + " is finished");
+            }
+            if (next >= specs.size()) {
+                throw new IllegalStateException("tensor '" + name + "' was not declared; all " + specs.size()
+                        + " declared tensors of " + file + " are written");
+            }
+            Spec spec = specs.get(next);
+            if (!spec.name().equals(name)) {
+                throw new IllegalStateException("tensor '" + name + "' written out of order: '" + spec.name()
+                        + "' is next in " + file);
+            }
+            return spec;
+        }
+
+        /** After the last tensor: forces the file to disk and renames it over the target. */
+        public void finish() throws IOException {
+            if (next != specs.size()) {
+                throw new IllegalStateException(file + ": " + (specs.size() - next) + " declared tensor(s) not written, "
+                        + "next is '" + specs.get(next).name() + "'");
+            }
+            channel.force(true);
+            channel.close();
+            Json.moveAtomic(tmp, file);
+            finished = true;
+        }
+
+        /** Removes the temporary file unless {@link #finish()} succeeded. */
+        @Override
+        public void close() throws IOException {
+            if (channel.isOpen()) {
+                channel.close();
+            }
+            if (!finished) {
+                Files.deleteIfExists(tmp);
             }
         }
     }

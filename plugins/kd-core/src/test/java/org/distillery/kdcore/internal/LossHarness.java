@@ -24,6 +24,8 @@ import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.loss.StepClock;
+import org.distillery.api.model.ModelConfig;
 import org.distillery.api.teacher.TeacherOutput;
 
 /**
@@ -59,7 +61,17 @@ final class LossHarness implements AutoCloseable {
 
     /** Creates {@code key} with {@code hocon} over its defaults. */
     Loss create(String key, String hocon) {
-        return factories.get(key).create(run, ConfigFactory.parseString(hocon).withFallback(defaults(key)).resolve());
+        return create(key, hocon, run);
+    }
+
+    /** Creates {@code key} with {@code hocon} over its defaults, in {@code context}. */
+    Loss create(String key, String hocon, LossContext context) {
+        return factories.get(key).create(context, ConfigFactory.parseString(hocon).withFallback(defaults(key)).resolve());
+    }
+
+    /** A context as the trainer builds it: the run's manager and seed, the models' configs and the stage's clock. */
+    LossContext context(ModelConfig student, ModelConfig teacher, StepClock clock) {
+        return new LossContext(runManager, 7, null, student, teacher, "train.loss[0].params", clock);
     }
 
     /**

@@ -2,7 +2,6 @@ package org.distillery.moe.internal;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -28,6 +27,7 @@ import org.distillery.api.model.Tokenizer;
 import org.distillery.api.run.RunResources;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.data.Records;
+import org.distillery.kit.io.ModelFiles;
 
 /**
  * {@code moe.aggregate}: knowledge gathering of OneS (Xue et al., "One Student Knows All Experts
@@ -109,7 +109,7 @@ final class AggregateInitializer implements ModelInitializer {
                 fill(student, teacher, blocks, width, scratch);
                 Path dir = outputDir(context);
                 run.models().save(student, dir, DataType.FLOAT32);
-                copyTokenizer(context.tokenizerDir(), dir);
+                ModelFiles.copyTokenizer(context.tokenizerDir(), dir);
                 Map<String, Object> event = new LinkedHashMap<>();
                 event.put("method", Params.name(method));
                 event.put("student", config.modelType());
@@ -249,18 +249,6 @@ final class AggregateInitializer implements ModelInitializer {
         String render = p.config().root().render(ConfigRenderOptions.concise());
         String hash = Integer.toHexString(java.util.Arrays.hashCode(render.getBytes(StandardCharsets.UTF_8)));
         return context.workDir().resolve(KEY + "-" + Params.name(method) + "-" + hash);
-    }
-
-    private static void copyTokenizer(Path source, Path dir) throws IOException {
-        if (source == null) {
-            return;
-        }
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
-            Path s = source.resolve(f);
-            if (Files.exists(s)) {
-                Files.copy(s, dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
     }
 
     /** Builds {@link AggregateInitializer}. */

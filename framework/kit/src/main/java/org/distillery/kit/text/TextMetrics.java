@@ -1,4 +1,4 @@
-package org.distillery.eval;
+package org.distillery.kit.text;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -6,7 +6,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-/** Text formulas: tokenisation, longest common subsequence, ROUGE-L, exact match, distinct n-grams. */
+/**
+ * Text formulas: tokenisation, longest common subsequence, ROUGE-L, exact match, distinct n-grams. The
+ * evaluation metrics compute their figures with them, and a bundle that judges text (e.g. a data stage
+ * that keeps an answer when it matches the reference) uses them to judge it the same way.
+ */
 public final class TextMetrics {
 
     private TextMetrics() {
