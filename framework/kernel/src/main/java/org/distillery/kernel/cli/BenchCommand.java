@@ -2,7 +2,6 @@ package org.distillery.kernel.cli;
 
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +16,7 @@ import ai.djl.ndarray.NDManager;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.kernel.Kernel;
+import org.distillery.kernel.bench.KernelStartBench;
 import org.distillery.kernel.bench.LossBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
@@ -42,7 +42,11 @@ final class BenchCommand implements Callable<Integer> {
 
     /** {@code distill bench kernel}. */
     @Command(name = "kernel", mixinStandardHelpOptions = true,
-            description = "Cold start to ready (engine start included) and hot-swap latency of a loss bundle.")
+            description = {"Cold start to ready (engine start included) and hot-swap latency of a loss bundle.",
+                "Each cold start is a fresh JVM (this launcher's Java, class path and options): the kernel with none, "
+                    + "half and all of the distribution's bundles, started one thing after another (as before) and side "
+                    + "by side (the default), alternating; prints the medians, the cost of each bundle and built-in "
+                    + "module, then times bundle updates in this process."})
     static final class KernelBench implements Callable<Integer> {
         @Option(names = "--swaps", description = "bundle updates to time (default 20)")
         int swaps = 20;
@@ -50,15 +54,27 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--loss", description = "loss key whose bundle is updated (default kd.forward-kl)")
         String key = "kd.forward-kl";
 
+        @Option(names = "--runs", description = "cold starts per configuration (default 5)")
+        int runs = 5;
+
+        @Option(names = "--child", hidden = true, description = "internal: one cold start, serial or parallel")
+        String child;
+
+        @Option(names = "--bundle-dir", hidden = true, description = "internal: the child's bundle folder")
+        Path bundleDir;
+
         @Override
         public Integer call() throws Exception {
-            long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+            if (child != null) {
+                return KernelStartBench.child(child, bundleDir);
+            }
+            if (runs < 1 || swaps < 1) {
+                throw new ExperimentException(List.of("bench kernel: --runs and --swaps must be at least 1"));
+            }
+            KernelStartBench.coldStarts(System.out, Home.get(), runs);
             try (Kernel kernel = Distill.boot("cpu")) {
-                long sinceJvm = System.currentTimeMillis() - jvmStart;
-                System.out.printf(Locale.ROOT, "kernel ready: %.0f ms (engine + Felix + %d bundles); %d ms since JVM start%n",
-                        kernel.readyNanos() / 1e6, kernel.bundles().size(), sinceJvm);
-                kernel.startupPhases().forEach((phase, nanos) -> System.out.printf(Locale.ROOT,
-                        "  %-16s %7.0f ms  %5.1f%% of ready%n", phase, nanos / 1e6, 100.0 * nanos / kernel.readyNanos()));
+                System.out.printf(Locale.ROOT, "%nhot swap, in this process (kernel ready in %.0f ms with %d bundles):%n",
+                        kernel.readyNanos() / 1e6, kernel.bundles().size());
                 var first = kernel.registry().find(ContributionKind.LOSS, key, LossFactory.class);
                 if (first.isEmpty()) {
                     System.out.println("no bundle provides " + key + "; hot-swap latency not measured");
