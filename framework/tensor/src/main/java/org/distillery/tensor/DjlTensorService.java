@@ -14,8 +14,6 @@ import ai.djl.pytorch.jni.JniUtils;
 
 import org.distillery.api.tensor.MemoryUsage;
 import org.distillery.api.tensor.TensorService;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The one owner of the DJL engine, its thread settings and its base manager. The kernel creates
@@ -29,7 +27,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class DjlTensorService implements TensorService, AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(DjlTensorService.class);
     /** Whether this process has started the PyTorch engine (its thread pools are then fixed). */
     private static final AtomicBoolean ENGINE_STARTED = new AtomicBoolean();
     /**
@@ -115,7 +112,6 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
         CpuBudget budget = CpuBudget.detect();
         Optional<String> warning = device.isGpu() ? Optional.empty()
                 : ThreadPolicy.oversubscription(budget, threads.intraOp());
-        warning.ifPresent(w -> LOG.warn("{}", w));
         return new Started(engine, device, base, threads, info, audit, warning, System.nanoTime() - t0);
     }
 
@@ -240,7 +236,7 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
         return threadsNow;
     }
 
-    /** The oversubscription warning given when the engine started, if any. */
+    /** The oversubscription warning found when the engine started, if any (runs and benchmarks print it). */
     public Optional<String> loadWarning() {
         return ready().loadWarning;
     }

@@ -124,6 +124,7 @@ public final class Distill implements Callable<Integer> {
         ProgressDisplay display = new ProgressDisplay(System.out, ProgressDisplay.mode(c.getString("experiment.progress")),
                 10);
         run.eventLog().listen(display::accept);
+        runs.kernelTensors().loadWarning().ifPresent(w -> System.err.println("warning: " + w));
         System.out.println("run directory: " + run.runDir());
         try (run) {
             RunManager.Outcome o = runs.execute(run);

@@ -271,6 +271,11 @@ public final class RunManager {
         return now;
     }
 
+    /** The kernel's tensor service. */
+    public org.distillery.tensor.DjlTensorService kernelTensors() {
+        return kernel.tensors();
+    }
+
     /** A run of this process by id. */
     public Optional<Run> active(String runId) {
         return Optional.ofNullable(active.get(runId));
