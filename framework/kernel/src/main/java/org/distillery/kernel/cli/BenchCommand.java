@@ -21,6 +21,8 @@ import org.distillery.kernel.bench.LossBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
 import org.distillery.models.bench.GenerateBench;
+import org.distillery.teachers.cache.CacheBench;
+import org.distillery.teachers.cache.TeacherIdentity;
 import org.distillery.tensor.DjlTensorService;
 import org.osgi.framework.Bundle;
 
@@ -30,7 +32,8 @@ import picocli.CommandLine.Option;
 /** {@code distill bench ...}: measured figures, printed; nothing here asserts a time. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
-            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, ServeBenchCommand.class,
+            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.CacheCommand.class,
+            ServeBenchCommand.class,
             RolloutBenchCommand.class, SparkBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
@@ -217,6 +220,66 @@ final class BenchCommand implements Callable<Integer> {
                     LossBench.run(System.out, manager, found.get());
                 }
                 System.out.flush();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench cache}. */
+    @Command(name = "cache", mixinStandardHelpOptions = true,
+            description = {"The teacher cache's formats on the same teacher and records: fp32 (the reference), fp16 "
+                + "(format 1) and q8 (format 2): bytes per token and per top-k entry, the error of the stored "
+                + "log-probabilities against fp32, and the decode speed; then q8's bytes per entry for larger "
+                + "vocabularies on synthetic rows."})
+    static final class CacheCommand implements Callable<Integer> {
+        @Option(names = "--teacher", description = "teacher model folder (default: the embedded teacher)")
+        Path teacher;
+
+        @Option(names = "--data", description = "JSONL records (default: the suite's training split)")
+        Path data;
+
+        @Option(names = "--records", description = "records used, from the start of the file (default 2000)")
+        int records = 2000;
+
+        @Option(names = "--k", description = "top entries per position (default 32)")
+        int k = 32;
+
+        @Option(names = "--max-length", description = "tokens per sequence (default 128)")
+        int maxLength = 128;
+
+        @Option(names = "--repeats", description = "decode passes per format, the best is printed (default 3)")
+        int repeats = 3;
+
+        @Override
+        public Integer call() throws Exception {
+            Path home = Home.get();
+            Path teacherDir = teacher != null ? teacher : home.resolve("config/models/teacher");
+            Path dataFile = data != null ? data : home.resolve("config/data/suite/train.jsonl");
+            CacheBench.Options d = CacheBench.Options.defaults();
+            CacheBench.Options o;
+            try {
+                o = new CacheBench.Options(k, maxLength, d.batchSize(), repeats, d.vocabularies());
+            } catch (IllegalArgumentException e) {
+                throw new ExperimentException(List.of("bench cache: " + e.getMessage()));
+            }
+            ModelCommand.requireModelDir(teacherDir);
+            if (!Files.isRegularFile(dataFile) || records < 1) {
+                throw new ExperimentException(List.of("bench cache: --data must be a JSONL file and --records at least 1 "
+                        + "(got \"" + dataFile + "\", " + records + ")"));
+            }
+            java.util.List<org.distillery.api.data.Example> all = new org.distillery.data.JsonlDataService()
+                    .readJsonl(dataFile);
+            org.distillery.models.HfModelService models = new org.distillery.models.HfModelService();
+            Path dir = Files.createTempDirectory("distill-bench-cache-");
+            try (DjlTensorService tensors = DjlTensorService.start("cpu");
+                 NDManager m = tensors.newRunScope("bench-cache");
+                 org.distillery.api.model.LanguageModel model = models.load(teacherDir,
+                         ai.djl.ndarray.types.DataType.FLOAT32, m)) {
+                System.out.println(tensors.threads().describe());
+                CacheBench.run(System.out, model, TeacherIdentity.of(teacherDir), models.tokenizer(teacherDir),
+                        all.subList(0, Math.min(records, all.size())), dataFile, dir, o, m);
+            } finally {
+                Files.deleteIfExists(dir);
             }
             return ExitCodes.OK;
         }
