@@ -61,6 +61,26 @@ public class HfModelService implements ModelService {
     }
 
     @Override
+    public DataType weightsType(Path dir) throws IOException {
+        ArchConfig arch = ModelConfigs.arch(readConfig(dir));
+        List<SafeTensors.Reader> readers = new ArrayList<>();
+        try {
+            java.util.Set<DataType> types = new java.util.HashSet<>();
+            for (Located l : locate(dir, arch, Layout.shapes(arch), readers).values()) {
+                DataType t = l.entry.dataType();
+                if (t != null && t.isFloating()) {
+                    types.add(t);
+                }
+            }
+            return types.size() == 1 ? types.iterator().next() : DataType.FLOAT32;
+        } finally {
+            for (SafeTensors.Reader r : readers) {
+                r.close();
+            }
+        }
+    }
+
+    @Override
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
         ModelConfig cfg = readConfig(dir);
@@ -207,8 +227,9 @@ public class HfModelService implements ModelService {
 
     private static DataType checkFloat(DataType t) {
         if (t == DataType.BFLOAT16) {
-            throw new IllegalArgumentException("bfloat16 compute is not supported by the DJL PyTorch engine; "
-                    + "load bfloat16 checkpoints as float32 or float16 (they are converted on load)");
+            throw new IllegalArgumentException("bfloat16 arrays are not supported by the DJL PyTorch engine (its "
+                    + "native layer maps float32, float64 and float16 only); load bfloat16 checkpoints as float16 "
+                    + "(exact within float16's range) or float32");
         }
         if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.FLOAT64) {
             throw new IllegalArgumentException("model dtype must be float32, float16 or float64, got " + t);

@@ -12,6 +12,12 @@ public interface ModelService {
     /** Reads {@code config.json} of a model folder. */
     ModelConfig readConfig(Path dir) throws IOException;
 
+    /**
+     * The floating-point type a model folder's weights are stored in ({@code FLOAT32}, {@code FLOAT16},
+     * {@code BFLOAT16}); {@code FLOAT32} when they mix types.
+     */
+    DataType weightsType(Path dir) throws IOException;
+
     /** Loads a model folder's weights into {@code manager}, computing in {@code dtype}. */
     LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException;
 
