@@ -82,7 +82,13 @@ public class HfModelService implements ModelService {
 
     @Override
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
-        DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
+        return load(dir, dtype, dtype, manager);
+    }
+
+    @Override
+    public LanguageModel load(Path dir, DataType weights, DataType computeType, NDManager manager) throws IOException {
+        DataType held = checkFloat(weights == null ? DataType.FLOAT32 : weights);
+        DataType compute = checkFloat(computeType == null ? held : computeType);
         ModelConfig cfg = readConfig(dir);
         ArchConfig arch = ModelConfigs.arch(cfg);
         Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
@@ -121,7 +127,7 @@ public class HfModelService implements ModelService {
                 Map<String, NDArray> params = new LinkedHashMap<>();
                 for (String n : shapes.keySet()) {
                     Located l = found.get(n);
-                    params.put(n, l.reader.read(l.entry.name(), pm, compute));
+                    params.put(n, l.reader.read(l.entry.name(), pm, held));
                 }
                 LanguageModel model = new TransformerLM(cfg, compute, pm, params, gen);
                 ok = true;

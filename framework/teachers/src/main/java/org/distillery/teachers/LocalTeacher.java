@@ -24,8 +24,8 @@ import org.distillery.api.teacher.TeacherOutput;
 import org.distillery.kit.teacher.ModelTeacher;
 
 /**
- * {@code teacher.local}: a Hugging Face model folder loaded in-process, scored without gradients,
- * held and run in the precision {@code dtype} selects:
+ * {@code teacher.local}: a Hugging Face model folder loaded in-process, scored without gradients.
+ * {@code dtype} selects the precision its weights are held in:
  * <ul>
  *   <li>{@code auto} (the default): as stored: float32 weights in float32, float16 in float16, and
  *       bfloat16 in float16 (DJL's PyTorch engine, on CPU and GPU alike, has no bfloat16 arrays: its
@@ -35,8 +35,12 @@ import org.distillery.kit.teacher.ModelTeacher;
  *       float16's range is an error naming it); no float32 copy of the model exists in float16;</li>
  *   <li>{@code bfloat16}: refused with that reason.</li>
  * </ul>
- * In float16 the matrix products run in float16; the model takes RMS norms, attention and router
- * softmaxes and the final logits in float32, and this teacher hands losses float32 hidden states,
+ * {@code compute-dtype} selects what the matrix products run in: {@code auto} runs half weights in
+ * float16 on a GPU and in float32 on a CPU, where PyTorch's float16 matrix products are far slower
+ * (about 30x for a 512 x 512 x 512 product on this project's CPU, which lacks float16 arithmetic); in
+ * float32 each weight is widened for the one operation that uses it, inside the forward pass, so the
+ * model stays resident in float16. In float16 compute the model still takes RMS norms, attention and
+ * router softmaxes and the final logits in float32. This teacher hands losses float32 hidden states,
  * so losses see float32 whatever the teacher holds.
  */
 public final class LocalTeacher extends ModelTeacher {
@@ -45,21 +49,28 @@ public final class LocalTeacher extends ModelTeacher {
     public static final String KEY = "teacher.local";
 
     private final DataType dtype;
+    private final DataType compute;
 
-    LocalTeacher(LanguageModel model, String identity, DataType dtype) {
+    LocalTeacher(LanguageModel model, String identity, DataType dtype, DataType compute) {
         super(model, identity);
         this.dtype = dtype;
+        this.compute = compute;
     }
 
-    /** The precision the teacher holds and computes in. */
+    /** The precision the teacher's weights are held in. */
     public DataType dtype() {
         return dtype;
+    }
+
+    /** The precision its matrix products run in. */
+    public DataType computeType() {
+        return compute;
     }
 
     @Override
     public TeacherOutput score(TokenBatch batch, boolean hiddenStates, NDManager manager) {
         TeacherOutput out = super.score(batch, hiddenStates, manager);
-        if (out.hiddenStates().isEmpty() || dtype == DataType.FLOAT32) {
+        if (out.hiddenStates().isEmpty() || compute == DataType.FLOAT32) {
             return out;
         }
         List<NDArray> widened = new ArrayList<>(out.hiddenStates().size());
@@ -97,6 +108,21 @@ public final class LocalTeacher extends ModelTeacher {
         };
     }
 
+    /**
+     * What a teacher held in {@code weights} computes in, for a {@code compute-dtype} setting on a GPU
+     * or not.
+     *
+     * @throws InvalidConfigException naming {@code where} for an unknown setting
+     */
+    static DataType computeType(String setting, DataType weights, boolean gpu, String where) {
+        return switch (setting.trim().toLowerCase(Locale.ROOT)) {
+            case "auto" -> weights == DataType.FLOAT16 && !gpu ? DataType.FLOAT32 : weights;
+            case "float32", "fp32" -> DataType.FLOAT32;
+            case "float16", "fp16", "half" -> DataType.FLOAT16;
+            default -> throw new InvalidConfigException(where, "unknown precision", setting, "auto, float32, float16");
+        };
+    }
+
     /** The factory. */
     public static final class Factory implements TeacherFactory {
 
@@ -114,10 +140,14 @@ public final class LocalTeacher extends ModelTeacher {
                         "a Hugging Face model folder with config.json and model.safetensors");
             }
             String setting = params.getString("dtype");
+            String computeSetting = params.getString("compute-dtype");
             try {
                 DataType stored = context.resources().models().weightsType(Path.of(dir));
                 DataType dtype = precision(setting, stored, context.paramsPath() + ".dtype");
-                LanguageModel m = context.resources().models().load(Path.of(dir), dtype, context.resources().manager());
+                DataType compute = computeType(computeSetting, dtype, context.resources().tensors().device().isGpu(),
+                        context.paramsPath() + ".compute-dtype");
+                LanguageModel m = context.resources().models().load(Path.of(dir), dtype, compute,
+                        context.resources().manager());
                 long bytes = 0;
                 for (NDArray p : m.parameters().values()) {
                     bytes += p.size() * p.getDataType().getNumOfBytes();
@@ -126,10 +156,12 @@ public final class LocalTeacher extends ModelTeacher {
                 ev.put("model_dir", Path.of(dir).toAbsolutePath().normalize().toString());
                 ev.put("stored", name(stored));
                 ev.put("dtype", name(dtype));
+                ev.put("compute", name(compute));
                 ev.put("setting", setting);
+                ev.put("compute_setting", computeSetting);
                 ev.put("parameter_bytes", bytes);
                 context.resources().events().event("teacher-precision", ev);
-                return new LocalTeacher(m, "local:" + Path.of(dir).toAbsolutePath().normalize(), dtype);
+                return new LocalTeacher(m, "local:" + Path.of(dir).toAbsolutePath().normalize(), dtype, compute);
             } catch (IOException e) {
                 throw new InvalidConfigException(where, e.getMessage(), dir, "a loadable Hugging Face model folder");
             }

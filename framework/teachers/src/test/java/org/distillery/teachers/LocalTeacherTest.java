@@ -57,7 +57,11 @@ class LocalTeacherTest {
     }
 
     private static Config params(Path model, String dtype) {
-        return ConfigFactory.parseMap(Map.of("model-dir", model.toString(), "dtype", dtype));
+        return params(model, dtype, "auto");
+    }
+
+    private static Config params(Path model, String dtype, String compute) {
+        return ConfigFactory.parseMap(Map.of("model-dir", model.toString(), "dtype", dtype, "compute-dtype", compute));
     }
 
     private TeacherContext context(TestRunContext run) throws IOException {
@@ -72,6 +76,7 @@ class LocalTeacherTest {
                 DataType expected = stored == DataType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT16;
                 try (LocalTeacher t = (LocalTeacher) new LocalTeacher.Factory().open(context(run), params(model, "auto"))) {
                     assertEquals(expected, t.dtype());
+                    assertEquals(DataType.FLOAT32, t.computeType(), "on a CPU half weights compute in float32");
                     for (NDArray p : t.model().orElseThrow().parameters().values()) {
                         assertEquals(expected, p.getDataType(), "no float32 copy: every parameter is " + expected);
                     }
@@ -84,14 +89,20 @@ class LocalTeacherTest {
         }
     }
 
-    @Test
-    void float16TeachersGiveFloat32LogitsAndHiddenStatesCloseToFloat32() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"float32", "float16"})
+    void float16TeachersGiveFloat32LogitsAndHiddenStatesCloseToFloat32(String compute) throws Exception {
         try (TestRunContext run = TestRunContext.builder().dir(dir.resolve("run")).build()) {
             Path model = save(run, dir.resolve("F32"), DataType.FLOAT32);
             try (LocalTeacher full = (LocalTeacher) new LocalTeacher.Factory().open(context(run), params(model, "float32"));
-                 LocalTeacher half = (LocalTeacher) new LocalTeacher.Factory().open(context(run), params(model, "float16"));
+                 LocalTeacher half = (LocalTeacher) new LocalTeacher.Factory().open(context(run),
+                         params(model, "float16", compute));
                  NDManager m = run.manager().newSubManager()) {
                 assertEquals(DataType.FLOAT16, half.dtype());
+                assertEquals(compute.equals("float16") ? DataType.FLOAT16 : DataType.FLOAT32, half.computeType());
+                for (NDArray p : half.model().orElseThrow().parameters().values()) {
+                    assertEquals(DataType.FLOAT16, p.getDataType(), "resident in float16 whatever the compute");
+                }
                 ByteTokenizer tok = new ByteTokenizer();
                 TokenBatch b = Records.batch(List.of(new Records.Encoded(tok.encode("what is 2 plus 2? 4"), 1),
                         new Records.Encoded(tok.encode("hi"), 1)), tok.padId(), m);
@@ -125,6 +136,9 @@ class LocalTeacherTest {
                     () -> new LocalTeacher.Factory().open(context(run), params(model, "int8")));
             assertEquals("teacher.params.dtype", e.path());
             assertTrue(e.getMessage().contains("auto, float32, float16, bfloat16"), e.getMessage());
+            e = assertThrows(InvalidConfigException.class,
+                    () -> new LocalTeacher.Factory().open(context(run), params(model, "auto", "bfloat16")));
+            assertEquals("teacher.params.compute-dtype", e.path());
         }
     }
 }

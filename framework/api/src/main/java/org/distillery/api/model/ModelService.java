@@ -21,6 +21,13 @@ public interface ModelService {
     /** Loads a model folder's weights into {@code manager}, computing in {@code dtype}. */
     LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException;
 
+    /**
+     * Loads a model folder's weights into {@code manager} held in {@code weights} (converted tensor by
+     * tensor while loading), computing in {@code compute}: each weight is converted for one operation
+     * at a time inside the forward pass when the two differ.
+     */
+    LanguageModel load(Path dir, DataType weights, DataType compute, NDManager manager) throws IOException;
+
     /** Creates a randomly initialised model of {@code config}. */
     LanguageModel create(ModelConfig config, long seed, NDManager manager);
 

@@ -21,6 +21,7 @@ import org.distillery.kernel.bench.LossBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
 import org.distillery.models.bench.GenerateBench;
+import org.distillery.models.bench.TeacherPrecisionBench;
 import org.distillery.teachers.cache.CacheBench;
 import org.distillery.teachers.cache.TeacherIdentity;
 import org.distillery.tensor.DjlTensorService;
@@ -183,8 +184,23 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--device", description = "auto (default), cpu, gpu or gpu:N")
         String device = "auto";
 
+        @Option(names = "--part", description = "step (FLOP/s of a training step), teacher (teacher precision: "
+                + "resident bytes and logits error of float16 against float32) or all (default)")
+        String part = "all";
+
+        @Option(names = "--teacher", description = "trained teacher of the precision part (default: the embedded "
+                + "teacher; its inputs are the suite's test records)")
+        Path teacher;
+
+        @Option(names = "--teacher-repeats", description = "timed teacher forwards per precision (default 5)")
+        int teacherRepeats = 5;
+
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
+            if (!List.of("all", "step", "teacher").contains(part)) {
+                throw new ExperimentException(List.of("bench forward: --part must be all, step or teacher (got \""
+                        + part + "\")"));
+            }
             ForwardBench.Options d = ForwardBench.Options.defaults();
             int heads = Math.max(1, hidden / 64);
             int ff = hidden == d.hidden() ? d.intermediate() : (int) Math.round(hidden * 2.6875);
@@ -192,9 +208,38 @@ final class BenchCommand implements Callable<Integer> {
                     .withSteps(warmup, steps).withMatmul(matmulSize, d.matmulRepeats());
             checked("forward", o::check);
             try (DjlTensorService tensors = startTensors("forward", device)) {
-                ForwardBench.run(System.out, tensors, o);
+                if (!part.equals("teacher")) {
+                    ForwardBench.run(System.out, tensors, o);
+                }
+                if (!part.equals("step")) {
+                    Path dir = teacher != null ? teacher : Home.get().resolve("config/models/teacher");
+                    ModelCommand.requireModelDir(dir);
+                    TeacherPrecisionBench.run(System.out, tensors, dir, suiteRows(dir, 8, 128), o,
+                            Math.max(1, teacherRepeats));
+                }
             }
             return ExitCodes.OK;
+        }
+
+        /** The suite's test records (prompt, then response), tokenised by the teacher, as {@code rows} rows of {@code seq}. */
+        private static long[][] suiteRows(Path teacherDir, int rows, int seq) throws java.io.IOException {
+            org.distillery.api.model.Tokenizer tok = new org.distillery.models.HfModelService().tokenizer(teacherDir);
+            java.util.List<Long> stream = new ArrayList<>();
+            for (org.distillery.api.data.Example e : new org.distillery.data.JsonlDataService()
+                    .readJsonl(Home.get().resolve("config/data/suite/test.jsonl"))) {
+                String text = e.prompt() != null ? e.prompt() + " " + e.response() : String.valueOf(e.text());
+                for (int id : tok.encode(text + "\n")) {
+                    stream.add((long) id);
+                }
+                if (stream.size() >= rows * seq) {
+                    break;
+                }
+            }
+            long[][] out = new long[rows][seq];
+            for (int i = 0; i < rows * seq; i++) {
+                out[i / seq][i % seq] = stream.get(i % stream.size());
+            }
+            return out;
         }
     }
 

@@ -339,12 +339,23 @@ public final class SafeTensors {
                     return view.duplicate();
                 }
                 NDArray out = view.toType(want, true);
-                if (want == DataType.FLOAT16 && out.isInfinite().any().getBoolean()
-                        && !view.isInfinite().any().getBoolean()) {
+                if (want == DataType.FLOAT16 && overflowed(view, out)) {
                     out.close();
                     throw beyondHalf(e);
                 }
                 return out;
+            }
+        }
+
+        /** Whether narrowing made infinities the source did not have (its temporaries closed at once). */
+        private static boolean overflowed(NDArray source, NDArray narrowed) {
+            try (NDArray a = narrowed.isInfinite(); NDArray any = a.any()) {
+                if (!any.getBoolean()) {
+                    return false;
+                }
+            }
+            try (NDArray a = source.isInfinite(); NDArray any = a.any()) {
+                return !any.getBoolean();
             }
         }
 
