@@ -36,8 +36,8 @@ import org.distillery.kit.teacher.ModelTeacher;
  *   <li>{@code bfloat16}: refused with that reason.</li>
  * </ul>
  * {@code compute-dtype} selects what the matrix products run in: {@code auto} runs half weights in
- * float16 on a GPU and in float32 on a CPU, where PyTorch's float16 matrix products are far slower
- * (about 30x for a 512 x 512 x 512 product on this project's CPU, which lacks float16 arithmetic); in
+ * float16 on a GPU and in float32 on a CPU, where PyTorch's float16 matrix products are far slower on
+ * CPUs without float16 arithmetic ({@code distill bench forward --part teacher} times both); in
  * float32 each weight is widened for the one operation that uses it, inside the forward pass, so the
  * model stays resident in float16. In float16 compute the model still takes RMS norms, attention and
  * router softmaxes and the final logits in float32. This teacher hands losses float32 hidden states,

@@ -73,6 +73,7 @@ public final class TeacherPrecisionBench {
         Path tmp = Files.createTempDirectory("distill-bench-precision-");
         HfModelService models = new HfModelService();
         try (NDManager run = tensors.newRunScope("bench-precision")) {
+            matmuls(out, run, Math.min(512, Math.max(64, o.hidden())));
             if (teacherDir != null) {
                 Path bf16 = tmp.resolve("teacher-bf16");
                 try (LanguageModel m = models.load(teacherDir, DataType.FLOAT32, run)) {
@@ -175,6 +176,31 @@ public final class TeacherPrecisionBench {
                         + ">= 99%%: %.2f%% %s; mean |delta log p| (p-weighted) %.2e nats%n",
                 100.0 * half.liveBytes() / base.liveBytes(), half.liveBytes() <= 0.55 * base.liveBytes() ? "met" : "NOT met",
                 100 * half.top1Agreement(), half.top1Agreement() >= 0.99 ? "met" : "NOT met", half.weightedAbs());
+    }
+
+    /** One square product in float32 and in float16, best of 5 after a warm-up: what each precision computes at. */
+    private static void matmuls(PrintStream out, NDManager run, int n) {
+        double[] ms = new double[2];
+        DataType[] types = {DataType.FLOAT32, DataType.FLOAT16};
+        try (NDManager m = run.newSubManager()) {
+            NDArray a = m.randomNormal(new Shape(n, n));
+            NDArray b = m.randomNormal(new Shape(n, n));
+            for (int i = 0; i < types.length; i++) {
+                NDArray x = a.toType(types[i], true);
+                NDArray y = b.toType(types[i], true);
+                x.matMul(y).close();
+                double best = Double.MAX_VALUE;
+                for (int r = 0; r < 5; r++) {
+                    long t0 = System.nanoTime();
+                    x.matMul(y).close();
+                    best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+                }
+                ms[i] = best;
+            }
+        }
+        out.printf(Locale.ROOT, "matmul [%d x %d] x [%d x %d] on %s: float32 %.2f ms (%.1f GFLOP/s), float16 %.2f ms "
+                        + "(%.1f GFLOP/s): float16 takes %.1fx float32's time%n", n, n, n, n, run.getDevice(), ms[0],
+                2.0 * n * n * n / ms[0] / 1e6, ms[1], 2.0 * n * n * n / ms[1] / 1e6, ms[1] / ms[0]);
     }
 
     private static String name(DataType t) {
