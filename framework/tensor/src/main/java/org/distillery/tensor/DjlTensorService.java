@@ -101,7 +101,7 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
             System.setProperty(ThreadPolicy.INTRA_PROPERTY, Integer.toString(wanted.intraOp()));
             System.setProperty(ThreadPolicy.INTER_PROPERTY, Integer.toString(wanted.interOp()));
         }
-        Engine engine = Engine.getEngine("PyTorch");
+        Engine engine = loadEngine();
         ThreadSettings threads = applyThreads(wanted);
         EngineInfo facts = EngineInfo.of(engine, deviceSpec);
         Device device = resolveDevice(deviceSpec, facts.usableGpus());
@@ -113,6 +113,34 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
         Optional<String> warning = device.isGpu() ? Optional.empty()
                 : ThreadPolicy.oversubscription(budget, threads.intraOp());
         return new Started(engine, device, base, threads, info, audit, warning, System.nanoTime() - t0);
+    }
+
+    /**
+     * Starts the PyTorch engine. Without a native jar on the class path (the cuda distribution) DJL
+     * resolves libtorch into its cache; when that fails the error says where it looked and what to do.
+     */
+    private static Engine loadEngine() {
+        try {
+            return Engine.getEngine("PyTorch");
+        } catch (RuntimeException e) {
+            boolean bundled;
+            try {
+                bundled = !ai.djl.util.Platform.detectPlatform("pytorch").isPlaceholder();
+            } catch (RuntimeException | Error probe) {
+                throw e;
+            }
+            if (bundled) {
+                throw e;
+            }
+            StringBuilder cause = new StringBuilder();
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                cause.append(cause.length() == 0 ? "" : " <- ").append(c.getMessage());
+            }
+            throw new IllegalStateException("libtorch could not be resolved into DJL's cache "
+                    + ai.djl.util.Utils.getEngineCacheDir("pytorch") + " (" + cause + "). This distribution has no "
+                    + "bundled libtorch: start it once with network access (and DISTILL_OFFLINE unset), or pre-fill that "
+                    + "cache (ENGINE_CACHE_DIR or DJL_CACHE_DIR name another place; see the README's GPU section)", e);
+        }
     }
 
     /** Sets PyTorch's intra-op count if it differs, and reads both counts back from PyTorch. */

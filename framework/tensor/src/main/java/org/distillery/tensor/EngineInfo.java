@@ -89,8 +89,7 @@ public record EngineInfo(String engine, String version, String djlVersion, Path 
                 return why + "; this machine has " + machineGpus + " CUDA GPU(s): use the cuda distribution, whose "
                         + "launcher lets DJL resolve the CUDA build of libtorch " + version + " (see README, GPU)";
             }
-            return why + "; no CUDA GPU found on this machine" + (cudaRuntime ? " (CUDA runtime present, 0 GPUs)"
-                    : " (no CUDA runtime/driver found)");
+            return why + "; no CUDA GPU found on this machine (DJL's CUDA probe reports none)";
         }
         return "not used: libtorch " + flavor + " has CUDA, but no GPU is visible to it"
                 + (System.getenv("CUDA_VISIBLE_DEVICES") != null ? " (CUDA_VISIBLE_DEVICES="

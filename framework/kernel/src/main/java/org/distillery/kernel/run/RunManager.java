@@ -246,7 +246,14 @@ public final class RunManager {
                 results.put(stage.name(), rec);
             }
             AtomicFiles.writeString(run.runDir().resolve("results.json"), GSON.toJson(results));
-            run.events().event(completed ? "run-finished" : "run-stopped", Map.of("run", run.runId()));
+            Map<String, Object> end = new LinkedHashMap<>();
+            end.put("run", run.runId());
+            org.distillery.tensor.TensorAudit audit = kernel.tensors().audit();
+            if (audit.mode() != org.distillery.tensor.TensorAudit.Mode.OFF) {
+                end.put("tensor_audit", audit.describe());
+                end.put("tensor_audit_violations", audit.violationCount());
+            }
+            run.events().event(completed ? "run-finished" : "run-stopped", end);
             return new Outcome(run.runDir(), completed, results);
         } finally {
             active.remove(run.runId());
