@@ -129,6 +129,31 @@ class EngineIT {
         }
     }
 
+    /** The benchmarks of this work run in the distribution and print their tables (figures are not asserted). */
+    @Test
+    void kernelThreadsAndCacheBenchmarksPrintTheirTables() throws Exception {
+        try (Distribution dist = Distribution.copy()) {
+            dist.env.put("DISTILL_THREADS", "1");
+            Distribution.Result kernel = dist.run(900, "bench", "kernel", "--runs", "1", "--swaps", "2");
+            assertEquals(0, kernel.exit(), kernel.all());
+            assertTrue(kernel.out().matches("(?s).*parallel / serial ready with \\d+ bundles: [0-9.]+x.*"), kernel.out());
+            assertTrue(kernel.out().matches("(?s).*org\\.distillery\\.kd-core\\s+[0-9.]+\\s+[0-9.]+\\s+\\d+.*"),
+                    "the per-bundle costs: " + kernel.out());
+            assertTrue(kernel.out().contains("org.distillery.train.TrainModule"), "built-in modules are costed too");
+            assertTrue(kernel.out().contains("hot swap (bundle update -> new kd.forward-kl in registry), 2 updates"),
+                    kernel.out());
+
+            Distribution.Result threads = dist.run(900, "bench", "threads", "--steps", "1", "--rounds", "1");
+            assertEquals(0, threads.exit(), threads.all());
+            assertTrue(threads.out().matches("(?s).*\\n  1 +[0-9.]+ +[0-9.]+ +[0-9.]+x\\n.*"), threads.out());
+
+            Distribution.Result cache = dist.run(900, "bench", "cache", "--records", "20", "--repeats", "1");
+            assertEquals(0, cache.exit(), cache.all());
+            assertTrue(cache.out().matches("(?s).*\\nq8 +2 .*"), cache.out());
+            assertTrue(cache.out().contains("goal for q8: <= 2"), cache.out());
+        }
+    }
+
     /** Extracts the CPU libtorch of the standard distribution's native jar into {@code dir}. */
     private static void prefill(Path dir) throws IOException {
         Path standardLib = Path.of(System.getProperty("distill.dist", "../distributions/standard/target/distill-standard"))

@@ -18,6 +18,7 @@ import org.distillery.api.loss.LossFactory;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.bench.KernelStartBench;
 import org.distillery.kernel.bench.LossBench;
+import org.distillery.kernel.bench.ThreadBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
 import org.distillery.models.bench.GenerateBench;
@@ -34,6 +35,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
             BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.CacheCommand.class,
+            BenchCommand.ThreadsCommand.class,
             ServeBenchCommand.class,
             RolloutBenchCommand.class, SparkBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
@@ -265,6 +267,30 @@ final class BenchCommand implements Callable<Integer> {
                     LossBench.run(System.out, manager, found.get());
                 }
                 System.out.flush();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench threads}. */
+    @Command(name = "threads", mixinStandardHelpOptions = true,
+            description = {"A training step's time with 1 PyTorch thread and with one per core available (what auto "
+                + "picks), alone and with another process keeping every core busy.",
+                "Run it with the cores free of other jobs: it starts its own competing process."})
+    static final class ThreadsCommand implements Callable<Integer> {
+        @Option(names = "--steps", description = "timed steps per configuration and round (default 5)")
+        int steps = 5;
+
+        @Option(names = "--rounds", description = "rounds over the configurations (default 3)")
+        int rounds = 3;
+
+        @Override
+        public Integer call() throws Exception {
+            if (steps < 1 || rounds < 1) {
+                throw new ExperimentException(List.of("bench threads: --steps and --rounds must be at least 1"));
+            }
+            try (DjlTensorService tensors = DjlTensorService.start("cpu")) {
+                ThreadBench.run(System.out, tensors, steps, rounds);
             }
             return ExitCodes.OK;
         }
