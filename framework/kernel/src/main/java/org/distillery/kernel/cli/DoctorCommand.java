@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 
 import com.typesafe.config.Config;
 
+import org.distillery.kernel.config.ExperimentException;
 import org.distillery.tensor.CpuBudget;
 import org.distillery.tensor.DjlTensorService;
 import org.distillery.tensor.NativeMemory;
@@ -56,7 +57,7 @@ final class DoctorCommand implements Callable<Integer> {
         try {
             DjlTensorService.checkSpec(spec);
         } catch (IllegalArgumentException e) {
-            throw new org.distillery.kernel.config.ExperimentException(List.of("--device: " + e.getMessage()));
+            throw new ExperimentException(List.of("--device: " + e.getMessage()));
         }
         String v = Distill.class.getPackage().getImplementationVersion();
         System.out.printf(Locale.ROOT, "distill   %s on Java %s (%s), %s %s %s%n", v == null ? "dev" : v,
