@@ -36,6 +36,8 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
      * of its own here, so each thread that reaches the service turns it off for itself once.
      */
     private static final ThreadLocal<Boolean> GRAD_MODE_OFF = ThreadLocal.withInitial(() -> false);
+    /** The engine's random generator and gradient collector are process-wide: one step at a time. */
+    private final java.util.concurrent.locks.ReentrantLock engineLock = new java.util.concurrent.locks.ReentrantLock(true);
 
     /** The engine, once started. */
     private record Started(Engine engine, Device device, NDManager base, ThreadSettings threads, EngineInfo info,
@@ -319,9 +321,40 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
         return bytes;
     }
 
+    /**
+     * Prepares the calling thread for engine work the way the thread that started the engine is:
+     * PyTorch keeps "record gradients" per thread, on by default in a new thread, while the engine
+     * turns it off in the thread that loads it (gradients are recorded inside gradient collectors
+     * only). A run on a thread of its own (the shell's {@code distill:run}) calls this first, or an
+     * optimizer's in-place update of a parameter fails.
+     */
+    public void attachThread() {
+        ready();
+    }
+
     @Override
     public void seed(long seed) {
-        ready().engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+        engineLock.lock();
+        try {
+            ready().engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+        } finally {
+            engineLock.unlock();
+        }
+    }
+
+    /**
+     * Runs {@code body} holding the engine, seeded with {@code seed}. The lock is fair: runs sharing
+     * the kernel take strict turns, so one run's steps cannot starve another's.
+     */
+    @Override
+    public <T> T exclusive(long seed, java.util.concurrent.Callable<T> body) throws Exception {
+        engineLock.lock();
+        try {
+            ready().engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+            return body.call();
+        } finally {
+            engineLock.unlock();
+        }
     }
 
     /** Lines for a report: engine, native library, device and why, threads, load, audit. */

@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
             BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.CacheCommand.class,
             BenchCommand.ThreadsCommand.class,
             ServeBenchCommand.class,
-            RolloutBenchCommand.class, SparkBenchCommand.class})
+            RolloutBenchCommand.class, SparkBenchCommand.class, SoakBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
     @Override

@@ -11,6 +11,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.zip.CRC32;
 
+import org.distillery.kit.io.AtomicFiles;
+
 /**
  * Writes a teacher cache from records computed elsewhere (by another process or machine), in
  * exactly the format {@link TeacherCacheWriter} writes (which writes through this class): the caller supplies the header's facts
@@ -137,11 +139,23 @@ public final class TeacherCacheAssembler implements AutoCloseable {
         positions[appended] = recordPositions;
         crcs[appended] = (int) crc.getValue();
         lengths[appended] = record.remaining();
-        ByteBuffer b = record.duplicate();
-        while (b.hasRemaining()) {
-            position += channel.write(b, position);
-        }
+        position += writeAt(record.duplicate(), position);
         appended++;
+    }
+
+    /** Writes all of {@code b} at {@code at} (seen by the kit's write hook first); the bytes written. */
+    private int writeAt(ByteBuffer b, long at) throws IOException {
+        int n = b.remaining();
+        try {
+            AtomicFiles.beforeWrite(target, at, n);
+            long p = at;
+            while (b.hasRemaining()) {
+                p += channel.write(b, p);
+            }
+        } catch (IOException e) {
+            throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+        return n;
     }
 
     /** A version 2 record must hold exactly its positions. */
@@ -190,13 +204,8 @@ public final class TeacherCacheAssembler implements AutoCloseable {
         CRC32 indexCrc = new CRC32();
         indexCrc.update(index.duplicate());
         ByteBuffer head = header.encode((int) indexCrc.getValue());
-        long p = 0;
-        while (head.hasRemaining()) {
-            p += channel.write(head, p);
-        }
-        while (index.hasRemaining()) {
-            p += channel.write(index, p);
-        }
+        long p = writeAt(head, 0);
+        writeAt(index, p);
         channel.force(true);
         channel.close();
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
