@@ -26,6 +26,8 @@ final class Distribution implements AutoCloseable {
 
     final Path home;
     final Path work;
+    /** Environment variables every command of this copy gets, after the defaults (a test may set more). */
+    final java.util.Map<String, String> env = new java.util.LinkedHashMap<>();
 
     private Distribution(Path home, Path work) {
         this.home = home;
@@ -34,8 +36,12 @@ final class Distribution implements AutoCloseable {
 
     /** Copies the distribution named by system property {@code distill.dist}. */
     static Distribution copy() throws IOException {
-        Path built = Path.of(System.getProperty("distill.dist", "../distributions/standard/target/distill-standard"))
-                .toAbsolutePath().normalize();
+        return copy(Path.of(System.getProperty("distill.dist", "../distributions/standard/target/distill-standard")));
+    }
+
+    /** Copies the built distribution at {@code dist}. */
+    static Distribution copy(Path dist) throws IOException {
+        Path built = dist.toAbsolutePath().normalize();
         if (!Files.isExecutable(built.resolve("bin/distill"))) {
             throw new IllegalStateException("no built distribution at " + built + "; run mvn install first");
         }
@@ -71,7 +77,10 @@ final class Distribution implements AutoCloseable {
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile());
         pb.environment().put("DISTILL_JAVA_OPTS", "-Xmx2g");
+        // every integration test also checks that no array is created outside the tensor service
+        pb.environment().put("DISTILL_TENSOR_AUDIT", "strict");
         pb.environment().put("DISTILL_LOG_LEVEL", "info");
+        pb.environment().putAll(env);
         return pb;
     }
 

@@ -45,7 +45,9 @@ public final class RunLog {
     static final Set<String> STRUCTURAL = Set.of("run-started", "stage-started", "resumed", "stage-finished",
             "checkpoint", "loss-swap", "swap-request", "early-stop", "stop-requested", "stopping", "run-finished",
             "run-stopped", "run-failed", "resume-requested", "control-error", "loss-missing", "loss-returned",
-            "evaluated", "data-generation-started", "data-generation-finished");
+            "evaluated", "data-generation-started", "data-generation-finished",
+            // a teacher's and the engine's descriptions: their numbers (bytes, k, threads) are settings, not curves
+            "teacher-precision", "teacher-cache", "teacher-remote", "threads-changed");
 
     private static final Set<String> STEP_KEYS = Set.of("time", "type", "step", "stage", "of");
     private static final Set<String> EVAL_KEYS = Set.of("time", "type", "step", "stage", "selected-by");

@@ -73,6 +73,17 @@ class RunLogTest {
     }
 
     @Test
+    void teacherAndEngineDescriptionsAreNotCurves() {
+        RunLog log = feed(List.of(
+                "{\"time\":\"2026-01-01T00:00:01Z\",\"type\":\"stage-started\",\"stage\":\"evaluate\"}",
+                "{\"time\":\"2026-01-01T00:00:02Z\",\"type\":\"teacher-precision\",\"stored\":\"float32\","
+                        + "\"parameter_bytes\":3437056}",
+                "{\"time\":\"2026-01-01T00:00:02Z\",\"type\":\"teacher-cache\",\"k\":32,\"positions\":85546}",
+                "{\"time\":\"2026-01-01T00:00:03Z\",\"type\":\"threads-changed\",\"from\":2,\"to\":1}"));
+        assertTrue(log.series().isEmpty(), () -> byName(log).keySet().toString());
+    }
+
+    @Test
     void markersAndStageProgress() {
         RunLog log = feed(LINES);
         List<RunLog.Marker> m = log.markers();

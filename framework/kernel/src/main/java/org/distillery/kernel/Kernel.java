@@ -1,7 +1,6 @@
 package org.distillery.kernel;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +10,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
 import com.google.inject.AbstractModule;
@@ -29,6 +33,7 @@ import org.distillery.kernel.osgi.DropInWatcher;
 import org.distillery.kernel.osgi.OsgiContributionRegistry;
 import org.distillery.kernel.osgi.SystemPackages;
 import org.distillery.models.HfModelService;
+import org.distillery.tensor.CpuBudget;
 import org.distillery.tensor.DjlTensorService;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -37,6 +42,7 @@ import org.osgi.framework.Constants;
 import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.launch.Framework;
 import org.osgi.framework.launch.FrameworkFactory;
+import org.osgi.framework.wiring.FrameworkWiring;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,13 +80,33 @@ public final class Kernel implements AutoCloseable {
     /** When the framework was first seen stopping (System.nanoTime), or 0. */
     private volatile long stopSeenNanos;
     private final java.util.LinkedHashMap<String, Long> phases = new java.util.LinkedHashMap<>();
+    private final List<StartCost> bundleCosts = new ArrayList<>();
+    private final List<StartCost> builtInCosts = new ArrayList<>();
+
+    /**
+     * What starting one bundle or built-in module cost.
+     *
+     * @param name the bundle's symbolic name (or file) or the module's class
+     * @param installNanos installing the bundle (reading its jar and manifest); 0 for a built-in
+     * @param startNanos starting it: activation, the extender's injector and the registration of
+     *     its contributions (for a built-in: loading the module, its injector and its defaults)
+     * @param contributions contributions it published
+     */
+    public record StartCost(String name, long installNanos, long startNanos, int contributions) {
+    }
 
     private Kernel(KernelOptions options) throws Exception {
         long t0 = System.nanoTime();
         this.options = options;
-        this.tensors = DjlTensorService.start(options.device());
+        boolean parallel = options.parallelStart();
+        // libtorch loads on a thread of its own while Felix and the bundles start (none of them needs it
+        // before a run); sequential start waits here, as the kernel used to
+        this.tensors = DjlTensorService.begin(options.device(), options.threads());
+        if (!parallel) {
+            tensors.awaitReady();
+            phases.put("engine", System.nanoTime() - t0);
+        }
         long t1 = System.nanoTime();
-        phases.put("engine", t1 - t0);
         this.models = new HfModelService();
         this.data = new JsonlDataService();
         this.storage = Files.createTempDirectory("distillery-felix-");
@@ -115,17 +141,38 @@ public final class Kernel implements AutoCloseable {
                 bind(ContributionRegistry.class).toInstance(registry);
             }
         };
-        for (BuiltInModules.Found found : BuiltInModules.read(Kernel.class.getClassLoader(), services)) {
-            found.contributions().forEach(c -> registry.registerBuiltIn(c, Version.KERNEL));
-        }
         watchdog = new BundleWatchdog(system, problems, HUNG_STOP, LEAK_GRACE);
-        extender = new ContributionExtender(system, services, problems);
-        extender.open();
-        framework.start();
-        long t3 = System.nanoTime();
-        phases.put("felix", t3 - t2);
-        installAndStart(system, options.bundleDirs());
-        phases.put("bundles", System.nanoTime() - t3);
+        ExecutorService pool = parallel ? startPool() : null;
+        try {
+            ClassLoader loader = Kernel.class.getClassLoader();
+            List<Future<BuiltInModules.Found>> builtIns = new ArrayList<>();
+            for (BuiltInModules.Named named : BuiltInModules.named(loader)) {
+                Callable<BuiltInModules.Found> read = () -> BuiltInModules.read(loader, named, services);
+                builtIns.add(pool != null ? pool.submit(read) : java.util.concurrent.CompletableFuture.completedFuture(read.call()));
+            }
+            if (!parallel) {
+                registerBuiltIns(builtIns);
+            }
+            extender = new ContributionExtender(system, services, problems);
+            extender.open();
+            framework.start();
+            long t3 = System.nanoTime();
+            phases.put(parallel ? "felix" : "felix+built-ins", t3 - t2);
+            installAndStart(system, options.bundleDirs(), pool);
+            long t4 = System.nanoTime();
+            phases.put("bundles", t4 - t3);
+            if (parallel) {
+                registerBuiltIns(builtIns);
+                long t5 = System.nanoTime();
+                phases.put("built-ins (wait)", t5 - t4);
+                tensors.awaitReady();
+                phases.put("engine (wait)", System.nanoTime() - t5);
+            }
+        } finally {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
+        }
         dropIn = options.dropIn() == null ? null : new DropInWatcher(system, options.dropIn(), problems);
         if (dropIn != null) {
             dropIn.start(options.pollMillis());
@@ -139,8 +186,40 @@ public final class Kernel implements AutoCloseable {
         return new Kernel(options);
     }
 
-    private void installAndStart(BundleContext system, List<Path> dirs) throws IOException {
+    /** Worker threads for the built-ins and bundles: one per core available, on the launcher's loader. */
+    private static ExecutorService startPool() {
+        int workers = Math.max(2, CpuBudget.detect().available());
+        ClassLoader loader = Kernel.class.getClassLoader();
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        return Executors.newFixedThreadPool(workers, r -> {
+            Thread t = new Thread(r, "distill-kernel-start-" + n.incrementAndGet());
+            t.setDaemon(true);
+            t.setContextClassLoader(loader);
+            return t;
+        });
+    }
+
+    private void registerBuiltIns(List<Future<BuiltInModules.Found>> builtIns) throws Exception {
+        for (Future<BuiltInModules.Found> f : builtIns) {
+            BuiltInModules.Found found;
+            try {
+                found = f.get();
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof Exception ex ? ex : e;
+            }
+            found.contributions().forEach(c -> registry.registerBuiltIn(c, Version.KERNEL));
+            builtInCosts.add(new StartCost(found.module(), 0, found.nanos(), found.contributions().size()));
+        }
+    }
+
+    /**
+     * Installs every jar of {@code dirs} (in name order), resolves them together, then starts them:
+     * side by side on {@code pool} when it is given (Felix starts different bundles concurrently; each
+     * start runs the extender's injector for that bundle), else one after another.
+     */
+    private void installAndStart(BundleContext system, List<Path> dirs, ExecutorService pool) throws IOException {
         List<Bundle> installed = new ArrayList<>();
+        Map<Bundle, Long> installNanos = new HashMap<>();
         for (Path dir : dirs) {
             if (!Files.isDirectory(dir)) {
                 continue;
@@ -150,23 +229,64 @@ public final class Kernel implements AutoCloseable {
                 jars = s.filter(p -> p.toString().endsWith(".jar")).sorted(Comparator.naturalOrder()).toList();
             }
             for (Path jar : jars) {
+                long t = System.nanoTime();
                 try {
-                    installed.add(system.installBundle(jar.toUri().toString()));
+                    Bundle b = system.installBundle(jar.toUri().toString());
+                    installed.add(b);
+                    installNanos.put(b, System.nanoTime() - t);
                 } catch (BundleException | RuntimeException e) {
                     problems.report(jar.getFileName().toString(), "install", e);
                 }
             }
         }
-        for (Bundle b : installed) {
-            if (b.getHeaders().get(Constants.FRAGMENT_HOST) != null) {
-                continue;
-            }
-            try {
-                b.start();
-            } catch (BundleException | RuntimeException e) {
-                problems.report(BundleProblems.nameOf(b), "start", e);
+        if (pool != null) {
+            // one resolution for all, so concurrent starts do not each resolve under Felix's global lock
+            framework.adapt(FrameworkWiring.class).resolveBundles(installed);
+        }
+        List<Bundle> startable = installed.stream().filter(b -> b.getHeaders().get(Constants.FRAGMENT_HOST) == null)
+                .toList();
+        List<Future<StartCost>> starts = new ArrayList<>();
+        for (Bundle b : startable) {
+            Callable<StartCost> start = () -> {
+                long t = System.nanoTime();
+                try {
+                    b.start();
+                } catch (BundleException | RuntimeException e) {
+                    problems.report(BundleProblems.nameOf(b), "start", e);
+                }
+                return new StartCost(BundleProblems.nameOf(b), installNanos.getOrDefault(b, 0L), System.nanoTime() - t,
+                        contributionsOf(b));
+            };
+            if (pool != null) {
+                starts.add(pool.submit(start));
+            } else {
+                try {
+                    starts.add(java.util.concurrent.CompletableFuture.completedFuture(start.call()));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
             }
         }
+        for (Future<StartCost> f : starts) {
+            try {
+                bundleCosts.add(f.get());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while starting bundles", e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("starting a bundle failed unexpectedly", e.getCause());
+            }
+        }
+    }
+
+    /** Contributions a bundle has registered (services with a contribution kind). */
+    private static int contributionsOf(Bundle b) {
+        org.osgi.framework.ServiceReference<?>[] refs = b.getRegisteredServices();
+        int n = 0;
+        for (org.osgi.framework.ServiceReference<?> r : refs == null ? new org.osgi.framework.ServiceReference<?>[0] : refs) {
+            n += r.getProperty(org.distillery.api.ContributionKind.KIND_PROPERTY) != null ? 1 : 0;
+        }
+        return n;
     }
 
     /** Options the kernel was started with. */
@@ -220,9 +340,24 @@ public final class Kernel implements AutoCloseable {
         return readyNanos;
     }
 
-    /** Start-up phases in order (engine, system-packages, felix, bundles), in nanoseconds. */
+    /**
+     * Start-up phases on the critical path, in order, in nanoseconds: with the default parallel start
+     * {@code system-packages}, {@code felix}, {@code bundles}, then the time still spent waiting for
+     * the built-in modules and for the engine (started at once on threads of their own); with a
+     * sequential start {@code engine}, {@code system-packages}, {@code felix+built-ins}, {@code bundles}.
+     */
     public java.util.Map<String, Long> startupPhases() {
         return java.util.Collections.unmodifiableMap(phases);
+    }
+
+    /** What each bundle's install and start cost, in the order they were installed. */
+    public List<StartCost> bundleCosts() {
+        return List.copyOf(bundleCosts);
+    }
+
+    /** What reading each built-in module cost. */
+    public List<StartCost> builtInCosts() {
+        return List.copyOf(builtInCosts);
     }
 
     /**

@@ -5,13 +5,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
-
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -27,6 +28,7 @@ import org.distillery.api.model.TensorInfo;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.api.model.WeightReader;
 import org.distillery.api.model.WeightWriter;
+import org.distillery.kit.io.AtomicFiles;
 import org.distillery.models.arch.ArchConfig;
 import org.distillery.models.arch.Layout;
 import org.distillery.models.arch.TransformerLM;
@@ -36,7 +38,6 @@ import org.distillery.models.io.FolderWeights.Located;
 import org.distillery.models.io.Json;
 import org.distillery.models.io.SafeTensors;
 import org.distillery.models.tokenizer.Tokenizers;
-import org.distillery.kit.io.AtomicFiles;
 
 /**
  * The model service: Hugging Face model folders ({@code config.json}, {@code generation_config.json},
@@ -65,18 +66,39 @@ public class HfModelService implements ModelService {
     }
 
     @Override
+    public DataType weightsType(Path dir) throws IOException {
+        checkConfig(dir);
+        try (FolderWeights folder = FolderWeights.open(dir)) {
+            Set<DataType> types = new HashSet<>();
+            for (Located l : folder.located().values()) {
+                DataType t = l.entry().dataType();
+                if (t != null && t.isFloating()) {
+                    types.add(t);
+                }
+            }
+            return types.size() == 1 ? types.iterator().next() : DataType.FLOAT32;
+        }
+    }
+
+    @Override
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
-        DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
+        return load(dir, dtype, dtype, manager);
+    }
+
+    @Override
+    public LanguageModel load(Path dir, DataType weights, DataType computeType, NDManager manager) throws IOException {
+        DataType held = checkFloat(weights == null ? DataType.FLOAT32 : weights);
+        DataType compute = checkFloat(computeType == null ? held : computeType);
         Checked header = checkConfig(dir);
-        try (FolderWeights weights = FolderWeights.open(dir)) {
-            Checked checked = check(header, weights);
+        try (FolderWeights folder = FolderWeights.open(dir)) {
+            Checked checked = check(header, folder);
             NDManager pm = manager.newSubManager();
             boolean ok = false;
             try {
                 Map<String, NDArray> params = new LinkedHashMap<>();
                 for (String n : checked.shapes().keySet()) {
                     Located l = checked.found().get(n);
-                    params.put(n, l.reader().read(l.entry().name(), pm, compute));
+                    params.put(n, l.reader().read(l.entry().name(), pm, held));
                 }
                 LanguageModel model = new TransformerLM(checked.config(), compute, pm, params, checked.generation());
                 ok = true;
@@ -191,8 +213,9 @@ public class HfModelService implements ModelService {
 
     private static DataType checkFloat(DataType t) {
         if (t == DataType.BFLOAT16) {
-            throw new IllegalArgumentException("bfloat16 compute is not supported by the DJL PyTorch engine; "
-                    + "load bfloat16 checkpoints as float32 or float16 (they are converted on load)");
+            throw new IllegalArgumentException("bfloat16 arrays are not supported by the DJL PyTorch engine (its "
+                    + "native layer maps float32, float64 and float16 only); load bfloat16 checkpoints as float16 "
+                    + "(exact within float16's range) or float32");
         }
         if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.FLOAT64) {
             throw new IllegalArgumentException("model dtype must be float32, float16 or float64, got " + t);

@@ -103,6 +103,79 @@ class RoundTripTest {
                 } else {
                     IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> SVC.load(d, t, m));
                     assertTrue(ex.getMessage().contains("bfloat16"), ex.getMessage());
+                    // bfloat16 weights held in float16: the bfloat16 values, exactly (tiny models' weights are in range)
+                    try (LanguageModel half = SVC.load(d, DataType.FLOAT16, m)) {
+                        for (Map.Entry<String, NDArray> e : lm.parameters().entrySet()) {
+                            NDArray got = half.parameters().get(e.getKey());
+                            assertEquals(DataType.FLOAT16, got.getDataType());
+                            NDArray want = bf16Round(e.getValue()).toType(DataType.FLOAT16, false);
+                            assertEquals(0f, TestSupport.maxAbsDiff(want.toType(DataType.FLOAT32, false),
+                                    got.toType(DataType.FLOAT32, false)), e.getKey());
+                        }
+                        assertTrue(TestSupport.maxAbsDiff(ref, logits(half, m)) < 0.2f);
+                    }
+                }
+                assertEquals(t, SVC.weightsType(d));
+            }
+            SVC.save(lm, dir.resolve("f32"), DataType.FLOAT32);
+            assertEquals(DataType.FLOAT32, SVC.weightsType(dir.resolve("f32")));
+        }
+    }
+
+    /** Every bfloat16 value against the nearest float16 found by search (ties to the even one). */
+    @org.junit.jupiter.api.Test
+    void bfloat16ToFloat16IsExactInRangeAndRoundsToNearestEvenBelowIt() {
+        double[] halves = new double[0x7C00]; // every finite non-negative float16, in increasing order
+        for (int h = 0; h < 0x7C00; h++) {
+            int exp = h >>> 10;
+            int mant = h & 0x3FF;
+            halves[h] = exp == 0 ? mant * 0x1p-24 : (1 + mant / 1024.0) * Math.pow(2, exp - 15);
+        }
+        for (int b = 0; b < 0x10000; b++) {
+            float f = Float.intBitsToFloat(b << 16);
+            short got = org.distillery.models.io.SafeTensors.bf16ToHalf((short) b);
+            if (Float.isNaN(f)) {
+                assertTrue((got & 0x7C00) == 0x7C00 && (got & 0x3FF) != 0, "NaN stays NaN");
+                continue;
+            }
+            double mag = Math.abs((double) f);
+            int sign = f < 0 || (f == 0 && (b & 0x8000) != 0) ? 0x8000 : 0;
+            if (mag > 65504) {
+                assertEquals((short) (sign | 0x7C00), got, "beyond the range: infinity, " + f);
+                continue;
+            }
+            int lo = java.util.Arrays.binarySearch(halves, mag);
+            int want;
+            if (lo >= 0) {
+                want = lo;
+            } else {
+                int above = -lo - 1;
+                int below = above - 1;
+                double dBelow = mag - halves[below];
+                double dAbove = halves[above] - mag;
+                want = dBelow < dAbove ? below : dAbove < dBelow ? above : (below % 2 == 0 ? below : above);
+            }
+            assertEquals((short) (sign | want), got, "bfloat16 " + Integer.toHexString(b) + " = " + f);
+            if (mag >= 0x1p-14) {
+                assertEquals(mag, halves[want], 0.0, "exact in the normal range: " + f);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void weightsBeyondFloat16sRangeAreAnErrorNamingTheTensor(@TempDir Path dir) throws IOException {
+        try (NDManager m = base.newSubManager();
+             LanguageModel lm = SVC.create(TinyModels.config("llama"), 3, m)) {
+            NDArray w = lm.parameters().get("model.norm.weight");
+            w.set(new ai.djl.ndarray.index.NDIndex("0"), 1e5f);
+            for (DataType stored : new DataType[] {DataType.FLOAT32, DataType.BFLOAT16}) {
+                Path d = dir.resolve(stored.name());
+                SVC.save(lm, d, stored);
+                IOException e = assertThrows(IOException.class, () -> SVC.load(d, DataType.FLOAT16, m));
+                assertTrue(e.getMessage().contains("model.norm.weight") && e.getMessage().contains("float16's range"),
+                        e.getMessage());
+                try (LanguageModel wide = SVC.load(d, DataType.FLOAT32, m)) {
+                    assertTrue(wide.parameters().get("model.norm.weight").max().getFloat() > 9e4f);
                 }
             }
         }

@@ -13,8 +13,21 @@ public interface ModelService {
     /** Reads {@code config.json} of a model folder. */
     ModelConfig readConfig(Path dir) throws IOException;
 
+    /**
+     * The floating-point type a model folder's weights are stored in ({@code FLOAT32}, {@code FLOAT16},
+     * {@code BFLOAT16}); {@code FLOAT32} when they mix types.
+     */
+    DataType weightsType(Path dir) throws IOException;
+
     /** Loads a model folder's weights into {@code manager}, computing in {@code dtype}. */
     LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException;
+
+    /**
+     * Loads a model folder's weights into {@code manager} held in {@code weights} (converted tensor by
+     * tensor while loading), computing in {@code compute}: each weight is converted for one operation
+     * at a time inside the forward pass when the two differ.
+     */
+    LanguageModel load(Path dir, DataType weights, DataType compute, NDManager manager) throws IOException;
 
     /** Creates a randomly initialised model of {@code config}. */
     LanguageModel create(ModelConfig config, long seed, NDManager manager);

@@ -1,8 +1,6 @@
 package org.distillery.kernel.cli;
 
 import java.io.InputStream;
-import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,11 +16,16 @@ import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.merge.MergerFactory;
 import org.distillery.kernel.Kernel;
+import org.distillery.kernel.bench.KernelStartBench;
 import org.distillery.kernel.bench.LossBench;
 import org.distillery.kernel.bench.MergeBench;
+import org.distillery.kernel.bench.ThreadBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
 import org.distillery.models.bench.GenerateBench;
+import org.distillery.models.bench.TeacherPrecisionBench;
+import org.distillery.teachers.cache.CacheBench;
+import org.distillery.teachers.cache.TeacherIdentity;
 import org.distillery.tensor.DjlTensorService;
 import org.osgi.framework.Bundle;
 
@@ -33,6 +36,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
             BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.MergeCommand.class,
+            BenchCommand.CacheCommand.class, BenchCommand.ThreadsCommand.class,
             ServeBenchCommand.class, RolloutBenchCommand.class, SparkBenchCommand.class, SoakBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
@@ -44,7 +48,11 @@ final class BenchCommand implements Callable<Integer> {
 
     /** {@code distill bench kernel}. */
     @Command(name = "kernel", mixinStandardHelpOptions = true,
-            description = "Cold start to ready (engine start included) and hot-swap latency of a loss bundle.")
+            description = {"Cold start to ready (engine start included) and hot-swap latency of a loss bundle.",
+                "Each cold start is a fresh JVM (this launcher's Java, class path and options): the kernel with none, "
+                    + "half and all of the distribution's bundles, started one thing after another (as before) and side "
+                    + "by side (the default), alternating; prints the medians, the cost of each bundle and built-in "
+                    + "module, then times bundle updates in this process."})
     static final class KernelBench implements Callable<Integer> {
         @Option(names = "--swaps", description = "bundle updates to time (default 20)")
         int swaps = 20;
@@ -52,15 +60,27 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--loss", description = "loss key whose bundle is updated (default kd.forward-kl)")
         String key = "kd.forward-kl";
 
+        @Option(names = "--runs", description = "cold starts per configuration (default 5)")
+        int runs = 5;
+
+        @Option(names = "--child", hidden = true, description = "internal: one cold start, serial or parallel")
+        String child;
+
+        @Option(names = "--bundle-dir", hidden = true, description = "internal: the child's bundle folder")
+        Path bundleDir;
+
         @Override
         public Integer call() throws Exception {
-            long jvmStart = ManagementFactory.getRuntimeMXBean().getStartTime();
+            if (child != null) {
+                return KernelStartBench.child(child, bundleDir);
+            }
+            if (runs < 1 || swaps < 1) {
+                throw new ExperimentException(List.of("bench kernel: --runs and --swaps must be at least 1"));
+            }
+            KernelStartBench.coldStarts(System.out, Home.get(), runs);
             try (Kernel kernel = Distill.boot("cpu")) {
-                long sinceJvm = System.currentTimeMillis() - jvmStart;
-                System.out.printf(Locale.ROOT, "kernel ready: %.0f ms (engine + Felix + %d bundles); %d ms since JVM start%n",
-                        kernel.readyNanos() / 1e6, kernel.bundles().size(), sinceJvm);
-                kernel.startupPhases().forEach((phase, nanos) -> System.out.printf(Locale.ROOT,
-                        "  %-16s %7.0f ms  %5.1f%% of ready%n", phase, nanos / 1e6, 100.0 * nanos / kernel.readyNanos()));
+                System.out.printf(Locale.ROOT, "%nhot swap, in this process (kernel ready in %.0f ms with %d bundles):%n",
+                        kernel.readyNanos() / 1e6, kernel.bundles().size());
                 var first = kernel.registry().find(ContributionKind.LOSS, key, LossFactory.class);
                 if (first.isEmpty()) {
                     System.out.println("no bundle provides " + key + "; hot-swap latency not measured");
@@ -166,8 +186,23 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--device", description = "auto (default), cpu, gpu or gpu:N")
         String device = "auto";
 
+        @Option(names = "--part", description = "step (FLOP/s of a training step), teacher (teacher precision: "
+                + "resident bytes and logits error of float16 against float32) or all (default)")
+        String part = "all";
+
+        @Option(names = "--teacher", description = "trained teacher of the precision part (default: the embedded "
+                + "teacher; its inputs are the suite's test records)")
+        Path teacher;
+
+        @Option(names = "--teacher-repeats", description = "timed teacher forwards per precision (default 5)")
+        int teacherRepeats = 5;
+
         @Override
-        public Integer call() {
+        public Integer call() throws Exception {
+            if (!List.of("all", "step", "teacher").contains(part)) {
+                throw new ExperimentException(List.of("bench forward: --part must be all, step or teacher (got \""
+                        + part + "\")"));
+            }
             ForwardBench.Options d = ForwardBench.Options.defaults();
             int heads = Math.max(1, hidden / 64);
             int ff = hidden == d.hidden() ? d.intermediate() : (int) Math.round(hidden * 2.6875);
@@ -175,9 +210,38 @@ final class BenchCommand implements Callable<Integer> {
                     .withSteps(warmup, steps).withMatmul(matmulSize, d.matmulRepeats());
             checked("forward", o::check);
             try (DjlTensorService tensors = startTensors("forward", device)) {
-                ForwardBench.run(System.out, tensors, o);
+                if (!part.equals("teacher")) {
+                    ForwardBench.run(System.out, tensors, o);
+                }
+                if (!part.equals("step")) {
+                    Path dir = teacher != null ? teacher : Home.get().resolve("config/models/teacher");
+                    ModelCommand.requireModelDir(dir);
+                    TeacherPrecisionBench.run(System.out, tensors, dir, suiteRows(dir, 8, 128), o,
+                            Math.max(1, teacherRepeats));
+                }
             }
             return ExitCodes.OK;
+        }
+
+        /** The suite's test records (prompt, then response), tokenised by the teacher, as {@code rows} rows of {@code seq}. */
+        private static long[][] suiteRows(Path teacherDir, int rows, int seq) throws java.io.IOException {
+            org.distillery.api.model.Tokenizer tok = new org.distillery.models.HfModelService().tokenizer(teacherDir);
+            java.util.List<Long> stream = new ArrayList<>();
+            for (org.distillery.api.data.Example e : new org.distillery.data.JsonlDataService()
+                    .readJsonl(Home.get().resolve("config/data/suite/test.jsonl"))) {
+                String text = e.prompt() != null ? e.prompt() + " " + e.response() : String.valueOf(e.text());
+                for (int id : tok.encode(text + "\n")) {
+                    stream.add((long) id);
+                }
+                if (stream.size() >= rows * seq) {
+                    break;
+                }
+            }
+            long[][] out = new long[rows][seq];
+            for (int i = 0; i < rows * seq; i++) {
+                out[i / seq][i % seq] = stream.get(i % stream.size());
+            }
+            return out;
         }
     }
 
@@ -246,6 +310,90 @@ final class BenchCommand implements Callable<Integer> {
                     MergeBench.run(System.out, resources, found.get(), o);
                 }
                 System.out.flush();
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench threads}. */
+    @Command(name = "threads", mixinStandardHelpOptions = true,
+            description = {"A training step's time with 1 PyTorch thread and with one per core available (what auto "
+                + "picks), alone and with another process keeping every core busy.",
+                "Run it with the cores free of other jobs: it starts its own competing process."})
+    static final class ThreadsCommand implements Callable<Integer> {
+        @Option(names = "--steps", description = "timed steps per configuration and round (default 5)")
+        int steps = 5;
+
+        @Option(names = "--rounds", description = "rounds over the configurations (default 3)")
+        int rounds = 3;
+
+        @Override
+        public Integer call() throws Exception {
+            if (steps < 1 || rounds < 1) {
+                throw new ExperimentException(List.of("bench threads: --steps and --rounds must be at least 1"));
+            }
+            try (DjlTensorService tensors = DjlTensorService.start("cpu")) {
+                ThreadBench.run(System.out, tensors, steps, rounds);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench cache}. */
+    @Command(name = "cache", mixinStandardHelpOptions = true,
+            description = {"The teacher cache's formats on the same teacher and records: fp32 (the reference), fp16 "
+                + "(format 1) and q8 (format 2): bytes per token and per top-k entry, the error of the stored "
+                + "log-probabilities against fp32, and the decode speed; then q8's bytes per entry for larger "
+                + "vocabularies on synthetic rows."})
+    static final class CacheCommand implements Callable<Integer> {
+        @Option(names = "--teacher", description = "teacher model folder (default: the embedded teacher)")
+        Path teacher;
+
+        @Option(names = "--data", description = "JSONL records (default: the suite's training split)")
+        Path data;
+
+        @Option(names = "--records", description = "records used, from the start of the file (default 2000)")
+        int records = 2000;
+
+        @Option(names = "--k", description = "top entries per position (default 32)")
+        int k = 32;
+
+        @Option(names = "--max-length", description = "tokens per sequence (default 128)")
+        int maxLength = 128;
+
+        @Option(names = "--repeats", description = "decode passes per format, the best is printed (default 3)")
+        int repeats = 3;
+
+        @Override
+        public Integer call() throws Exception {
+            Path home = Home.get();
+            Path teacherDir = teacher != null ? teacher : home.resolve("config/models/teacher");
+            Path dataFile = data != null ? data : home.resolve("config/data/suite/train.jsonl");
+            CacheBench.Options d = CacheBench.Options.defaults();
+            CacheBench.Options o;
+            try {
+                o = new CacheBench.Options(k, maxLength, d.batchSize(), repeats, d.vocabularies());
+            } catch (IllegalArgumentException e) {
+                throw new ExperimentException(List.of("bench cache: " + e.getMessage()));
+            }
+            ModelCommand.requireModelDir(teacherDir);
+            if (!Files.isRegularFile(dataFile) || records < 1) {
+                throw new ExperimentException(List.of("bench cache: --data must be a JSONL file and --records at least 1 "
+                        + "(got \"" + dataFile + "\", " + records + ")"));
+            }
+            java.util.List<org.distillery.api.data.Example> all = new org.distillery.data.JsonlDataService()
+                    .readJsonl(dataFile);
+            org.distillery.models.HfModelService models = new org.distillery.models.HfModelService();
+            Path dir = Files.createTempDirectory("distill-bench-cache-");
+            try (DjlTensorService tensors = DjlTensorService.start("cpu");
+                 NDManager m = tensors.newRunScope("bench-cache");
+                 org.distillery.api.model.LanguageModel model = models.load(teacherDir,
+                         ai.djl.ndarray.types.DataType.FLOAT32, m)) {
+                System.out.println(tensors.threads().describe());
+                CacheBench.run(System.out, model, TeacherIdentity.of(teacherDir), models.tokenizer(teacherDir),
+                        all.subList(0, Math.min(records, all.size())), dataFile, dir, o, m);
+            } finally {
+                Files.deleteIfExists(dir);
             }
             return ExitCodes.OK;
         }

@@ -27,6 +27,9 @@ import org.distillery.kernel.run.ProgressDisplay;
 import org.distillery.kernel.run.Run;
 import org.distillery.kernel.run.RunManager;
 import org.distillery.kit.io.AtomicFiles;
+import org.distillery.tensor.InvalidTensorSettingException;
+import org.distillery.tensor.ThreadPolicy;
+import org.distillery.tensor.ThreadSettings;
 import org.osgi.framework.Bundle;
 
 import picocli.CommandLine;
@@ -39,7 +42,7 @@ import picocli.CommandLine.Parameters;
         description = "Knowledge distillation of large language models on an OSGi kernel.",
         subcommands = {Distill.RunCommand.class, Distill.ResumeCommand.class, Distill.ValidateCommand.class,
             Distill.ListCommand.class, Distill.SwapCommand.class, Distill.StopCommand.class,
-            Distill.ShellCommand.class, ModelCommand.class, DataCommand.class, TeacherCommand.class, SparkCommand.class, ServeCommand.class, EvalCommand.class, CompareCommand.class, MergeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+            Distill.ShellCommand.class, ModelCommand.class, DataCommand.class, TeacherCommand.class, SparkCommand.class, ServeCommand.class, EvalCommand.class, CompareCommand.class, MergeCommand.class, BenchCommand.class, DoctorCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 failed, 2 invalid input (usage, config, files), "
             + "3 run stopped before the end (checkpoint kept), 4 no answer from the run."})
 public final class Distill implements Callable<Integer> {
@@ -98,7 +101,8 @@ public final class Distill implements Callable<Integer> {
     static Throwable invalidInput(Throwable ex) {
         for (Throwable c = ex; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (c instanceof ExperimentException || c instanceof InvalidConfigException
-                    || c instanceof InvalidFileException || c instanceof NoSuchFileException) {
+                    || c instanceof InvalidFileException || c instanceof NoSuchFileException
+                    || c instanceof InvalidTensorSettingException) {
                 return c;
             }
         }
@@ -122,8 +126,12 @@ public final class Distill implements Callable<Integer> {
     }
 
     static Kernel boot(String device) throws Exception {
+        return boot(device, ThreadPolicy.resolve(null));
+    }
+
+    static Kernel boot(String device, ThreadSettings threads) throws Exception {
         try {
-            return Kernel.start(KernelOptions.forHome(Home.get(), device));
+            return Kernel.start(KernelOptions.forHome(Home.get(), device, threads));
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().startsWith("device ")) {
                 throw new ExperimentException(List.of("experiment.device: " + e.getMessage()));
@@ -145,6 +153,7 @@ public final class Distill implements Callable<Integer> {
         ProgressDisplay display = new ProgressDisplay(System.out, ProgressDisplay.mode(c.getString("experiment.progress")),
                 10);
         run.eventLog().listen(display::accept);
+        runs.kernelTensors().loadWarning().ifPresent(w -> System.err.println("warning: " + w));
         System.out.println("run directory: " + run.runDir());
         try (run) {
             RunManager.Outcome o = runs.execute(run);
@@ -174,7 +183,7 @@ public final class Distill implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             Config c = load(experiment, sets);
-            try (Kernel kernel = boot(deviceOf(c))) {
+            try (Kernel kernel = boot(deviceOf(c), threadsOf(c))) {
                 RunManager runs = new RunManager(kernel);
                 return runToEnd(runs, runs.create(runs.validate(c)));
             }
@@ -192,6 +201,20 @@ public final class Distill implements Callable<Integer> {
         return spec;
     }
 
+    /**
+     * The experiment's thread settings ({@code experiment.threads}, else {@code DISTILL_THREADS}, else the
+     * cores available), checked for form (exit 2 when malformed).
+     */
+    static ThreadSettings threadsOf(Config c) {
+        String configured = c.hasPath(ThreadPolicy.EXPERIMENT_KEY)
+                ? String.valueOf(c.getValue(ThreadPolicy.EXPERIMENT_KEY).unwrapped()) : null;
+        try {
+            return ThreadPolicy.resolve(configured);
+        } catch (InvalidTensorSettingException e) {
+            throw new ExperimentException(List.of(e.getMessage()));
+        }
+    }
+
     /** {@code distill resume}. */
     @Command(name = "resume", mixinStandardHelpOptions = true,
             description = "Continue a run from its latest checkpoint.")
@@ -205,7 +228,16 @@ public final class Distill implements Callable<Integer> {
                 throw new ExperimentException(List.of("run-dir: not a run directory, no config.conf (got \"" + runDir
                         + "\"; accepted: a folder made by distill run)"));
             }
-            try (Kernel kernel = boot("auto")) {
+            Config recorded = RunManager.readRecordedConfig(runDir);
+            ThreadSettings threads = threadsOf(recorded);
+            if (recorded.hasPath(ThreadPolicy.EXPERIMENT_KEY)
+                    && recorded.getValue(ThreadPolicy.EXPERIMENT_KEY).unwrapped() instanceof Number) {
+                threads = threads.withSource(threads.source() + ", recorded by the run");
+            } else {
+                System.err.println("note: " + runDir + " did not record its threads (made before they were recorded); "
+                        + "using " + threads.describe());
+            }
+            try (Kernel kernel = boot(deviceOf(recorded), threads)) {
                 RunManager runs = new RunManager(kernel);
                 Run run = runs.reopen(runDir);
                 run.events().event("resume-requested", Map.of());

@@ -120,8 +120,9 @@ final class TeacherCommand implements Callable<Integer> {
         @Option(names = "--batch-size", description = "sequences per teacher forward (default 8)")
         int batchSize = 8;
 
-        @Option(names = "--dtype", description = "stored log-probabilities: fp16 (default) or fp32")
-        String dtype = "fp16";
+        @Option(names = "--dtype", description = "how log-probabilities are stored: q8 (default: format 2, 8-bit gaps to "
+                + "the top-1 and Rice-coded ids, about 1.7 bytes per entry for a few hundred ids), fp16 or fp32 (format 1)")
+        String dtype = "q8";
 
         @Option(names = "--tokenizer-dir", description = "tokenizer folder (default: the teacher's folder)")
         Path tokenizerDir;
@@ -146,7 +147,7 @@ final class TeacherCommand implements Callable<Integer> {
             try {
                 vt = ValueType.parse(dtype);
             } catch (IllegalArgumentException e) {
-                problems.add("--dtype: unknown value type (got \"" + dtype + "\"; accepted: fp16, fp32)");
+                problems.add("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, fp16, fp32)");
             }
             if (!Files.isRegularFile(data)) {
                 problems.add("--data: no such file (got \"" + data + "\"; accepted: a JSONL file)");
@@ -211,10 +212,10 @@ final class TeacherCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "teacher cache written to %s%n", s.file());
                 System.out.printf(Locale.ROOT, "  records      %d (%d distinct sequences, %d reach max-length %d)%n",
                         h.examples(), h.records(), h.atMaxLength(), h.maxLength());
-                System.out.printf(Locale.ROOT, "  positions    %d (top %d, %s log-probabilities, %d-byte ids)%n",
-                        h.positions(), h.k(), h.valueType().name().toLowerCase(Locale.ROOT), h.idBytes());
-                System.out.printf(Locale.ROOT, "  size         %,d bytes: %d bytes/token in records, %.1f bytes/token "
-                        + "with index and header%n", h.fileBytes(), h.positionBytes(), h.bytesPerToken());
+                System.out.printf(Locale.ROOT, "  positions    %d (top %d, %s)%n", h.positions(), h.k(), h.encoding());
+                System.out.printf(Locale.ROOT, "  size         %,d bytes: %.1f bytes/token in records (%.2f per top-k "
+                        + "entry), %.1f bytes/token with index and header%n", h.fileBytes(), h.recordBytesPerToken(),
+                        h.bytesPerEntry(), h.bytesPerToken());
                 System.out.printf(Locale.ROOT, "  tokenizer    %s%n", h.tokenizerFingerprint());
                 System.out.printf(Locale.ROOT, "  time         %.1f s (%.0f tokens/s)%n", seconds,
                         seconds > 0 ? h.positions() / seconds : 0.0);

@@ -29,13 +29,23 @@ import org.distillery.kit.module.ModuleContributions;
 public final class BuiltInModules {
 
     /**
-     * One module found on the class path.
+     * One module named by a manifest on the class path, not yet read.
+     *
+     * @param source the jar (or class folder) it came from
+     * @param module the module's class name
+     */
+    public record Named(String source, String module) {
+    }
+
+    /**
+     * One module read.
      *
      * @param source the jar (or class folder) it came from
      * @param module the module's class name
      * @param contributions what it binds
+     * @param nanos how long reading it took (loading the module, its injector, its reference.conf)
      */
-    public record Found(String source, String module, List<ModuleContributions.Entry> contributions) {
+    public record Found(String source, String module, List<ModuleContributions.Entry> contributions, long nanos) {
     }
 
     private BuiltInModules() {
@@ -49,6 +59,15 @@ public final class BuiltInModules {
      */
     public static List<Found> read(ClassLoader loader, Module kernelServices) throws IOException {
         List<Found> out = new ArrayList<>();
+        for (Named n : named(loader)) {
+            out.add(read(loader, n, kernelServices));
+        }
+        return out;
+    }
+
+    /** The modules the manifests on {@code loader}'s class path name (a scan of the manifests, no class loaded). */
+    public static List<Named> named(ClassLoader loader) throws IOException {
+        List<Named> out = new ArrayList<>();
         Enumeration<URL> manifests = loader.getResources("META-INF/MANIFEST.MF");
         while (manifests.hasMoreElements()) {
             URL url = manifests.nextElement();
@@ -60,17 +79,29 @@ public final class BuiltInModules {
                 continue;
             }
             String base = url.toString().substring(0, url.toString().length() - "META-INF/MANIFEST.MF".length());
-            Config reference = ConfigFactory.parseURL(new URL(base + "reference.conf"),
-                    ConfigParseOptions.defaults().setAllowMissing(true).setClassLoader(loader)).resolve();
-            try {
-                Module module = (Module) loader.loadClass(moduleClass.trim()).getConstructor().newInstance();
-                Injector injector = Guice.createInjector(Stage.PRODUCTION, kernelServices, module);
-                out.add(new Found(base, moduleClass.trim(), ModuleContributions.read(injector, reference)));
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                throw new IllegalStateException("the built-in module " + moduleClass.trim() + " named by " + base
-                        + " cannot be read: " + e, e);
-            }
+            out.add(new Named(base, moduleClass.trim()));
         }
         return out;
+    }
+
+    /**
+     * Reads one module: its class, an injector over it and the kernel services, and the defaults of
+     * its jar's {@code reference.conf}. Modules are independent, so several may be read at once.
+     *
+     * @throws IllegalStateException when the module cannot be loaded or read (a broken distribution)
+     */
+    public static Found read(ClassLoader loader, Named named, Module kernelServices) {
+        long t0 = System.nanoTime();
+        try {
+            Config reference = ConfigFactory.parseURL(new URL(named.source() + "reference.conf"),
+                    ConfigParseOptions.defaults().setAllowMissing(true).setClassLoader(loader)).resolve();
+            Module module = (Module) loader.loadClass(named.module()).getConstructor().newInstance();
+            Injector injector = Guice.createInjector(Stage.PRODUCTION, kernelServices, module);
+            return new Found(named.source(), named.module(), ModuleContributions.read(injector, reference),
+                    System.nanoTime() - t0);
+        } catch (ReflectiveOperationException | IOException | RuntimeException e) {
+            throw new IllegalStateException("the built-in module " + named.module() + " named by " + named.source()
+                    + " cannot be read: " + e, e);
+        }
     }
 }

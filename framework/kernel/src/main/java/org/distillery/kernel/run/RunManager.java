@@ -19,6 +19,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
+import com.typesafe.config.ConfigValueFactory;
 
 import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
@@ -34,6 +35,8 @@ import org.distillery.kernel.config.ModelFolderCheck;
 import org.distillery.train.KdStages;
 import org.distillery.train.ResolvedKdStage;
 import org.distillery.kit.io.AtomicFiles;
+import org.distillery.tensor.ThreadPolicy;
+import org.distillery.tensor.ThreadSettings;
 
 /**
  * Creates run directories and runs a method's stages in order. A run directory holds
@@ -129,9 +132,17 @@ public final class RunManager {
         return new Plan(experiment, method.info().coordinates(), List.copyOf(planned));
     }
 
-    /** Creates a fresh run directory for a validated experiment; written whole or not at all. */
+    /**
+     * Creates a fresh run directory for a validated experiment; written whole or not at all. Its
+     * {@code config.conf} records the thread count the engine runs with ({@code experiment.threads},
+     * resolved from {@code auto}), which {@code distill resume} uses again: results are bit-identical
+     * for a fixed count only.
+     */
     public Run create(Plan plan) throws IOException {
-        Config experiment = plan.experiment();
+        ThreadSettings threads = kernel.tensors().threads();
+        Config experiment = plan.experiment().withValue(ThreadPolicy.EXPERIMENT_KEY,
+                ConfigValueFactory.fromAnyRef(threads.intraOp(), "resolved from " + threads.source()));
+        plan = new Plan(experiment, plan.method(), plan.stages());
         Path out = Path.of(experiment.getString("experiment.output-dir")).toAbsolutePath().normalize();
         Files.createDirectories(out);
         String base = experiment.getString("experiment.name") + "-" + LocalDateTime.now().format(STAMP);
@@ -158,14 +169,23 @@ public final class RunManager {
         return open(dir, plan);
     }
 
-    /** Reopens an existing run directory to continue it. */
-    public Run reopen(Path dir) throws IOException {
+    /** The resolved experiment a run directory recorded in its {@code config.conf}. */
+    public static Config readRecordedConfig(Path dir) {
         Path conf = dir.resolve("config.conf");
         if (!Files.isRegularFile(conf)) {
             throw new ExperimentException(List.of("run-dir: not a run directory, no config.conf (got \"" + dir
                     + "\"; accepted: a folder made by distill run)"));
         }
-        Config experiment = ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults()).resolve();
+        try {
+            return ConfigFactory.parseFile(conf.toFile(), ConfigParseOptions.defaults()).resolve();
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ExperimentException(List.of("run-dir: " + conf + " cannot be read: " + e.getMessage()));
+        }
+    }
+
+    /** Reopens an existing run directory to continue it. */
+    public Run reopen(Path dir) throws IOException {
+        Config experiment = readRecordedConfig(dir);
         Plan plan = validate(experiment);
         Files.createDirectories(dir.resolve(Run.CONTROL));
         return open(dir, plan);
@@ -195,10 +215,17 @@ public final class RunManager {
 
     private Outcome executeStages(Run run) throws Exception {
         try {
+            ThreadSettings threads = applyRecordedThreads(run);
             kernel.tensors().seed(run.seed());
             List<Stage> stages = run.plan().stages();
-            run.events().event("run-started", Map.of("method", run.plan().method(), "stages",
-                    stages.stream().map(Stage::name).toList(), "engine", kernel.tensors().engineDescription()));
+            Map<String, Object> started = new LinkedHashMap<>();
+            started.put("method", run.plan().method());
+            started.put("stages", stages.stream().map(Stage::name).toList());
+            started.put("engine", kernel.tensors().engineDescription());
+            started.put("threads", threads.toEvent());
+            started.put("engine_info", kernel.tensors().engineInfo().toEvent());
+            kernel.tensors().loadWarning().ifPresent(w -> started.put("load_warning", w));
+            run.events().event("run-started", started);
             Map<String, Object> results = new LinkedHashMap<>();
             boolean completed = true;
             for (Stage stage : stages) {
@@ -228,11 +255,41 @@ public final class RunManager {
                 results.put(stage.name(), rec);
             }
             AtomicFiles.writeString(run.runDir().resolve("results.json"), GSON.toJson(results));
-            run.events().event(completed ? "run-finished" : "run-stopped", Map.of("run", run.runId()));
+            Map<String, Object> end = new LinkedHashMap<>();
+            end.put("run", run.runId());
+            org.distillery.tensor.TensorAudit audit = kernel.tensors().audit();
+            if (audit.mode() != org.distillery.tensor.TensorAudit.Mode.OFF) {
+                end.put("tensor_audit", audit.describe());
+                end.put("tensor_audit_violations", audit.violationCount());
+            }
+            run.events().event(completed ? "run-finished" : "run-stopped", end);
             return new Outcome(run.runDir(), completed, results);
         } finally {
             active.remove(run.runId());
         }
+    }
+
+    /**
+     * Makes the engine run with the thread count the run recorded (a kernel started for another run,
+     * as in the shell, may have another; PyTorch has one pool per process, so this sets it for all).
+     */
+    private ThreadSettings applyRecordedThreads(Run run) {
+        ThreadSettings now = kernel.tensors().threads();
+        Config c = run.config();
+        if (c.hasPath(ThreadPolicy.EXPERIMENT_KEY)
+                && c.getValue(ThreadPolicy.EXPERIMENT_KEY).unwrapped() instanceof Number n
+                && n.intValue() != now.intraOp()) {
+            ThreadSettings set = kernel.tensors().setThreads(new ThreadSettings(n.intValue(), now.interOp(),
+                    ThreadPolicy.EXPERIMENT_KEY + " = " + n.intValue() + ", recorded by the run"));
+            run.events().event("threads-changed", Map.of("from", now.intraOp(), "to", set.intraOp()));
+            return set;
+        }
+        return now;
+    }
+
+    /** The kernel's tensor service. */
+    public org.distillery.tensor.DjlTensorService kernelTensors() {
+        return kernel.tensors();
     }
 
     /** A run of this process by id. */

@@ -95,6 +95,18 @@ public final class AtomicFiles {
         hook = writeHook;
     }
 
+    /**
+     * Runs the test-only {@link WriteHook} for a write of {@code length} bytes at {@code offset} by a
+     * writer that keeps its own temporary sibling of {@code target} (the teacher cache's assembler);
+     * a no-op in production.
+     */
+    public static void beforeWrite(Path target, long offset, int length) throws IOException {
+        WriteHook h = hook;
+        if (h != null && length > 0) {
+            h.beforeWrite(target, offset, length);
+        }
+    }
+
     /** Writes {@code file} atomically as UTF-8; missing parent folders are created. */
     public static void writeUtf8(Path file, WriterBody body) throws IOException {
         write(file, out -> {

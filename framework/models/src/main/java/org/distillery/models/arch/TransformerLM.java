@@ -43,6 +43,7 @@ public final class TransformerLM implements LanguageModel {
     private final ModelConfig config;
     private final ArchConfig arch;
     private final DataType dtype;
+    private final DataType weightType;
     private final NDManager manager;
     private final Map<String, NDArray> params;
     private final Map<String, Object> generationConfig;
@@ -51,6 +52,9 @@ public final class TransformerLM implements LanguageModel {
     /**
      * Wraps loaded or initialised parameters; the model takes ownership of {@code manager}.
      *
+     * @param dtype the compute type; parameters of another floating type are widened (or narrowed)
+     *     to it one operation at a time, inside the forward pass, so they stay resident in their own
+     *     type (float16 weights computing in float32 on a CPU, whose float16 matrix products are slow)
      * @param params canonical name to array, exactly {@link Layout#shapes} of the config
      */
     public TransformerLM(ModelConfig config, DataType dtype, NDManager manager, Map<String, NDArray> params,
@@ -58,6 +62,7 @@ public final class TransformerLM implements LanguageModel {
         this.config = config;
         this.arch = ArchConfig.parse(ArchConfig.mergeRecord(config));
         this.dtype = dtype;
+        this.weightType = params.isEmpty() ? dtype : params.values().iterator().next().getDataType();
         this.manager = manager;
         Map<String, Shape> shapes = Layout.shapes(arch);
         if (!shapes.keySet().equals(params.keySet())) {
@@ -84,9 +89,14 @@ public final class TransformerLM implements LanguageModel {
         return arch;
     }
 
-    /** The compute (and parameter) data type. */
+    /** The compute data type. */
     public DataType dtype() {
         return dtype;
+    }
+
+    /** The type the parameters are held in (the compute type unless the loader chose otherwise). */
+    public DataType weightType() {
+        return weightType;
     }
 
     /** The manager that owns the parameters. */
@@ -139,7 +149,14 @@ public final class TransformerLM implements LanguageModel {
         }
     }
 
+    /** A parameter in the compute type: held weights of another type are converted for this use only. */
     private NDArray p(String name) {
+        NDArray a = stored(name);
+        return a.getDataType() == dtype ? a : a.toType(dtype, false);
+    }
+
+    /** A parameter as held. */
+    private NDArray stored(String name) {
         NDArray a = params.get(name);
         if (a == null) {
             throw new IllegalStateException("missing parameter " + name);
@@ -148,7 +165,7 @@ public final class TransformerLM implements LanguageModel {
     }
 
     private NDArray pOpt(String name) {
-        return params.get(name);
+        return params.containsKey(name) ? p(name) : null;
     }
 
     @Override
@@ -243,11 +260,12 @@ public final class TransformerLM implements LanguageModel {
             NDArray x;
             if (arch.isGpt2()) {
                 NDArray pos = positions.clip(0, arch.maxPositions - 1);
-                x = embed(ids, p("transformer.wte.weight")).add(embed(pos, p("transformer.wpe.weight")));
+                x = castCompute(embed(ids, stored("transformer.wte.weight")))
+                        .add(castCompute(embed(pos, stored("transformer.wpe.weight"))));
                 x = dropout(x, arch.embdDropout);
             } else {
                 prepareRope();
-                x = embed(ids, p("model.embed_tokens.weight"));
+                x = castCompute(embed(ids, stored("model.embed_tokens.weight")));
             }
             for (int l = 0; l < arch.numLayers; l++) {
                 if (o.hiddenStates()) {

@@ -337,13 +337,21 @@ public final class SafeTensors {
             MappedByteBuffer map = map(e);
             try {
                 if (src == DataType.BFLOAT16) {
-                    // The DJL PyTorch engine has no bfloat16 type: widen to float32 in Java (exact).
-                    return fromBf16(map, e, manager, want);
+                    // The DJL PyTorch engine has no bfloat16 type: widen to float32 or narrow to float16 in Java.
+                    return want == DataType.FLOAT16 ? bf16ToHalf(map, e, manager) : fromBf16(map, e, manager, want);
                 }
                 // The engine wraps a direct buffer without copying; copy it into engine-owned memory at once so
                 // the array never aliases the read-only mapping.
                 try (NDArray view = manager.create(map, e.djlShape(), src)) {
-                    return want == src ? view.duplicate() : view.toType(want, true);
+                    if (want == src) {
+                        return view.duplicate();
+                    }
+                    NDArray out = view.toType(want, true);
+                    if (want == DataType.FLOAT16 && overflowed(view, out)) {
+                        out.close();
+                        throw beyondHalf(e);
+                    }
+                    return out;
                 }
             } finally {
                 Mappings.release(map);
@@ -372,6 +380,9 @@ public final class SafeTensors {
                     try (NDArray view = manager.create(map, new Shape(sliceShape), e.dataType())) {
                         NDArray part = want == e.dataType() ? view : view.toType(want, true);
                         try {
+                            if (want == DataType.FLOAT16 && part != view && overflowed(view, part)) {
+                                throw beyondHalf(e);
+                            }
                             out.set(new NDIndex(r0 + ":" + r1), part);
                         } finally {
                             if (part != view) {
@@ -429,6 +440,23 @@ public final class SafeTensors {
             return map;
         }
 
+        /** Whether narrowing made infinities the source did not have (its temporaries closed at once). */
+        private static boolean overflowed(NDArray source, NDArray narrowed) {
+            try (NDArray a = narrowed.isInfinite(); NDArray any = a.any()) {
+                if (!any.getBoolean()) {
+                    return false;
+                }
+            }
+            try (NDArray a = source.isInfinite(); NDArray any = a.any()) {
+                return !any.getBoolean();
+            }
+        }
+
+        private IOException beyondHalf(Entry e) {
+            return new IOException(file + ": tensor '" + e.name() + "' holds values beyond float16's range "
+                    + "(|x| > 65504); load the model as float32");
+        }
+
         private NDArray fromBf16(MappedByteBuffer map, Entry e, NDManager manager, DataType want) throws IOException {
             if (want == DataType.BFLOAT16) {
                 throw new IllegalArgumentException("bfloat16 arrays are not supported by the DJL PyTorch engine; "
@@ -454,10 +482,73 @@ public final class SafeTensors {
             }
         }
 
+        /** bfloat16 to float16 element by element in Java ({@link SafeTensors#bf16ToHalf}): no float32 copy. */
+        private NDArray bf16ToHalf(MappedByteBuffer map, Entry e, NDManager manager) throws IOException {
+            long n = e.djlShape().size();
+            ByteBuffer f16 = manager.allocateDirect(Math.toIntExact(n * 2)).order(ByteOrder.nativeOrder());
+            try {
+                for (long i = 0; i < n; i++) {
+                    short bf = map.getShort();
+                    short h = SafeTensors.bf16ToHalf(bf);
+                    if ((h & 0x7FFF) == 0x7C00 && (bf & 0x7F80) != 0x7F80) {
+                        throw beyondHalf(e);
+                    }
+                    f16.putShort(h);
+                }
+            } catch (InternalError err) {
+                throw new IOException(file + ": tensor '" + e.name() + "' could not be read (file changed?)", err);
+            }
+            f16.flip();
+            try (NDArray view = manager.create(f16, e.djlShape(), DataType.FLOAT16)) {
+                return view.duplicate();
+            }
+        }
+
         @Override
         public void close() throws IOException {
             channel.close();
         }
+    }
+
+    /**
+     * One bfloat16 value as float16 bits: exact in float16's normal range (2^-14 to 65504 in magnitude:
+     * a bfloat16 value has 8 significant bits, float16 has 11), rounded to nearest even below it,
+     * infinity above it; NaN stays NaN.
+     */
+    public static short bf16ToHalf(short bf16) {
+        int h = bf16 & 0xFFFF;
+        int sign = h & 0x8000;
+        int exp8 = (h >>> 7) & 0xFF;
+        int mant = h & 0x7F;
+        if (exp8 == 0xFF) {
+            return (short) (sign | 0x7C00 | (mant != 0 ? 0x200 : 0));
+        }
+        if (exp8 == 0) {
+            return (short) sign; // zero, or a bfloat16 subnormal far below float16's smallest value
+        }
+        int e = exp8 - 127;
+        if (e > 15) {
+            return (short) (sign | 0x7C00);
+        }
+        if (e >= -14) {
+            return (short) (sign | ((e + 15) << 10) | (mant << 3));
+        }
+        // a float16 subnormal: the value (0x80 | mant) * 2^(e - 7) is m * 2^-24 with m = (0x80 | mant) * 2^(e + 17)
+        int significand = 0x80 | mant;
+        int shift = -(e + 17);
+        if (shift <= 0) {
+            return (short) (sign | (significand << -shift));
+        }
+        if (shift > 9) {
+            return (short) sign;
+        }
+        int m = significand >>> shift;
+        int rest = significand & ((1 << shift) - 1);
+        int half = 1 << (shift - 1);
+        if (rest > half || (rest == half && (m & 1) == 1)) {
+            m++;
+        }
+        return (short) (sign | m);
     }
 
     /**

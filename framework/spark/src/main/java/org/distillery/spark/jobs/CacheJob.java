@@ -374,7 +374,6 @@ public final class CacheJob {
         java.nio.file.Path file = localDir.resolve(output.path().getName());
         TeacherCacheHeader header;
         try (TeacherCacheAssembler a = TeacherCacheAssembler.create(file, spec)) {
-            header = a.header();
             Iterator<Row> rows = spark.read().parquet(parts.toString()).orderBy("rank").toLocalIterator();
             long expected = 0;
             while (rows.hasNext()) {
@@ -387,6 +386,7 @@ public final class CacheJob {
                 expected++;
             }
             a.finish();
+            header = a.header();
         }
         Path built = new Path(output.tmp(), output.path().getName());
         if (!output.local()) {
@@ -404,10 +404,10 @@ public final class CacheJob {
         out.printf(Locale.ROOT, "teacher cache written to %s%n", s.file());
         out.printf(Locale.ROOT, "  records      %d (%d distinct sequences, %d reach max-length %d)%n", h.examples(),
                 h.records(), h.atMaxLength(), h.maxLength());
-        out.printf(Locale.ROOT, "  positions    %d (top %d, %s log-probabilities, %d-byte ids)%n", h.positions(), h.k(),
-                h.valueType().name().toLowerCase(Locale.ROOT), h.idBytes());
-        out.printf(Locale.ROOT, "  size         %,d bytes: %d bytes/token in records, %.1f bytes/token with index and "
-                + "header%n", h.fileBytes(), h.positionBytes(), h.bytesPerToken());
+        out.printf(Locale.ROOT, "  positions    %d (top %d, %s)%n", h.positions(), h.k(), h.encoding());
+        out.printf(Locale.ROOT, "  size         %,d bytes: %.1f bytes/token in records (%.2f per top-k entry), %.1f "
+                + "bytes/token with index and header%n", h.fileBytes(), h.recordBytesPerToken(), h.bytesPerEntry(),
+                h.bytesPerToken());
         out.printf(Locale.ROOT, "  tokenizer    %s%n", h.tokenizerFingerprint());
         out.printf(Locale.ROOT, "  time         %.1f s (teacher stage %.1f s: %.1f sequences/s, %.0f tokens/s)%n",
                 s.seconds(), s.teacherSeconds(), h.records() / Math.max(1e-9, s.teacherSeconds()),

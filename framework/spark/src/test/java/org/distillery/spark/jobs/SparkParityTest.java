@@ -35,6 +35,7 @@ import org.distillery.spark.input.SourceLine;
 import org.distillery.spark.teacher.EndpointTeacher;
 import org.distillery.tensor.DjlTensorService;
 import org.distillery.teachers.cache.TeacherCacheReader;
+import org.distillery.teachers.cache.ValueType;
 
 /**
  * The Spark jobs at {@code local[2]} against the single-process paths on 40 suite records and the
@@ -72,6 +73,14 @@ class SparkParityTest {
             try (TeacherCacheReader r = TeacherCacheReader.open(out)) {
                 assertEquals(s.header().records(), r.header().records());
             }
+        }
+        // the compact format (q8, version 2) too: its records vary in length, the index carries their bytes
+        byte[] compact = Files.readAllBytes(Suite.singleProcessCache(data, dir.resolve("reference-q8.bin"),
+                ValueType.Q8));
+        for (int partitions : new int[] {1, 3}) {
+            Path out = dir.resolve("spark-q8-" + partitions + ".bin");
+            CacheJob.run(spark, Suite.io(data, out, partitions), Suite.cacheOptions(ValueType.Q8), QUIET);
+            assertArrayEquals(compact, Files.readAllBytes(out), "q8 cache with " + partitions + " partitions");
         }
         try (var files = Files.list(dir)) {
             assertTrue(files.noneMatch(p -> p.getFileName().toString().contains(".tmp")), "no temporary output left");

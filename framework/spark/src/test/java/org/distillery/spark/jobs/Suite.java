@@ -64,8 +64,12 @@ final class Suite {
     }
 
     static CacheJob.Options cacheOptions() {
+        return cacheOptions(CACHE.valueType());
+    }
+
+    static CacheJob.Options cacheOptions(ValueType valueType) {
         return new CacheJob.Options(TEACHER.toString(), null, CACHE.k(), CACHE.maxLength(), CACHE.batchSize(),
-                CACHE.valueType(), "cpu");
+                valueType, "cpu");
     }
 
     static GenerateJob.Options generateOptions() {
@@ -74,13 +78,19 @@ final class Suite {
 
     /** The cache as {@code distill teacher cache} writes it. */
     static Path singleProcessCache(Path data, Path out) throws IOException {
+        return singleProcessCache(data, out, CACHE.valueType());
+    }
+
+    /** The cache as {@code distill teacher cache --dtype <valueType>} writes it. */
+    static Path singleProcessCache(Path data, Path out, ValueType valueType) throws IOException {
         HfModelService models = new HfModelService();
         Tokenizer tok = models.tokenizer(TEACHER);
         try (DjlTensorService tensors = DjlTensorService.start("cpu");
              NDManager m = tensors.newRunScope("reference");
              LanguageModel model = models.load(TEACHER, DataType.FLOAT32, m)) {
             TeacherCacheWriter.write(model, TeacherIdentity.of(TEACHER), tok, new JsonlDataService().readJsonl(data),
-                    data, out, CACHE, m, null);
+                    data, out, new TeacherCacheWriter.Options(CACHE.k(), CACHE.maxLength(), CACHE.batchSize(), valueType),
+                    m, null);
         }
         return out;
     }

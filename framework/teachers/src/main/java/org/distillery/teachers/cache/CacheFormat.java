@@ -15,10 +15,16 @@ import java.util.HexFormat;
 final class CacheFormat {
 
     static final byte[] MAGIC = "DSTLKDTC".getBytes(StandardCharsets.US_ASCII);
+    /** The fixed-stride format (fp16 or fp32 values, 1-, 2- or 4-byte ids). */
     static final int VERSION = 1;
+    /** The compact format ({@link ValueType#Q8}: 8-bit gaps to the top-1, Rice-coded ids). */
+    static final int VERSION_2 = 2;
     /** Bytes of the fixed part of the header, before the strings. */
     static final int FIXED_HEADER = 72;
+    /** Bytes of a version 1 index entry. */
     static final int INDEX_ENTRY = 24;
+    /** Bytes of a version 2 index entry (it adds the record's byte length). */
+    static final int INDEX_ENTRY_V2 = 32;
     static final int MAX_STRING = 0xFFFF;
 
     private CacheFormat() {
@@ -59,6 +65,21 @@ final class CacheFormat {
     /** Bytes per token id for a vocabulary. */
     static int idBytes(int vocabSize) {
         return vocabSize <= 256 ? 1 : vocabSize <= 65536 ? 2 : 4;
+    }
+
+    /** The format version a value type is written in. */
+    static int version(ValueType vt) {
+        return vt == ValueType.Q8 ? VERSION_2 : VERSION;
+    }
+
+    /** Bytes per stored id for a value type and vocabulary: 0 where ids are Rice-coded (version 2). */
+    static int idBytes(ValueType vt, int vocabSize) {
+        return vt == ValueType.Q8 ? 0 : idBytes(vocabSize);
+    }
+
+    /** Bytes of an index entry of a format version. */
+    static int indexEntry(int version) {
+        return version == VERSION_2 ? INDEX_ENTRY_V2 : INDEX_ENTRY;
     }
 
     /** Bytes of one position. */

@@ -11,9 +11,11 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.zip.CRC32;
 
+import org.distillery.kit.io.AtomicFiles;
+
 /**
  * Writes a teacher cache from records computed elsewhere (by another process or machine), in
- * exactly the format {@link TeacherCacheWriter} writes: the caller supplies the header's facts
+ * exactly the format {@link TeacherCacheWriter} writes (which writes through this class): the caller supplies the header's facts
  * up front, then the encoded records in storage order ({@link #append}); {@link #finish} writes
  * the index and the header in front of the records and renames the file over its target. Records
  * are encoded with {@link #encodeRecord} (the writer's own encoder) and keyed with
@@ -51,26 +53,30 @@ public final class TeacherCacheAssembler implements AutoCloseable {
     private final Path target;
     private final Path tmp;
     private final FileChannel channel;
-    private final TeacherCacheHeader header;
+    private final Spec spec;
+    private TeacherCacheHeader header;
     private final long stride;
     private final long[] hashes;
     private final long[] offsets;
     private final int[] positions;
     private final int[] crcs;
+    private final int[] lengths;
     private int appended;
     private long position;
     private boolean finished;
 
-    private TeacherCacheAssembler(Path target, Path tmp, FileChannel channel, TeacherCacheHeader header) {
+    private TeacherCacheAssembler(Path target, Path tmp, FileChannel channel, Spec spec, TeacherCacheHeader header) {
         this.target = target;
         this.tmp = tmp;
         this.channel = channel;
+        this.spec = spec;
         this.header = header;
         this.stride = header.positionBytes();
         this.hashes = new long[header.records()];
         this.offsets = new long[header.records()];
         this.positions = new int[header.records()];
         this.crcs = new int[header.records()];
+        this.lengths = new int[header.records()];
         this.position = header.dataOffset();
     }
 
@@ -79,26 +85,32 @@ public final class TeacherCacheAssembler implements AutoCloseable {
         if (s.k() < 1 || s.k() > s.vocabSize()) {
             throw new IllegalArgumentException("k = " + s.k() + " must be in 1.." + s.vocabSize());
         }
-        int idBytes = CacheFormat.idBytes(s.vocabSize());
+        int idBytes = CacheFormat.idBytes(s.valueType(), s.vocabSize());
+        int version = CacheFormat.version(s.valueType());
         TeacherCacheHeader probe = header(s, idBytes, 0, 0);
-        long dataOffset = probe.encodedSize() + (long) s.records() * CacheFormat.INDEX_ENTRY;
-        long fileBytes = dataOffset + s.positions() * CacheFormat.stride(s.k(), idBytes, s.valueType().bytes());
+        long dataOffset = probe.encodedSize() + (long) s.records() * CacheFormat.indexEntry(version);
+        // version 1's size is known now; version 2's once every record is in (finish)
+        long fileBytes = version == CacheFormat.VERSION_2 ? 0
+                : dataOffset + s.positions() * CacheFormat.stride(s.k(), idBytes, s.valueType().bytes());
         TeacherCacheHeader header = header(s, idBytes, dataOffset, fileBytes);
         Path abs = out.toAbsolutePath();
         Files.createDirectories(abs.getParent());
         Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
         FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE);
-        return new TeacherCacheAssembler(abs, tmp, ch, header);
+        return new TeacherCacheAssembler(abs, tmp, ch, s, header);
     }
 
     private static TeacherCacheHeader header(Spec s, int idBytes, long dataOffset, long fileBytes) {
-        return new TeacherCacheHeader(CacheFormat.VERSION, s.k(), s.vocabSize(), idBytes, s.valueType(), s.maxLength(),
+        return new TeacherCacheHeader(CacheFormat.version(s.valueType()), s.k(), s.vocabSize(), idBytes, s.valueType(), s.maxLength(),
                 s.records(), s.examples(), s.positions(), dataOffset, fileBytes, s.atMaxLength(), s.longest(),
                 s.teacher(), s.tokenizerFingerprint(), s.dataset(), s.datasetSha256());
     }
 
-    /** The header the file will have. */
+    /**
+     * The header the file will have (a version 2 file's size is known once {@link #finish} has run; 0
+     * before).
+     */
     public TeacherCacheHeader header() {
         return header;
     }
@@ -114,7 +126,9 @@ public final class TeacherCacheAssembler implements AutoCloseable {
         if (appended == hashes.length) {
             throw new IllegalStateException("more records than the " + hashes.length + " announced");
         }
-        if (record.remaining() != recordPositions * stride) {
+        if (header.version() == CacheFormat.VERSION_2) {
+            checkV2(record, recordPositions);
+        } else if (record.remaining() != recordPositions * stride) {
             throw new IllegalArgumentException("record " + appended + " has " + record.remaining() + " bytes, "
                     + recordPositions + " positions need " + recordPositions * stride);
         }
@@ -124,17 +138,48 @@ public final class TeacherCacheAssembler implements AutoCloseable {
         offsets[appended] = position;
         positions[appended] = recordPositions;
         crcs[appended] = (int) crc.getValue();
-        ByteBuffer b = record.duplicate();
-        while (b.hasRemaining()) {
-            position += channel.write(b, position);
-        }
+        lengths[appended] = record.remaining();
+        position += writeAt(record.duplicate(), position);
         appended++;
+    }
+
+    /** Writes all of {@code b} at {@code at} (seen by the kit's write hook first); the bytes written. */
+    private int writeAt(ByteBuffer b, long at) throws IOException {
+        int n = b.remaining();
+        try {
+            AtomicFiles.beforeWrite(target, at, n);
+            long p = at;
+            while (b.hasRemaining()) {
+                p += channel.write(b, p);
+            }
+        } catch (IOException e) {
+            throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+        return n;
+    }
+
+    /** A version 2 record must hold exactly its positions. */
+    private void checkV2(ByteBuffer record, int recordPositions) {
+        ByteBuffer b = record.slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        try {
+            int length = RecordCodec.v2Length(b, 0, b.remaining(), recordPositions, header.k(),
+                    "record " + appended);
+            if (length != b.remaining()) {
+                throw new IllegalArgumentException("record " + appended + " has " + b.remaining() + " bytes, its "
+                        + recordPositions + " positions take " + length);
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage() + " (" + recordPositions + " positions announced)", e);
+        }
     }
 
     /** Writes the index and header, forces the file to disk and renames it over the target. */
     public Path finish() throws IOException {
         if (appended != hashes.length) {
             throw new IllegalStateException("got " + appended + " records, " + hashes.length + " announced");
+        }
+        if (header.version() == CacheFormat.VERSION_2) {
+            header = header(spec, header.idBytes(), header.dataOffset(), position);
         }
         if (position != header.fileBytes()) {
             throw new IllegalStateException("wrote " + position + " bytes, planned " + header.fileBytes());
@@ -144,25 +189,23 @@ public final class TeacherCacheAssembler implements AutoCloseable {
             byKey[i] = i;
         }
         Arrays.sort(byKey, (a, b) -> Long.compare(hashes[a], hashes[b]));
-        ByteBuffer index = ByteBuffer.allocate(appended * CacheFormat.INDEX_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer index = ByteBuffer.allocate(appended * header.indexEntryBytes()).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < appended; i++) {
             int r = byKey[i];
             if (i > 0 && hashes[r] == hashes[byKey[i - 1]]) {
                 throw new IllegalStateException("two records share the key " + Long.toHexString(hashes[r]));
             }
             index.putLong(hashes[r]).putLong(offsets[r]).putInt(positions[r]).putInt(crcs[r]);
+            if (header.version() == CacheFormat.VERSION_2) {
+                index.putInt(lengths[r]).putInt(0);
+            }
         }
         index.flip();
         CRC32 indexCrc = new CRC32();
         indexCrc.update(index.duplicate());
         ByteBuffer head = header.encode((int) indexCrc.getValue());
-        long p = 0;
-        while (head.hasRemaining()) {
-            p += channel.write(head, p);
-        }
-        while (index.hasRemaining()) {
-            p += channel.write(index, p);
-        }
+        long p = writeAt(head, 0);
+        writeAt(index, p);
         channel.force(true);
         channel.close();
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -194,7 +237,6 @@ public final class TeacherCacheAssembler implements AutoCloseable {
      * @param valueType how values are stored
      */
     public static ByteBuffer encodeRecord(float[] logProbs, int recordPositions, int vocab, int k, ValueType valueType) {
-        return TeacherCacheWriter.encodeRecord(logProbs, recordPositions, vocab, k, CacheFormat.idBytes(vocab),
-                valueType);
+        return RecordCodec.encode(logProbs, recordPositions, vocab, k, CacheFormat.idBytes(valueType, vocab), valueType);
     }
 }

@@ -11,7 +11,7 @@ import java.util.zip.CRC32;
  * @param version format version
  * @param k top entries per position
  * @param vocabSize vocabulary size of the teacher's logits
- * @param idBytes bytes per stored token id (1, 2 or 4)
+ * @param idBytes bytes per stored token id (1, 2 or 4); 0 in version 2, whose ids are Rice-coded
  * @param valueType how log-probabilities are stored
  * @param maxLength the max-length the dataset was tokenised with
  * @param records distinct token sequences (index entries)
@@ -31,9 +31,36 @@ public record TeacherCacheHeader(int version, int k, int vocabSize, int idBytes,
                                  int atMaxLength, int longest, TeacherIdentity teacher, String tokenizerFingerprint,
                                  String dataset, String datasetSha256) {
 
-    /** Bytes of one position: k ids, k log-probabilities, the rest log-mass. */
+    /**
+     * Bytes of one position in version 1: k ids, k log-probabilities, the rest log-mass; 0 in version 2,
+     * where positions differ in length ({@link #recordBytesPerToken()}).
+     */
     public long positionBytes() {
-        return CacheFormat.stride(k, idBytes, valueType.bytes());
+        return version == CacheFormat.VERSION_2 ? 0 : CacheFormat.stride(k, idBytes, valueType.bytes());
+    }
+
+    /** Bytes of the records per stored position (no index, no header). */
+    public double recordBytesPerToken() {
+        return positions == 0 ? 0 : (double) (fileBytes - dataOffset) / positions;
+    }
+
+    /** Bytes of the records per top-k entry, each position's rest log-mass and overhead shared among its k. */
+    public double bytesPerEntry() {
+        return positions == 0 ? 0 : (double) (fileBytes - dataOffset) / ((double) positions * k);
+    }
+
+    /** Bytes of one index entry. */
+    int indexEntryBytes() {
+        return CacheFormat.indexEntry(version);
+    }
+
+    /** How entries are stored, e.g. {@code fp16 log-probabilities, 2-byte ids}. */
+    public String encoding() {
+        if (valueType == ValueType.Q8) {
+            return "q8: fp16 top-1, 8-bit gaps to it, Rice-coded ids (format 2)";
+        }
+        return valueType.name().toLowerCase(java.util.Locale.ROOT) + " log-probabilities, " + idBytes
+                + "-byte ids (format 1)";
     }
 
     /** Whole-file bytes per stored position (header and index included). */

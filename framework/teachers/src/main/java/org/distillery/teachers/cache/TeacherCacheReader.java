@@ -30,6 +30,7 @@ public final class TeacherCacheReader implements AutoCloseable {
     private final Path file;
     private final TeacherCacheHeader header;
     private final ByteBuffer index;
+    private final int entryBytes;
     private final ByteBuffer[] segments;
     private final long maxRecordBytes;
     private volatile boolean closed;
@@ -39,6 +40,7 @@ public final class TeacherCacheReader implements AutoCloseable {
         this.file = file;
         this.header = header;
         this.index = index;
+        this.entryBytes = header.indexEntryBytes();
         this.segments = segments;
         this.maxRecordBytes = maxRecordBytes;
     }
@@ -63,9 +65,9 @@ public final class TeacherCacheReader implements AutoCloseable {
                         + new String(CacheFormat.MAGIC, StandardCharsets.US_ASCII) + "\")");
             }
             int version = fixed.getInt();
-            if (version != CacheFormat.VERSION) {
+            if (version != CacheFormat.VERSION && version != CacheFormat.VERSION_2) {
                 throw p.bad("format version " + Integer.toUnsignedString(version) + " is not supported (this build reads "
-                        + CacheFormat.VERSION + ")");
+                        + CacheFormat.VERSION + " and " + CacheFormat.VERSION_2 + ")");
             }
             long headerBytes = Integer.toUnsignedLong(fixed.getInt());
             int k = fixed.getInt();
@@ -99,13 +101,19 @@ public final class TeacherCacheReader implements AutoCloseable {
             }
             ValueType vt = ValueType.ofCode(valueCode);
             if (vt == null) {
-                throw p.bad("unknown value type code " + valueCode + " (1 = fp16, 2 = fp32)");
+                throw p.bad("unknown value type code " + valueCode + " (1 = fp16, 2 = fp32, 3 = q8)");
+            }
+            if (CacheFormat.version(vt) != version) {
+                throw p.bad("value type " + vt.name().toLowerCase(java.util.Locale.ROOT) + " is not stored in format "
+                        + "version " + version);
             }
             if (k < 1 || vocab < 1 || k > vocab) {
                 throw p.bad("k = " + k + " and vocabulary " + vocab + " are inconsistent");
             }
-            if ((idBytes != 1 && idBytes != 2 && idBytes != 4) || idBytes < CacheFormat.idBytes(vocab)) {
-                throw p.bad(idBytes + "-byte token ids cannot hold a vocabulary of " + vocab);
+            if (version == CacheFormat.VERSION_2 ? idBytes != 0
+                    : (idBytes != 1 && idBytes != 2 && idBytes != 4) || idBytes < CacheFormat.idBytes(vocab)) {
+                throw p.bad(idBytes + "-byte token ids cannot hold a vocabulary of " + vocab + " in format version "
+                        + version);
             }
             if (maxLength < 2 || records < 0 || examples < records || positions < 0 || longest > maxLength) {
                 throw p.bad("inconsistent counts (max-length " + maxLength + ", records " + records + ", examples "
@@ -134,15 +142,20 @@ public final class TeacherCacheReader implements AutoCloseable {
                 throw p.bad("header size " + headerBytes + " does not match its contents");
             }
             int indexCrc = head.getInt();
-            long indexBytes = (long) records * CacheFormat.INDEX_ENTRY;
+            boolean v2 = version == CacheFormat.VERSION_2;
+            int entryBytes = CacheFormat.indexEntry(version);
+            long indexBytes = (long) records * entryBytes;
             if (dataOffset != headerBytes + indexBytes) {
                 throw p.bad("data offset " + dataOffset + " should be " + (headerBytes + indexBytes)
                         + " (header + index of " + records + " entries)");
             }
-            long stride = CacheFormat.stride(k, idBytes, vt.bytes());
-            if (fileBytes != dataOffset + positions * stride) {
+            long stride = v2 ? 0 : CacheFormat.stride(k, idBytes, vt.bytes());
+            if (!v2 && fileBytes != dataOffset + positions * stride) {
                 throw p.bad("size " + fileBytes + " does not match " + positions + " positions of " + stride + " bytes after "
                         + dataOffset);
+            }
+            if (v2 && fileBytes < dataOffset) {
+                throw p.bad("size " + fileBytes + " is smaller than the header and index (" + dataOffset + " bytes)");
             }
             TeacherCacheHeader header = new TeacherCacheHeader(version, k, vocab, idBytes, vt, maxLength, records,
                     examples, positions, dataOffset, fileBytes, atMax, longest,
@@ -161,7 +174,7 @@ public final class TeacherCacheReader implements AutoCloseable {
             long sum = 0;
             long previous = 0;
             for (int i = 0; i < records; i++) {
-                int at = i * CacheFormat.INDEX_ENTRY;
+                int at = i * entryBytes;
                 long hash = index.getLong(at);
                 long offset = index.getLong(at + 8);
                 long n = Integer.toUnsignedLong(index.getInt(at + 16));
@@ -173,7 +186,16 @@ public final class TeacherCacheReader implements AutoCloseable {
                     throw p.bad("index entry " + i + " has " + n + " positions, more than max-length " + maxLength
                             + " allows");
                 }
-                if (offset < dataOffset || offset > fileBytes || (offset - dataOffset) % stride != 0
+                if (v2) {
+                    long bytes = Integer.toUnsignedLong(index.getInt(at + 24));
+                    if (offset < dataOffset || offset + bytes > fileBytes
+                            || bytes < n * RecordCodec.minV2PositionBytes(k) || (n == 0) != (bytes == 0)) {
+                        throw p.bad("index entry " + i + " points to bytes " + offset + ".." + (offset + bytes)
+                                + ", outside the records (" + dataOffset + ".." + fileBytes + ") or too short for its "
+                                + n + " positions");
+                    }
+                    maxRecord = Math.max(maxRecord, bytes);
+                } else if (offset < dataOffset || offset > fileBytes || (offset - dataOffset) % stride != 0
                         || offset + n * stride > fileBytes) {
                     throw p.bad("index entry " + i + " points to bytes " + offset + ".." + (offset + n * stride)
                             + ", outside the records (" + dataOffset + ".." + fileBytes + ") or off the "
@@ -183,6 +205,9 @@ public final class TeacherCacheReader implements AutoCloseable {
             }
             if (sum != positions) {
                 throw p.bad("the index holds " + sum + " positions, the header says " + positions);
+            }
+            if (v2) {
+                checkTiling(p, index, entryBytes, records, dataOffset, fileBytes);
             }
             long dataBytes = fileBytes - dataOffset;
             int nSeg = (int) Math.max(1, (dataBytes + SEGMENT - 1) / SEGMENT);
@@ -194,6 +219,31 @@ public final class TeacherCacheReader implements AutoCloseable {
                 segs[s] = mb.order(ByteOrder.LITTLE_ENDIAN);
             }
             return new TeacherCacheReader(file, header, index, segs, maxRecord);
+        }
+    }
+
+    /** Version 2's records must tile the data region exactly: no gap, no overlap, nothing after the last. */
+    private static void checkTiling(Problems p, ByteBuffer index, int entryBytes, int records, long dataOffset,
+                                    long fileBytes) throws IOException {
+        long[][] spans = new long[records][];
+        for (int i = 0; i < records; i++) {
+            int at = i * entryBytes;
+            spans[i] = new long[] {index.getLong(at + 8), Integer.toUnsignedLong(index.getInt(at + 24)), i};
+        }
+        Arrays.sort(spans, (a, b) -> Long.compare(a[0], b[0]));
+        long next = dataOffset;
+        for (long[] span : spans) {
+            if (span[1] == 0) {
+                continue;
+            }
+            if (span[0] != next) {
+                throw p.bad("index entry " + span[2] + " starts at byte " + span[0] + " where the records leave "
+                        + (span[0] < next ? "an overlap" : "a gap") + " (expected " + next + ")");
+            }
+            next += span[1];
+        }
+        if (next != fileBytes) {
+            throw p.bad("the records end at byte " + next + ", the file at " + fileBytes);
         }
     }
 
@@ -227,7 +277,7 @@ public final class TeacherCacheReader implements AutoCloseable {
         int hi = header.records() - 1;
         while (lo <= hi) {
             int mid = (lo + hi) >>> 1;
-            long h = index.getLong(mid * CacheFormat.INDEX_ENTRY);
+            long h = index.getLong(mid * entryBytes);
             if (h < key) {
                 lo = mid + 1;
             } else if (h > key) {
@@ -241,7 +291,7 @@ public final class TeacherCacheReader implements AutoCloseable {
 
     /** Positions of index entry {@code entry}. */
     public int positions(int entry) {
-        return index.getInt(entry * CacheFormat.INDEX_ENTRY + 16);
+        return index.getInt(entry * entryBytes + 16);
     }
 
     /**
@@ -255,7 +305,7 @@ public final class TeacherCacheReader implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("teacher cache " + file + ": closed");
         }
-        int at = entry * CacheFormat.INDEX_ENTRY;
+        int at = entry * entryBytes;
         long offset = index.getLong(at + 8);
         int stored = index.getInt(at + 16);
         int crc = index.getInt(at + 20);
@@ -268,11 +318,12 @@ public final class TeacherCacheReader implements AutoCloseable {
         boolean half = header.valueType() == ValueType.FP16;
         int vb = header.valueType().bytes();
         long stride = header.positionBytes();
+        boolean v2 = header.version() == CacheFormat.VERSION_2;
         long rel = offset - header.dataOffset();
         int seg = (int) (rel / SEGMENT);
         ByteBuffer b = segments[seg];
         int base = (int) (rel - seg * SEGMENT);
-        int len = (int) (stored * stride);
+        int len = v2 ? index.getInt(at + 24) : (int) (stored * stride);
         if (base + (long) len > b.limit() || len > maxRecordBytes) {
             throw new InvalidFileException("teacher cache " + file + ": entry " + entry + " runs past its mapped segment");
         }
@@ -281,6 +332,11 @@ public final class TeacherCacheReader implements AutoCloseable {
         if ((int) c.getValue() != crc) {
             throw new InvalidFileException("teacher cache " + file + ": record " + entry + " (bytes " + offset + ".."
                     + (offset + len) + ") fails its checksum (the file is corrupt)");
+        }
+        if (v2) {
+            RecordCodec.decodeV2(b, base, base + len, n, k, header.vocabSize(), ids, logProbs, idsAt, rest, restAt, floor,
+                    "teacher cache " + file + ": record " + entry);
+            return;
         }
         for (int t = 0; t < n; t++) {
             int p = base + (int) (t * stride);

@@ -1,8 +1,6 @@
 package org.distillery.teachers.cache;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,7 +8,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.CRC32;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -23,7 +20,6 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.kit.data.Records;
-import org.distillery.kit.io.AtomicFiles;
 
 /**
  * Computes a teacher cache: tokenises a dataset exactly as training does
@@ -62,7 +58,7 @@ public final class TeacherCacheWriter {
                 throw new IllegalArgumentException("batch-size must be at least 1 (got " + batchSize + ")");
             }
             if (valueType == null) {
-                throw new IllegalArgumentException("value type is required (fp16 or fp32)");
+                throw new IllegalArgumentException("value type is required (fp16, fp32 or q8)");
             }
         }
     }
@@ -151,28 +147,15 @@ public final class TeacherCacheWriter {
             order[i] = i;
         }
         Arrays.sort(order, Comparator.comparingInt((Integer i) -> -unique.get(i).length).thenComparingInt(i -> i));
-        int idBytes = CacheFormat.idBytes(vocab);
-        ValueType vt = options.valueType();
-        long stride = CacheFormat.stride(k, idBytes, vt.bytes());
         long positions = 0;
         for (int[] ids : unique) {
             positions += Math.max(0, ids.length - 1);
         }
         String datasetSha = dataset == null ? "" : CacheFormat.sha256(dataset);
-        TeacherCacheHeader probe = header(options, vocab, idBytes, records, examples.size(), positions, 0, 0, atMax,
-                longest, identity, tok, dataset, datasetSha);
-        long dataOffset = probe.encodedSize() + (long) records * CacheFormat.INDEX_ENTRY;
-        long fileBytes = dataOffset + positions * stride;
-        TeacherCacheHeader header = header(options, vocab, idBytes, records, examples.size(), positions, dataOffset,
-                fileBytes, atMax, longest, identity, tok, dataset, datasetSha);
-
-        long[] offsets = new long[records];
-        int[] crcs = new int[records];
-        Path abs = out.toAbsolutePath();
-        // written beside the target and renamed over it: a failure (a full disk) leaves the previous cache
-        AtomicFiles.writePositional(abs, ch -> {
-            long pos = dataOffset;
-            int written = 0;
+        TeacherCacheAssembler.Spec spec = new TeacherCacheAssembler.Spec(k, vocab, options.valueType(),
+                options.maxLength(), records, examples.size(), positions, atMax, longest, identity, tok.fingerprint(),
+                dataset == null ? "" : dataset.toAbsolutePath().normalize().toString(), datasetSha);
+        try (TeacherCacheAssembler file = TeacherCacheAssembler.create(out, spec)) {
             for (int start = 0; start < records; start += options.batchSize()) {
                 int end = Math.min(records, start + options.batchSize());
                 List<Records.Encoded> batch = new ArrayList<>(end - start);
@@ -189,121 +172,16 @@ public final class TeacherCacheWriter {
                         int n = unique.get(r).length - 1;
                         float[] lp = n <= 0 ? new float[0]
                                 : logProbs.get(new NDIndex("{}, :{}", j - start, n)).toFloatArray();
-                        ByteBuffer rec = encodeRecord(lp, Math.max(n, 0), vocab, k, idBytes, vt);
-                        CRC32 crc = new CRC32();
-                        crc.update(rec.duplicate());
-                        offsets[r] = pos;
-                        crcs[r] = (int) crc.getValue();
-                        pos += ch.write(rec, pos);
+                        file.append(hashes.get(r), Math.max(n, 0),
+                                TeacherCacheAssembler.encodeRecord(lp, Math.max(n, 0), vocab, k, options.valueType()));
                     }
                 }
-                written = end;
                 if (progress != null) {
-                    progress.update(written, records);
+                    progress.update(end, records);
                 }
             }
-            if (pos != fileBytes) {
-                throw new IllegalStateException("wrote " + pos + " bytes, planned " + fileBytes);
-            }
-            // The index, sorted by hash, then the header in front of it.
-            Integer[] byKey = new Integer[records];
-            for (int i = 0; i < records; i++) {
-                byKey[i] = i;
-            }
-            Arrays.sort(byKey, Comparator.comparingLong(hashes::get));
-            ByteBuffer index = ByteBuffer.allocate(records * CacheFormat.INDEX_ENTRY).order(ByteOrder.LITTLE_ENDIAN);
-            for (int r : byKey) {
-                index.putLong(hashes.get(r)).putLong(offsets[r]).putInt(Math.max(0, unique.get(r).length - 1))
-                        .putInt(crcs[r]);
-            }
-            index.flip();
-            CRC32 indexCrc = new CRC32();
-            indexCrc.update(index.duplicate());
-            ByteBuffer head = header.encode((int) indexCrc.getValue());
-            long p = ch.write(head, 0);
-            ch.write(index, p);
-        });
-        return new Summary(abs, header, (System.nanoTime() - t0) / 1_000_000);
-    }
-
-    private static TeacherCacheHeader header(Options o, int vocab, int idBytes, int records, int examples,
-                                             long positions, long dataOffset, long fileBytes, int atMax, int longest,
-                                             TeacherIdentity identity, Tokenizer tok, Path dataset, String datasetSha) {
-        return new TeacherCacheHeader(CacheFormat.VERSION, o.k(), vocab, idBytes, o.valueType(), o.maxLength(), records,
-                examples, positions, dataOffset, fileBytes, atMax, longest, identity, tok.fingerprint(),
-                dataset == null ? "" : dataset.toAbsolutePath().normalize().toString(), datasetSha);
-    }
-
-    /** One record: per position the top-k ids, their log-probabilities and the rest log-mass. */
-    static ByteBuffer encodeRecord(float[] lp, int n, int vocab, int k, int idBytes, ValueType vt) {
-        ByteBuffer b = ByteBuffer.allocate((int) (n * CacheFormat.stride(k, idBytes, vt.bytes())))
-                .order(ByteOrder.LITTLE_ENDIAN);
-        int[] top = new int[k];
-        boolean[] chosen = new boolean[vocab];
-        for (int t = 0; t < n; t++) {
-            int base = t * vocab;
-            topK(lp, base, vocab, k, top);
-            double rest = 0;
-            double restMax = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < k; j++) {
-                chosen[top[j]] = true;
-            }
-            for (int v = 0; v < vocab; v++) {
-                if (!chosen[v]) {
-                    restMax = Math.max(restMax, lp[base + v]);
-                }
-            }
-            if (restMax != Double.NEGATIVE_INFINITY) {
-                for (int v = 0; v < vocab; v++) {
-                    if (!chosen[v]) {
-                        rest += Math.exp(lp[base + v] - restMax);
-                    }
-                }
-            }
-            float restLog = restMax == Double.NEGATIVE_INFINITY ? Float.NEGATIVE_INFINITY
-                    : (float) (restMax + Math.log(rest));
-            for (int j = 0; j < k; j++) {
-                chosen[top[j]] = false;
-                putId(b, top[j], idBytes);
-            }
-            for (int j = 0; j < k; j++) {
-                putValue(b, lp[base + top[j]], vt);
-            }
-            putValue(b, restLog, vt);
-        }
-        return b.flip();
-    }
-
-    /** The k largest of {@code v[base .. base+n)}, largest first, ties by lower index (insertion into a sorted array). */
-    static void topK(float[] v, int base, int n, int k, int[] out) {
-        int size = 0;
-        for (int i = 0; i < n; i++) {
-            float x = v[base + i];
-            if (size == k && !(x > v[base + out[k - 1]])) {
-                continue;
-            }
-            int p = size < k ? size++ : k - 1;
-            while (p > 0 && x > v[base + out[p - 1]]) {
-                out[p] = out[p - 1];
-                p--;
-            }
-            out[p] = i;
-        }
-    }
-
-    private static void putId(ByteBuffer b, int id, int idBytes) {
-        switch (idBytes) {
-            case 1 -> b.put((byte) id);
-            case 2 -> b.putShort((short) id);
-            default -> b.putInt(id);
-        }
-    }
-
-    private static void putValue(ByteBuffer b, float v, ValueType vt) {
-        if (vt == ValueType.FP16) {
-            b.putShort(CacheFormat.toHalf(v));
-        } else {
-            b.putFloat(v);
+            Path written = file.finish();
+            return new Summary(written, file.header(), (System.nanoTime() - t0) / 1_000_000);
         }
     }
 }

@@ -254,6 +254,114 @@ class TeacherCacheTest {
         }
     }
 
+    /**
+     * The q8 file (format 2) holds the teacher's top-k set at every position, largest first, each
+     * log-probability within the top-1's fp16 rounding plus half a gap step of the forward's value.
+     */
+    @Test
+    void roundTripInQ8KeepsTheTopKWithinTheGapCodesError() throws Exception {
+        Path f = dir.resolve("cache-q8.bin");
+        TeacherCacheWriter.Summary s = write(teacher, teacherDir, f, ValueType.Q8, K);
+        assertEquals(2, s.header().version());
+        assertEquals(0, s.header().idBytes());
+        double worst = 0;
+        double sumErr = 0;
+        long entries = 0;
+        try (TeacherCacheReader r = TeacherCacheReader.open(f)) {
+            assertEquals(s.header(), r.header());
+            for (int[] seq : distinctSequences()) {
+                float[][] ref = reference(seq);
+                int entry = r.find(seq, seq.length);
+                int n = r.positions(entry);
+                assertEquals(ref.length, n);
+                long[] ids = new long[n * K];
+                float[] lp = new float[n * K];
+                float[] rest = new float[n];
+                r.read(entry, n, ids, lp, 0, rest, 0, CachedTeacher.FLOOR);
+                for (int t = 0; t < n; t++) {
+                    Integer[] rank = ranked(ref[t]);
+                    float top = ref[t][rank[0]];
+                    java.util.Set<Long> want = new java.util.HashSet<>();
+                    for (int j = 0; j < K; j++) {
+                        want.add((long) rank[j]);
+                    }
+                    for (int j = 0; j < K; j++) {
+                        long id = ids[t * K + j];
+                        // the same set, or a tie at the k-th place within float noise of batched forwards
+                        assertTrue(want.contains(id) || Math.abs(ref[t][(int) id] - ref[t][rank[K - 1]]) < 1e-5,
+                                "position " + t + ": id " + id + " is not in the teacher's top " + K);
+                        if (j > 0) {
+                            assertTrue(lp[t * K + j] < lp[t * K + j - 1] || (lp[t * K + j] == lp[t * K + j - 1]
+                                    && id > ids[t * K + j - 1]), "largest first, ties by id");
+                        }
+                        double gap = top - ref[t][(int) id];
+                        int code = RecordCodec.gapCode(gap);
+                        double step = code == 255 ? Double.POSITIVE_INFINITY
+                                : (RecordCodec.gapOf(code + 1) - RecordCodec.gapOf(Math.max(0, code - 1))) / 2;
+                        double err = Math.abs(lp[t * K + j] - ref[t][(int) id]);
+                        double bound = Math.abs(top) * 0x1p-11 + (gap >= RecordCodec.MAX_GAP ? gap : step) + 1e-5;
+                        assertTrue(err <= bound, "position " + t + " id " + id + ": " + lp[t * K + j] + " vs "
+                                + ref[t][(int) id] + " (gap " + gap + ", bound " + bound + ")");
+                        if (gap < RecordCodec.MAX_GAP) {
+                            worst = Math.max(worst, err);
+                            sumErr += err;
+                            entries++;
+                        }
+                    }
+                }
+            }
+        }
+        System.out.printf("q8: worst |error| %.4f nats, mean %.4f over %d entries below the saturation%n", worst,
+                sumErr / entries, entries);
+        assertTrue(worst < 0.2, "worst error " + worst);
+    }
+
+    @Test
+    void q8TakesUnderTwoBytesPerEntryAtK32() throws Exception {
+        Path f = dir.resolve("cache-q8-size.bin");
+        TeacherCacheHeader h = write(teacher, teacherDir, f, ValueType.Q8, K).header();
+        assertEquals(Files.size(f), h.fileBytes());
+        System.out.printf("q8, k=32, 259 ids (random teacher: ids spread evenly): %.3f bytes/entry, %.1f record "
+                + "bytes/token, %.1f whole-file bytes/token; fp16: %.1f bytes/token%n", h.bytesPerEntry(),
+                h.recordBytesPerToken(), h.bytesPerToken(), summary.header().bytesPerToken());
+        assertTrue(h.bytesPerEntry() <= 2.0, "bytes per entry " + h.bytesPerEntry());
+        assertTrue(h.bytesPerToken() < summary.header().bytesPerToken() / 2, "less than half of fp16's");
+    }
+
+    @Test
+    void filesOfFormatVersion1WrittenBeforeVersion2StillRead() throws Exception {
+        Path old = dir.resolve("format-v1.cache");
+        try (var in = TeacherCacheTest.class.getResourceAsStream("format-v1.cache")) {
+            Files.copy(in, old);
+        }
+        List<String> expected;
+        try (var in = TeacherCacheTest.class.getResourceAsStream("format-v1.expected.tsv")) {
+            expected = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        }
+        try (TeacherCacheReader r = TeacherCacheReader.open(old)) {
+            assertEquals(1, r.header().version());
+            assertEquals(ValueType.FP16, r.header().valueType());
+            int k = r.header().k();
+            List<String> got = new ArrayList<>();
+            for (int e = 0; e < r.header().records(); e++) {
+                int n = r.positions(e);
+                long[] ids = new long[n * k];
+                float[] lp = new float[n * k];
+                float[] rest = new float[n];
+                r.read(e, n, ids, lp, 0, rest, 0, CachedTeacher.FLOOR);
+                for (int t = 0; t < n; t++) {
+                    StringBuilder sb = new StringBuilder().append(e).append('\t').append(t);
+                    for (int j = 0; j < k; j++) {
+                        sb.append('\t').append(ids[t * k + j]).append(':')
+                                .append(Float.floatToIntBits(lp[t * k + j]));
+                    }
+                    got.add(sb.append('\t').append(Float.floatToIntBits(rest[t])).toString());
+                }
+            }
+            assertEquals(expected, got);
+        }
+    }
+
     @Test
     void bytesPerTokenForK32() throws Exception {
         TeacherCacheHeader h = summary.header();
@@ -483,6 +591,10 @@ class TeacherCacheTest {
 
         assertTrue(openError(corrupt("magic.bin", b -> b.put(0, (byte) 'X'))).contains("magic"));
         assertTrue(openError(corrupt("version.bin", b -> b.putInt(8, 99))).contains("version 99"));
+        assertTrue(openError(corrupt("v2-fp16.bin", b -> {
+            b.putInt(8, 2);
+            reseal(b);
+        })).contains("not stored in format version 2"));
         assertTrue(openError(corrupt("header-crc.bin", b -> b.putInt(16, 31))).contains("header checksum"));
         int headerBytes = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).getInt(12);
         assertTrue(openError(corrupt("index-crc.bin", b -> b.putLong(headerBytes + 8, 7))).contains("index checksum"));
