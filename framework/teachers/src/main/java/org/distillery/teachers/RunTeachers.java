@@ -42,7 +42,56 @@ public final class RunTeachers {
         return null;
     }
 
-    /** The run's tokenizer; fails naming {@code tokenizer.dir} when there is none or it cannot be read. */
+    /**
+     * A tokenizer that declares no beginning-of-sequence id, so records are encoded without one
+     * ({@code tokenizer.add-bos = false}: LMOps encodes GPT-2 prompts without special tokens).
+     */
+    private record WithoutBos(Tokenizer tokenizer) implements Tokenizer {
+        @Override
+        public int[] encode(String text) {
+            return tokenizer.encode(text);
+        }
+
+        @Override
+        public String decode(int[] ids) {
+            return tokenizer.decode(ids);
+        }
+
+        @Override
+        public int vocabSize() {
+            return tokenizer.vocabSize();
+        }
+
+        @Override
+        public int eosId() {
+            return tokenizer.eosId();
+        }
+
+        @Override
+        public int padId() {
+            return tokenizer.padId();
+        }
+
+        @Override
+        public java.util.OptionalInt bosId() {
+            return java.util.OptionalInt.empty();
+        }
+
+        @Override
+        public String fingerprint() {
+            return tokenizer.fingerprint();
+        }
+
+        @Override
+        public String applyChatTemplate(java.util.List<ChatTurn> turns, boolean addGenerationPrompt) {
+            return tokenizer.applyChatTemplate(turns, addGenerationPrompt);
+        }
+    }
+
+    /**
+     * The run's tokenizer, without its bos when {@code tokenizer.add-bos = false}; fails naming
+     * {@code tokenizer.dir} when there is none or it cannot be read.
+     */
     public static Tokenizer tokenizer(ModelService models, Config experiment) {
         Path dir = tokenizerDir(experiment);
         if (dir == null) {
@@ -50,7 +99,9 @@ public final class RunTeachers {
                     + "or student.model-dir", "\"\"", "a folder with tokenizer.json or tokenizer_config.json");
         }
         try {
-            return models.tokenizer(dir);
+            Tokenizer tok = models.tokenizer(dir);
+            boolean addBos = !experiment.hasPath("tokenizer.add-bos") || experiment.getBoolean("tokenizer.add-bos");
+            return addBos || tok.bosId().isEmpty() ? tok : new WithoutBos(tok);
         } catch (IOException | RuntimeException e) {
             throw new InvalidConfigException("tokenizer.dir", "cannot load the tokenizer: " + e.getMessage(),
                     dir.toString(), "a folder with tokenizer.json or tokenizer_config.json");

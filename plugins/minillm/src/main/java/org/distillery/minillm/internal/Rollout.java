@@ -10,7 +10,8 @@ package org.distillery.minillm.internal;
  * @param teacherLogProbs log p(y_j) of the teacher
  * @param importance w_j = q_old(y_j) / p̃(y_j)
  * @param rewards r_j after scaling and clipping
- * @param advantages the whitened, length-normalised long-term returns
+ * @param advantages the length-normalised long-term returns (whitened over the buffer when
+ *     {@code whiten-advantages = buffer}; per micro-batch when it is served, with {@code minibatch})
  */
 record Rollout(int[] ids, int promptLength, float[] oldLogProbs, float[] teacherLogProbs, float[] importance,
                float[] rewards, float[] advantages) {
