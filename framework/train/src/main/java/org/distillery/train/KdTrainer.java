@@ -273,17 +273,18 @@ public final class KdTrainer implements Trainer {
         Map<String, Object> fig = new LinkedHashMap<>();
         double lossSum = 0;
         long tokens = 0;
-        long lossTokens = 0;
+        double lossWeight = 0;
         try (NDManager step = run.tensors().newStepScope(run.manager())) {
             List<TokenBatch> micro = new ArrayList<>(s.gradAccum());
             for (int i = 0; i < s.gradAccum(); i++) {
                 TokenBatch b = sampler.next(step);
                 micro.add(b);
-                lossTokens += b.lossTokens();
+                // the loss masks' sum: the counted tokens, each with its record's weight when weighted
+                lossWeight += b.lossMask().sum().getFloat();
                 tokens += (long) b.attentionMask().sum().getFloat();
             }
             tData = System.nanoTime();
-            float norm = Math.max(1, lossTokens);
+            float norm = lossWeight > 0 ? (float) lossWeight : 1f;
             for (TokenBatch b : micro) {
                 TeacherOutput tout = needTeacher ? teacher.score(b, needTeacherHidden, step) : null;
                 if (tout != null && tout.hasLogits() && vocabPolicy.equals("truncate-teacher")) {
