@@ -18,8 +18,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The sparse-to-dense family end to end through the real distribution: the shipped
  * {@code moe-compare} experiment (dense student from random init, every knowledge-aggregation
- * strategy, Knowledge Augmentation and the Student-Aware Router) on the embedded suite, with a
- * tiny random Mixtral teacher made by {@code distill model init} and a few steps per variant.
+ * strategy, an SFT student and from it continued SFT, on-policy reverse KL, Knowledge Augmentation
+ * and the Student-Aware Router) on the embedded suite, with a tiny random Mixtral teacher made by
+ * {@code distill model init}, a few steps per variant and one seed.
  */
 class MoeIT {
 
@@ -47,7 +48,7 @@ class MoeIT {
         Path conf = dist.work.resolve("moe.conf");
         Files.writeString(conf, """
                 include file("%s")
-                experiment { progress = lines, output-dir = moe }
+                experiment { progress = lines, output-dir = moe, seeds = [] }
                 teacher.params.model-dir = "%s"
                 train { steps = 3, batch-size = 4, max-length = 64, warmup-steps = 0, eval-every = 0, checkpoint-every = 2 }
                 method.params.evaluate { limit = 4, max-new-tokens = 8 }
@@ -57,8 +58,8 @@ class MoeIT {
 
         Path runDir = Events.runDir(dist.work.resolve("moe"), 1);
         JsonObject results = JsonParser.parseString(Files.readString(runDir.resolve("results.json"))).getAsJsonObject();
-        List<String> variants = List.of("dense-kd", "sum-kd", "average-kd", "frequency-kd", "top2-kd", "svd-kd", "ka",
-                "dense-rkl", "sar");
+        List<String> variants = List.of("dense-kd", "sum-kd", "average-kd", "frequency-kd", "top2-kd", "svd-kd", "sft",
+                "sft-more", "rkl-onpolicy", "ka", "sar");
         for (String v : variants) {
             assertTrue(results.has(v), v + " in " + results.keySet());
             assertEquals(3, results.getAsJsonObject(v).get("steps").getAsInt(), v + " steps");
