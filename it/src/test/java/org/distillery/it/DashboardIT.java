@@ -67,7 +67,7 @@ class DashboardIT {
         runs = dist.work.resolve("runs");
         Path exp = dist.work.resolve("watch.conf");
         Files.writeString(exp, "include file(\"" + dist.home.resolve("config/fragments/embedded.conf") + "\")\n" + """
-                experiment { name = watch, progress = lines }
+                experiment { name = watch, progress = lines, seeds = [1, 2] }
                 train {
                   steps = %d
                   batch-size = 4
@@ -90,14 +90,18 @@ class DashboardIT {
                   }
                 }
                 """.formatted(STEPS));
-        for (int seed = 1; seed <= 2; seed++) {
-            Distribution.Result r = dist.run(600, "run", exp.toString(), "--set", "experiment.seed=" + seed);
-            assertEquals(0, r.exit(), r.all());
-        }
+        // experiment.seeds: one distill run, once per seed, then distill compare's table over both
+        Distribution.Result r = dist.run(1200, "run", exp.toString());
+        assertEquals(0, r.exit(), r.all());
         List<Path> made = runDirs();
         assertEquals(2, made.size(), made.toString());
         seed1 = made.get(0);
         seed2 = made.get(1);
+        assertEquals("1", seedOf(seed1));
+        assertEquals("2", seedOf(seed2));
+        assertTrue(r.out().contains("mean ± std over 2 seeds"), r.out());
+        Matcher row = Pattern.compile("(?m)^.*forward-kl.* ± .*\\(2\\).*$").matcher(r.out());
+        assertTrue(row.find(), "a forward-kl row aggregated over the two seeds: " + r.out());
 
         Path bad = dist.work.resolve("bad.jsonl");
         Files.writeString(bad, "{\"id\":\"a\",\"prompt\":\"x\",\"response\":\"y\"}\nthis line is not JSON\n");
@@ -123,6 +127,13 @@ class DashboardIT {
         int port = awaitPort();
         base = "http://127.0.0.1:" + port + "/";
         browser = Browser.start();
+    }
+
+    /** The {@code experiment.seed} a run directory's resolved config records. */
+    private static String seedOf(Path runDir) throws IOException {
+        Matcher m = Pattern.compile("(?m)^\\s*\"?seed\"?\\s*[=:]\\s*(\\d+)").matcher(Files.readString(runDir.resolve("config.conf")));
+        assertTrue(m.find(), "no experiment.seed in " + runDir);
+        return m.group(1);
     }
 
     @AfterAll

@@ -18,8 +18,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The sparse-to-dense family end to end through the real distribution: the shipped
  * {@code moe-compare} experiment (dense student from random init, every knowledge-aggregation
- * strategy, Knowledge Augmentation and the Student-Aware Router) on the embedded suite, with a
- * tiny random Mixtral teacher made by {@code distill model init} and a few steps per variant.
+ * strategy, an SFT student and from it continued SFT, on-policy reverse KL, Knowledge Augmentation
+ * and the Student-Aware Router) on the embedded suite, with a tiny random Mixtral teacher made by
+ * {@code distill model init}, a few steps per variant and one seed.
  */
 class MoeIT {
 
@@ -37,17 +38,18 @@ class MoeIT {
 
     @Test
     void aggregationKaAndSarRunToTheTable() throws Exception {
+        // 8 experts, top-2, as the embedded MoE teacher: the shipped KA variant raises k' to 7 of 8
         Path teacher = dist.work.resolve("tiny-mixtral");
         Distribution.Result init = dist.run(120, "model", "init", "mixtral", teacher.toString(), "--seed", "7",
                 "--set", "hidden_size=32", "--set", "intermediate_size=32", "--set", "num_hidden_layers=2",
-                "--set", "num_attention_heads=4", "--set", "num_key_value_heads=2", "--set", "num_local_experts=4",
+                "--set", "num_attention_heads=4", "--set", "num_key_value_heads=2", "--set", "num_local_experts=8",
                 "--set", "num_experts_per_tok=2", "--set", "max_position_embeddings=128");
         assertEquals(0, init.exit(), init.all());
 
         Path conf = dist.work.resolve("moe.conf");
         Files.writeString(conf, """
                 include file("%s")
-                experiment { progress = lines, output-dir = moe }
+                experiment { progress = lines, output-dir = moe, seeds = [] }
                 teacher.params.model-dir = "%s"
                 train { steps = 3, batch-size = 4, max-length = 64, warmup-steps = 0, eval-every = 0, checkpoint-every = 2 }
                 method.params.evaluate { limit = 4, max-new-tokens = 8 }
@@ -57,8 +59,8 @@ class MoeIT {
 
         Path runDir = Events.runDir(dist.work.resolve("moe"), 1);
         JsonObject results = JsonParser.parseString(Files.readString(runDir.resolve("results.json"))).getAsJsonObject();
-        List<String> variants = List.of("dense-kd", "sum-kd", "average-kd", "frequency-kd", "top2-kd", "svd-kd", "ka",
-                "dense-rkl", "sar");
+        List<String> variants = List.of("dense-kd", "sum-kd", "average-kd", "frequency-kd", "top2-kd", "svd-kd", "sft",
+                "sft-more", "rkl-onpolicy", "ka", "sar");
         for (String v : variants) {
             assertTrue(results.has(v), v + " in " + results.keySet());
             assertEquals(3, results.getAsJsonObject(v).get("steps").getAsInt(), v + " steps");

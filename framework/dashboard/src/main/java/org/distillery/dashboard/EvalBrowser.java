@@ -143,8 +143,8 @@ final class EvalBrowser {
             }
             String ref = text(o, "reference");
             String pred = text(o, "prediction");
-            rows.add(new Row(id, t, text(o, "prompt"), ref, pred, TextMetrics.rougeL(pred, ref, false),
-                    TextMetrics.exactMatch(pred, ref)));
+            rows.add(new Row(id, t, text(o, "prompt"), ref, pred, TextMetrics.rougeL(pred, ref),
+                    TextMetrics.exactMatch(pred, ref, true)));
         }
         Set<String> tasks = new TreeSet<>();
         rows.forEach(r -> {

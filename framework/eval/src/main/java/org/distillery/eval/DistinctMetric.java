@@ -1,7 +1,5 @@
 package org.distillery.eval;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 
 import com.typesafe.config.Config;
@@ -13,38 +11,26 @@ import org.distillery.kit.text.TextMetrics;
 
 /**
  * {@code eval.distinct-4}: distinct word n-grams ÷ total word n-grams (n = 4 by default) over
- * all generated responses, n-grams taken within each response. Figure {@code distinct-<n>};
- * NaN when no response has n words.
+ * all generated responses of the selected tasks, n-grams taken within each response. With the
+ * default sampled decoding it is computed per generation seed and averaged, as MiniLLM reports it
+ * next to the test loss. Figure {@code distinct-<n>}; NaN when no response has n words.
  */
-public final class DistinctMetric implements Metric {
+public final class DistinctMetric extends PredictionMetric {
 
     /** Registry key. */
     public static final String KEY = "eval.distinct-4";
 
     private final int n;
-    private final List<String> tasks;
 
     /** From validated parameters. */
     public DistinctMetric(Config params) {
+        super(KEY, params);
         this.n = EvalSupport.positiveInt(params, KEY, "n");
-        this.tasks = params.getStringList("tasks");
-    }
-
-    @Override
-    public boolean needsPredictions() {
-        return true;
     }
 
     @Override
     public Map<String, Double> evaluate(EvalContext ctx) {
-        List<String> preds = EvalSupport.predictions(ctx, KEY);
-        List<String> texts = new ArrayList<>();
-        for (int i = 0; i < preds.size(); i++) {
-            if (EvalSupport.inTasks(ctx.examples().get(i), tasks)) {
-                texts.add(preds.get(i));
-            }
-        }
-        return Map.of("distinct-" + n, TextMetrics.distinct(texts, n));
+        return Map.of("distinct-" + n, TextMetrics.distinct(selected(ctx).stream().map(Scored::prediction).toList(), n));
     }
 
     /** The factory. */

@@ -25,8 +25,10 @@ public final class EvalModule extends AbstractModule {
         metrics.addBinding(EceMetric.KEY).toInstance(new EceMetric.Factory());
         metrics.addBinding(DistinctMetric.KEY).toInstance(new DistinctMetric.Factory());
         metrics.addBinding(LmLossMetric.KEY).toInstance(new LmLossMetric.Factory());
-        metrics.addBinding(ExAccErrMetric.KEY).toInstance(new ExAccErrMetric.Factory());
+        metrics.addBinding(ExAccErrMetric.KEY).toInstance(new ExAccErrMetric.Factory(false));
+        metrics.addBinding(ExAccErrMetric.KEY_ALIVE).toInstance(new ExAccErrMetric.Factory(true));
         metrics.addBinding(JudgeMetric.KEY).toInstance(new JudgeMetric.Factory());
+        metrics.addBinding(LogProbJudgeMetric.KEY).toInstance(new LogProbJudgeMetric.Factory());
         MapBinder.newMapBinder(binder(), String.class, TrainerFactory.class)
                 .addBinding(EvalReportTrainer.KEY).toInstance(new EvalReportTrainer.Factory());
     }

@@ -8,10 +8,12 @@ import java.util.Locale;
 import java.util.Map;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
+import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
@@ -44,7 +46,9 @@ public final class EvalReportTrainer implements Trainer {
         if (!(stage instanceof StageSpec spec)) {
             throw new IllegalArgumentException(KEY + " runs stages with their own parameters, not " + stage);
         }
-        Config p = spec.params();
+        Config p = spec.params().withFallback(run.registry().find(ContributionKind.TRAINER, KEY, TrainerFactory.class)
+                .map(c -> c.defaults()).orElse(ConfigFactory.empty())).resolve();
+        Decoding decoding = Decoding.of(p.getConfig("generation"), "method.params.evaluate.generation");
         String split = p.getString("split");
         Datasets.Split which = switch (split) {
             case "train" -> Datasets.Split.TRAIN;
@@ -59,7 +63,7 @@ public final class EvalReportTrainer implements Trainer {
             examples = examples.subList(0, limit);
         }
         List<Evaluator.MetricSpec> metrics = Evaluator.specs(p.getConfigList("metrics"));
-        Evaluator evaluator = new Evaluator(run, p.getInt("max-new-tokens"), p.getInt("batch-size"));
+        Evaluator evaluator = new Evaluator(run, p.getInt("max-new-tokens"), p.getInt("batch-size"), decoding);
         Map<String, Map<String, Double>> results = new LinkedHashMap<>();
         Tokenizer tok = RunTeachers.tokenizer(run.models(), run.config());
         try (Teacher teacher = RunTeachers.open(run, run.config(), tok, run.config().getInt("train.max-length"),
@@ -92,7 +96,8 @@ public final class EvalReportTrainer implements Trainer {
         }
         List<String> columns = p.getStringList("columns");
         String table = table(results, columns);
-        AtomicFiles.writeString(run.runDir().resolve("results.md"), table);
+        AtomicFiles.writeString(run.runDir().resolve("results.md"), table + "\n" + protocol(split, examples.size(),
+                decoding, p.getInt("max-new-tokens")) + "\n");
         Map<String, Map<String, String>> cells = new LinkedHashMap<>();
         results.forEach((model, figs) -> {
             Map<String, String> row = new LinkedHashMap<>();
@@ -122,6 +127,18 @@ public final class EvalReportTrainer implements Trainer {
     /** The model a finished stage selected (its result.json), else its best or final folder. */
     public static Path stageModel(RunContext run, String stage) throws java.io.IOException {
         return Stages.modelOf(run.runDir(), stage);
+    }
+
+    /**
+     * The line under the table: the split, how responses were generated and the PyTorch thread
+     * count (float sums, and so the last digits of every figure, depend on it).
+     */
+    static String protocol(String split, int records, Decoding decoding, int maxNewTokens) {
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
+        return split + " split, " + records + " records; responses (at most " + maxNewTokens + " tokens) "
+                + decoding.describe() + (decoding.seeds().size() > 1 ? ", text figures averaged over the seeds" : "")
+                + "; PyTorch threads: " + (threads == null ? "engine default (" + Runtime.getRuntime().availableProcessors()
+                + " cores)" : threads) + ".";
     }
 
     /** A Markdown table: one row per model, one column per figure. */

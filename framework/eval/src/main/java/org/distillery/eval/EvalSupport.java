@@ -30,18 +30,7 @@ final class EvalSupport {
     private EvalSupport() {
     }
 
-    /** Indices of the records that have a reference response and (if {@code tasks} is not empty) one of the tasks. */
-    static List<Integer> withReference(List<Example> examples, List<String> tasks) {
-        List<Integer> out = new ArrayList<>();
-        for (int i = 0; i < examples.size(); i++) {
-            Example e = examples.get(i);
-            if (Records.hasReference(e) && inTasks(e, tasks)) {
-                out.add(i);
-            }
-        }
-        return out;
-    }
-
+    /** True when {@code tasks} is empty or names the record's {@code meta.task}. */
     static boolean inTasks(Example e, List<String> tasks) {
         return tasks.isEmpty() || (e.meta() != null && tasks.contains(e.meta().get("task")));
     }

@@ -32,13 +32,19 @@ import org.distillery.kit.data.Records;
 /**
  * Evaluates one model on a list of records with a list of metrics: resolves every metric from
  * the run's registry first (so a bad key or parameter fails before any work), generates the
- * predictions once if any metric needs them (greedy, batched, in the project's prompt format,
- * stopping at eos after at most {@code maxNewTokens}), then runs the metrics and returns their
- * figures in one flat map.
+ * responses if any metric needs them (in the project's prompt format, batched, stopping at eos
+ * after at most {@code maxNewTokens}), then runs the metrics and returns their figures in one
+ * flat map.
+ *
+ * <p>Responses follow a {@link Decoding}: with MiniLLM's protocol ({@link Decoding#paper()}) they
+ * are sampled at temperature 1 once per generation seed, every metric that reads them is computed
+ * on each seed's responses, and its figures are the means over the seeds (each seed's figures are
+ * kept in {@link Result#perSeed()}). Metrics that read no responses (losses, ECE, ExAccErr) run
+ * once. Greedy decoding is one pass.
  *
  * <p>Results of a run live in {@code <run-dir>/eval/<model-name>.json} ({@link #evalFile}),
  * where the model name is {@code teacher}, {@code student} or a stage name; {@link #write}
- * writes that file atomically, with the generated predictions beside it in
+ * writes that file atomically, with the generated responses beside it in
  * {@code <model-name>.predictions.jsonl}. {@link RunComparison} reads them.
  */
 public final class Evaluator {
@@ -71,28 +77,45 @@ public final class Evaluator {
     /**
      * What an evaluation produced.
      *
-     * @param figures every metric's figures by name, in metric order
-     * @param predictions generated responses aligned with the records, or empty if no metric needed them
+     * @param figures every metric's figures by name, in metric order; figures of generated text are
+     *     means over the generation seeds
+     * @param samples the generated responses of each generation seed, aligned with the records
+     *     (empty if no metric needed them)
+     * @param perSeed the figures of the metrics that read responses, per generation seed
+     * @param decoding how the responses were generated
      * @param seconds wall time of generation ({@code generate}) and of each metric (by key)
      */
-    public record Result(Map<String, Double> figures, List<String> predictions, Map<String, Double> seconds) {
+    public record Result(Map<String, Double> figures, List<List<String>> samples, Map<Long, Map<String, Double>> perSeed,
+                         Decoding decoding, Map<String, Double> seconds) {
+
+        /** The first generation seed's responses, or empty. */
+        public List<String> predictions() {
+            return samples.isEmpty() ? List.of() : samples.get(0);
+        }
     }
 
     private final RunResources run;
     private final int maxNewTokens;
     private final int batchSize;
+    private final Decoding decoding;
 
     /**
-     * An evaluator generating at most {@code maxNewTokens} tokens per response, {@code batchSize}
+     * A greedy evaluator generating at most {@code maxNewTokens} tokens per response, {@code batchSize}
      * prompts at a time.
      */
     public Evaluator(RunResources run, int maxNewTokens, int batchSize) {
+        this(run, maxNewTokens, batchSize, Decoding.greedy());
+    }
+
+    /** An evaluator generating with {@code decoding}. */
+    public Evaluator(RunResources run, int maxNewTokens, int batchSize, Decoding decoding) {
         if (maxNewTokens < 1 || batchSize < 1) {
             throw new IllegalArgumentException("max-new-tokens and batch-size must be >= 1");
         }
         this.run = run;
         this.maxNewTokens = maxNewTokens;
         this.batchSize = batchSize;
+        this.decoding = decoding;
     }
 
     /**
@@ -148,23 +171,52 @@ public final class Evaluator {
             needPredictions |= m.needsPredictions();
         }
         Map<String, Double> seconds = new LinkedHashMap<>();
-        List<String> predictions = List.of();
+        List<List<String>> samples = new ArrayList<>();
         if (needPredictions) {
             long t0 = System.nanoTime();
-            predictions = generate(run, model, tokenizer, examples, maxNewTokens, batchSize);
+            for (long seed : decoding.seeds()) {
+                samples.add(generate(run, model, tokenizer, examples, maxNewTokens, batchSize, decoding, seed));
+            }
             seconds.put("generate", (System.nanoTime() - t0) / 1e9);
         }
-        EvalContext ctx = new EvalContext(run, model, teacher, tokenizer, List.copyOf(examples), predictions);
+        List<Example> records = List.copyOf(examples);
+        Map<Long, Map<String, Double>> perSeed = new LinkedHashMap<>();
         Map<String, Double> figures = new LinkedHashMap<>();
         for (int i = 0; i < resolved.size(); i++) {
             long t0 = System.nanoTime();
             MetricSpec s = metrics.get(i);
-            for (Map.Entry<String, Double> f : resolved.get(i).evaluate(ctx).entrySet()) {
-                figures.put(s.prefix() + f.getKey(), f.getValue());
+            Metric m = resolved.get(i);
+            if (!m.needsPredictions()) {
+                m.evaluate(new EvalContext(run, model, teacher, tokenizer, records, List.of()))
+                        .forEach((k, v) -> figures.put(s.prefix() + k, v));
+            } else {
+                Map<String, double[]> bySeed = new LinkedHashMap<>();
+                for (int k = 0; k < samples.size(); k++) {
+                    long seed = decoding.seeds().get(k);
+                    int at = k;
+                    m.evaluate(new EvalContext(run, model, teacher, tokenizer, records, samples.get(k))).forEach((f, v) -> {
+                        perSeed.computeIfAbsent(seed, x -> new LinkedHashMap<>()).put(s.prefix() + f, v);
+                        bySeed.computeIfAbsent(s.prefix() + f, x -> new double[samples.size()])[at] = v;
+                    });
+                }
+                bySeed.forEach((f, values) -> figures.put(f, meanOfFinite(values)));
             }
             seconds.merge(s.prefix() + s.key(), (System.nanoTime() - t0) / 1e9, Double::sum);
         }
-        return new Result(figures, predictions, seconds);
+        return new Result(figures, samples, perSeed, decoding, seconds);
+    }
+
+    /** The mean of the finite values, NaN when there are none. */
+    static double meanOfFinite(double[] values) {
+        double sum = 0;
+        int n = 0;
+        for (double v : values) {
+            if (Double.isFinite(v)) {
+                sum += v;
+                n++;
+            }
+        }
+        return n == 0 ? Double.NaN : sum / n;
     }
 
     /**
@@ -173,6 +225,16 @@ public final class Evaluator {
      */
     public static List<String> generate(RunResources run, LanguageModel model, Tokenizer tok, List<Example> examples,
                                         int maxNewTokens, int batchSize) {
+        return generate(run, model, tok, examples, maxNewTokens, batchSize, Decoding.greedy(), 0L);
+    }
+
+    /**
+     * Responses of {@code model} to each record's prompt as {@code decoding} says, with generation
+     * seed {@code seed} (each batch draws from its own seed derived from it), batched, stopping at
+     * eos; "" for text records. The eos is not part of the text.
+     */
+    public static List<String> generate(RunResources run, LanguageModel model, Tokenizer tok, List<Example> examples,
+                                        int maxNewTokens, int batchSize, Decoding decoding, long seed) {
         List<Integer> withPrompt = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
         for (int i = 0; i < examples.size(); i++) {
@@ -187,7 +249,10 @@ public final class Evaluator {
             return out;
         }
         Set<Integer> stops = Set.of(tok.eosId());
-        GenerationOptions o = new GenerationOptions(maxNewTokens, 0f, 0, 1f, stops, 0L, true);
+        GenerationOptions o = decoding.sample()
+                ? new GenerationOptions(maxNewTokens, decoding.temperature(), decoding.topK(), decoding.topP(), stops,
+                        seed * 1_000_003L, true)
+                : new GenerationOptions(maxNewTokens, 0f, 0, 1f, stops, 0L, true);
         List<int[]> gen = EvalSupport.generate(run, run.models().generator(), model, prompts, o, batchSize);
         for (int k = 0; k < gen.size(); k++) {
             out.set(withPrompt.get(k), tok.decode(EvalSupport.untilStop(gen.get(k), stops)));
@@ -201,18 +266,26 @@ public final class Evaluator {
     }
 
     /**
-     * Writes {@code {<info>..., "metrics": {...}, "seconds": {...}}} to {@code file} atomically and,
-     * when there are predictions, {@code <file name without .json>.predictions.jsonl} beside it
-     * ({@code {id, prompt, reference, prediction, meta}} per line; {@code meta} holds the task family).
+     * Writes {@code {<info>..., "decoding": {...}, "metrics": {...}, "per-seed": {...}, "seconds": {...}}}
+     * to {@code file} atomically and, when there are responses, {@code <file name without .json>.predictions.jsonl}
+     * beside it ({@code {id, prompt, reference, prediction, samples, meta}} per line: {@code prediction} is
+     * the first generation seed's response, {@code samples} every seed's when there are several;
+     * {@code meta} holds the task family).
      */
     public static void write(Path file, Map<String, ?> info, Result result, List<Example> examples) throws IOException {
         JsonObject o = new JsonObject();
         for (Map.Entry<String, ?> e : info.entrySet()) {
             o.add(e.getKey(), GSON.toJsonTree(e.getValue()));
         }
+        if (!result.samples().isEmpty()) {
+            o.add("decoding", GSON.toJsonTree(result.decoding().toMap()));
+        }
         o.add("metrics", GSON.toJsonTree(result.figures()));
+        if (result.samples().size() > 1) {
+            o.add("per-seed", GSON.toJsonTree(result.perSeed()));
+        }
         o.add("seconds", GSON.toJsonTree(result.seconds()));
-        if (!result.predictions().isEmpty()) {
+        if (!result.samples().isEmpty()) {
             StringBuilder sb = new StringBuilder();
             for (int i = 0; i < examples.size() && i < result.predictions().size(); i++) {
                 Example e = examples.get(i);
@@ -221,6 +294,10 @@ public final class Evaluator {
                 line.put("prompt", e.prompt());
                 line.put("reference", Records.hasReference(e) ? Records.responseText(e) : null);
                 line.put("prediction", result.predictions().get(i));
+                if (result.samples().size() > 1) {
+                    int at = i;
+                    line.put("samples", result.samples().stream().map(p -> p.get(at)).toList());
+                }
                 line.put("meta", e.meta());
                 sb.append(LINE.toJson(line)).append('\n');
             }

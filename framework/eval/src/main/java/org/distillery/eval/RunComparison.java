@@ -68,10 +68,11 @@ public final class RunComparison {
 
     /** Figures shown first, in this order, when present. */
     private static final List<String> PREFERRED = List.of("rouge-l", "exact-match", "lm-loss", "ppl", "distinct-4",
-            "ece", "ece.accuracy", "judge.logprob", "judge.win-rate");
+            "ece", "ece.accuracy", "judge.relative", "judge.score", "judge.logprob", "judge.win-rate");
 
     /** Detail figures left out unless asked for: counts and ExAccErr's two sums. */
-    private static final List<String> DETAIL = List.of("ece.n", "lm-loss.tokens", "exaccerr-r@*", "exaccerr-eps@*");
+    private static final List<String> DETAIL = List.of("ece.n", "lm-loss.tokens", "judge.n", "exaccerr-r@*",
+            "exaccerr-eps@*", "exaccerr-alive-r@*", "exaccerr-alive-eps@*");
 
     private RunComparison() {
     }

@@ -145,26 +145,31 @@ class EvaluatorTest {
              LanguageModel student = tiny(1, 0.02, m);
              LanguageModel teacher = tiny(2, 0.2, m)) {
             List<Example> ex = examples();
+            Map<String, String> params = Map.of(
+                    "eval.exaccerr", "lengths = [2, 4]",
+                    "eval.exaccerr-alive", "lengths = [2, 4]",
+                    // a random model cannot follow the rubric: every reply is unparsed, and counted
+                    "eval.judge", "backend = local, max-tokens = 6, cache-dir = \"" + dir.resolve("judge-cache") + "\"");
             List<Evaluator.MetricSpec> specs = new ArrayList<>();
             for (var b : EvalModule.contributions()) {
                 if (b.kind() == ContributionKind.METRIC) {
-                    specs.add(Evaluator.MetricSpec.of(b.key()));
+                    specs.add(Evaluator.MetricSpec.of(b.key(), ConfigFactory.parseString(params.getOrDefault(b.key(), ""))));
                 }
             }
-            specs.set(5, Evaluator.MetricSpec.of("eval.exaccerr", ConfigFactory.parseString("lengths = [2, 4]")));
             specs.add(new Evaluator.MetricSpec("eval.rouge-l", ConfigFactory.parseString("tasks = [describe]"),
                     "describe/"));
             Evaluator.Result r = new Evaluator(run, 6, 2).evaluate(student, teacher, TOK, ex, specs);
             Map<String, Double> f = r.figures();
             assertEquals(ex.size(), r.predictions().size());
             for (String k : List.of("rouge-l", "exact-match", "ece", "ece.accuracy", "lm-loss", "ppl", "exaccerr@2",
-                    "exaccerr@4", "exaccerr-r@4", "exaccerr-eps@4", "judge.logprob", "judge.ref-logprob",
-                    "judge.win-rate", "describe/rouge-l")) {
+                    "exaccerr@4", "exaccerr-r@4", "exaccerr-eps@4", "exaccerr-alive@4", "judge.logprob",
+                    "judge.ref-logprob", "judge.win-rate", "describe/rouge-l")) {
                 assertTrue(f.containsKey(k) && Double.isFinite(f.get(k)), k + " in " + f);
             }
             assertTrue(f.containsKey("distinct-4"), f.toString());
             assertEquals(3.0, f.get("ece.n"));
             assertTrue(f.get("exaccerr-eps@4") > 0, f.toString());
+            assertEquals(5.0, f.get("judge.n") + f.get("judge.unparsed"), f.toString());
             // greedy predictions are deterministic and the same one at a time as batched
             List<String> one = Evaluator.generate(run, student, TOK, ex.subList(1, 2), 6, 1);
             assertEquals(r.predictions().get(1), one.get(0));
@@ -174,6 +179,38 @@ class EvaluatorTest {
             assertTrue(Files.exists(dir.resolve("eval/student.predictions.jsonl")));
             RunComparison.RunRecord rec = RunComparison.read(dir);
             assertEquals(f.get("rouge-l"), rec.rows().get("student").get("rouge-l"));
+        }
+    }
+
+    @Test
+    void sampledDecodingAveragesEveryTextFigureOverTheGenerationSeeds(@TempDir Path dir) throws Exception {
+        try (EvalResources run = new EvalResources(tensors, MODELS, null, 1);
+             NDManager m = run.manager().newSubManager();
+             LanguageModel student = tiny(1, 0.2, m)) {
+            List<Example> ex = examples();
+            Decoding decoding = new Decoding(true, 1f, 0, 1f, List.of(1L, 2L, 3L));
+            List<Evaluator.MetricSpec> specs = List.of(Evaluator.MetricSpec.of("eval.rouge-l",
+                    ConfigFactory.parseString("tokenizer = whitespace")), Evaluator.MetricSpec.of("eval.distinct-4",
+                    ConfigFactory.parseString("n = 1")), Evaluator.MetricSpec.of("eval.lm-loss"));
+            Evaluator.Result r = new Evaluator(run, 8, 2, decoding).evaluate(student, null, TOK, ex, specs);
+            assertEquals(3, r.samples().size());
+            assertEquals(3, r.perSeed().size());
+            for (String fig : List.of("rouge-l", "distinct-1")) {
+                double mean = 0;
+                for (long seed : decoding.seeds()) {
+                    mean += r.perSeed().get(seed).get(fig) / 3;
+                }
+                assertEquals(mean, r.figures().get(fig), 1e-12, fig);
+            }
+            // losses read no responses: computed once, not per seed
+            assertTrue(!r.perSeed().get(1L).containsKey("lm-loss"));
+            // each seed's responses are what generating with that seed alone gives, and seeds differ
+            assertEquals(Evaluator.generate(run, student, TOK, ex, 8, 2, decoding, 2L), r.samples().get(1));
+            assertTrue(!r.samples().get(0).equals(r.samples().get(1)), r.samples().toString());
+            Evaluator.write(dir.resolve("e.json"), Map.of("model", "s"), r, ex);
+            String json = Files.readString(dir.resolve("e.json"));
+            assertTrue(json.contains("\"per-seed\"") && json.contains("\"mode\": \"sample\""), json);
+            assertTrue(Files.readString(dir.resolve("e.predictions.jsonl")).contains("\"samples\""));
         }
     }
 

@@ -9,6 +9,7 @@ import java.util.Random;
 import com.typesafe.config.Config;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.Datasets;
@@ -25,6 +26,13 @@ import org.distillery.kit.data.Records;
  * stage) plus any {@code extra-files}, optionally only the records of some task families ({@code tasks},
  * matched against {@code meta.task}), reshuffled each epoch with a seed derived from the run seed
  * and the epoch, so a resumed run sees the same order. Its position is {@code epoch:index}.
+ *
+ * <p>With {@code record-weight = <meta key>} every record carries the weight its {@code meta}
+ * holds under that key (e.g. {@code coreset-weight}, which {@code data.coreset} writes): the
+ * record's row of the loss mask is multiplied by it, and since the trainer divides a step's loss
+ * by the sum of its loss masks, a step's loss is the weighted mean over tokens,
+ * {@code Σ_i w_i Σ_t ℓ_it / Σ_i w_i n_i} (GradMatch/CORDS weight each example's loss and normalise
+ * by the batch's weights). A record without a valid non-negative weight is refused.
  */
 public final class DatasetSampler implements Sampler {
 
@@ -32,6 +40,7 @@ public final class DatasetSampler implements Sampler {
     public static final String KEY = "data.dataset";
 
     private final List<Records.Encoded> sequences;
+    private final float[] weights;
     private final int batchSize;
     private final int padId;
     private final long seed;
@@ -40,8 +49,10 @@ public final class DatasetSampler implements Sampler {
     private int epoch;
     private int index;
 
-    private DatasetSampler(List<Records.Encoded> sequences, int batchSize, int padId, long seed, boolean shuffle) {
+    private DatasetSampler(List<Records.Encoded> sequences, float[] weights, int batchSize, int padId, long seed,
+                           boolean shuffle) {
         this.sequences = sequences;
+        this.weights = weights;
         this.batchSize = batchSize;
         this.padId = padId;
         this.seed = seed;
@@ -65,13 +76,20 @@ public final class DatasetSampler implements Sampler {
     @Override
     public TokenBatch next(NDManager manager) {
         List<Records.Encoded> batch = new ArrayList<>(batchSize);
+        float[] rowWeights = new float[batchSize];
         while (batch.size() < batchSize) {
             if (index >= order.size()) {
                 reorder(epoch + 1);
             }
-            batch.add(sequences.get(order.get(index++)));
+            int record = order.get(index++);
+            rowWeights[batch.size()] = weights == null ? 1f : weights[record];
+            batch.add(sequences.get(record));
         }
-        return Records.batch(batch, padId, manager);
+        TokenBatch b = Records.batch(batch, padId, manager);
+        if (weights == null) {
+            return b;
+        }
+        return b.withLossMask(b.lossMask().mul(manager.create(rowWeights, new Shape(batchSize, 1))));
     }
 
     @Override
@@ -120,8 +138,30 @@ public final class DatasetSampler implements Sampler {
             for (Example e : examples) {
                 seqs.add(Records.encode(e, ctx.tokenizer(), ctx.maxLength()));
             }
-            return new DatasetSampler(seqs, ctx.batchSize(), ctx.tokenizer().padId(), ctx.resources().seed(),
-                    params.getBoolean("shuffle"));
+            String weightKey = params.getString("record-weight");
+            return new DatasetSampler(seqs, weightKey.isEmpty() ? null : weights(examples, weightKey, where),
+                    ctx.batchSize(), ctx.tokenizer().padId(), ctx.resources().seed(), params.getBoolean("shuffle"));
+        }
+
+        /** Each record's weight from its meta; refuses a missing, unreadable or negative one. */
+        static float[] weights(List<Example> examples, String key, String where) {
+            float[] w = new float[examples.size()];
+            for (int i = 0; i < w.length; i++) {
+                Example e = examples.get(i);
+                String v = e.meta() == null ? null : e.meta().get(key);
+                float f;
+                try {
+                    f = v == null ? Float.NaN : Float.parseFloat(v);
+                } catch (NumberFormatException ex) {
+                    f = Float.NaN;
+                }
+                if (!(f >= 0) || Float.isInfinite(f)) {
+                    throw new InvalidConfigException(where + ".record-weight", "record " + e.id() + " has no valid "
+                            + "weight in meta." + key, v == null ? "(missing)" : v, "a finite number >= 0 in every record");
+                }
+                w[i] = f;
+            }
+            return w;
         }
     }
 }

@@ -46,6 +46,7 @@ import org.distillery.api.train.KdStage;
 import org.distillery.api.train.Stage;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
+import org.distillery.eval.Decoding;
 import org.distillery.eval.Evaluator;
 import org.distillery.kit.data.Records;
 import org.distillery.kit.io.AtomicFiles;
@@ -72,6 +73,9 @@ public final class KdTrainer implements Trainer {
             throw new IllegalArgumentException(KdStage.TRAINER + " runs KdStages, not " + given);
         }
         Config cfg = stage.experiment();
+        double evalTemperature = cfg.getDouble("train.eval-temperature");
+        Decoding evalDecoding = evalTemperature > 0
+                ? new Decoding(true, (float) evalTemperature, 0, 1f, List.of(run.seed())) : Decoding.greedy();
         TrainSettings s = stage.settings();
         Path stageDir = run.runDir().resolve("stages").resolve(stage.name());
         Files.createDirectories(stageDir);
@@ -165,7 +169,7 @@ public final class KdTrainer implements Trainer {
                 progress.step++;
                 boolean last = progress.step == s.steps();
                 if (s.evalEvery() > 0 && !validation.isEmpty() && (progress.step % s.evalEvery() == 0 || last)) {
-                    double score = validate(run, s, stage.name(), progress.step, student, teacher, tokenizer,
+                    double score = validate(run, s, evalDecoding, stage.name(), progress.step, student, teacher, tokenizer,
                             validation, validationExamples);
                     if (s.minimize() ? score < progress.bestScore : score > progress.bestScore) {
                         progress.bestScore = score;
@@ -293,17 +297,18 @@ public final class KdTrainer implements Trainer {
         Map<String, Object> fig = new LinkedHashMap<>();
         double lossSum = 0;
         long tokens = 0;
-        long lossTokens = 0;
+        double lossWeight = 0;
         try (NDManager step = run.tensors().newStepScope(run.manager())) {
             List<TokenBatch> micro = new ArrayList<>(s.gradAccum());
             for (int i = 0; i < s.gradAccum(); i++) {
                 TokenBatch b = ContributionFailure.call(() -> "sampler " + samplerKey, () -> sampler.next(step));
                 micro.add(b);
-                lossTokens += b.lossTokens();
+                // the loss masks' sum: the counted tokens, each with its record's weight when weighted
+                lossWeight += b.lossMask().sum().getFloat();
                 tokens += (long) b.attentionMask().sum().getFloat();
             }
             tData = System.nanoTime();
-            float norm = Math.max(1, lossTokens);
+            float norm = lossWeight > 0 ? (float) lossWeight : 1f;
             for (TokenBatch b : micro) {
                 boolean teacherHidden = needTeacherHidden;
                 TeacherOutput tout = needTeacher ? ContributionFailure.call(() -> "teacher " + teacher.identity(),
@@ -427,7 +432,8 @@ public final class KdTrainer implements Trainer {
      * Evaluates on validation data, logs an {@code eval} event and returns the selection score:
      * {@code val.loss}, or the figure {@code select-metric} of the metric {@code select-metric-key}.
      */
-    private static double validate(RunContext run, TrainSettings s, String stage, long step, LanguageModel student,
+    private static double validate(RunContext run, TrainSettings s, Decoding decoding, String stage, long step,
+                                   LanguageModel student,
                                    Teacher teacher, Tokenizer tok, List<Records.Encoded> validation,
                                    List<Example> examples) {
         double valLoss = evaluate(run, student, validation, s, tok.padId());
@@ -439,7 +445,7 @@ public final class KdTrainer implements Trainer {
         double score = valLoss;
         if (!s.selectMetricKey().isEmpty()) {
             LanguageModel teacherModel = teacher == null ? null : teacher.model().orElse(null);
-            var result = new Evaluator(run, s.evalMaxNewTokens(), s.batchSize()).evaluate(
+            var result = new Evaluator(run, s.evalMaxNewTokens(), s.batchSize(), decoding).evaluate(
                     student, teacherModel, tok, examples,
                     List.of(Evaluator.MetricSpec.of(s.selectMetricKey())));
             result.figures().forEach((k, v) -> fig.put("val." + k, v));

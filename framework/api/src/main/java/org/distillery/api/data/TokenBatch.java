@@ -9,7 +9,9 @@ import java.util.Map;
  * @param inputIds [batch, seq] int64
  * @param attentionMask [batch, seq] 1 for tokens, 0 for padding
  * @param targets [batch, seq] int64: the next token at each position (position t predicts targets[t])
- * @param lossMask [batch, seq] float32: 1 where the prediction counts (response tokens), else 0
+ * @param lossMask [batch, seq] float32: 1 where the prediction counts (response tokens), else 0; a
+ *     sampler may scale a record's row by the record's weight (e.g. a coreset weight), and the
+ *     trainer divides a step's loss by the masks' sum, so the loss is the weighted mean over tokens
  * @param promptLengths [batch] int32 tokens of prompt in each row
  * @param extras per-token or per-row arrays a sampler attaches for the losses that read them
  *     (for example MiniLLM's rollout advantages and old log-probabilities), keyed by name; empty

@@ -77,7 +77,7 @@ public record Suite(SuiteSettings settings, World world, List<Example> train, Li
     public JsonObject summary() {
         JsonObject o = new JsonObject();
         o.addProperty("format", "distillery-synthetic-suite");
-        o.addProperty("version", 1);
+        o.addProperty("version", 2);
         o.add("settings", settings.toJson());
         JsonObject w = new JsonObject();
         w.addProperty("people", world.people().size());

@@ -19,6 +19,14 @@ import org.distillery.data.synthetic.World.Fact;
  * Generates the synthetic task suite: a world, instruction examples about it in train,
  * validation and test splits with no prompt shared between splits, and a pre-training corpus.
  *
+ * <p>Yes/no questions ask about stated knowledge: every fact has one fixed distractor value (drawn
+ * once per fact), a "yes" question names the true value and a "no" question the distractor, and
+ * the corpus states both ("kohigo loves plums.", "kohigo does not love honey."). Every (fact,
+ * answer) pair asked in validation or test is also asked in train in another phrasing, as the fact
+ * questions are paraphrases of facts the corpus states: the answer is recalled, not inferred by
+ * comparing values, which is what lets the embedded teacher learn them and makes calibration (ECE)
+ * measurable.
+ *
  * <p>Deterministic: every random choice comes from a {@link Random} derived from the seed and
  * a fixed purpose, and nothing depends on hash iteration order, so the same settings give the
  * same examples (and {@link Suite#write} the same bytes) on every JVM. Test examples of each task
@@ -43,6 +51,7 @@ public final class SyntheticSuite {
     public static Suite generate(SuiteSettings settings) {
         long seed = settings.seed();
         World world = World.generate(settings.entities(), rng(seed, "world"));
+        Map<String, String> distractors = distractors(world, rng(seed, "distractors"));
         Set<String> seen = new HashSet<>();
         Map<String, List<Draft>> drafts = new LinkedHashMap<>();
         for (String split : Suite.SPLITS) {
@@ -54,9 +63,10 @@ public final class SyntheticSuite {
             for (String split : drawOrder) {
                 counts.put(split, share(sizeOf(settings, split), task));
             }
-            Source source = source(task, world, settings, rng(seed, "task:" + task.key()), counts.values());
+            Source source = source(task, world, distractors, settings, rng(seed, "task:" + task.key()),
+                    counts.values());
             for (String split : drawOrder) {
-                drafts.get(split).addAll(source.draw(counts.get(split), seen));
+                drafts.get(split).addAll(source.draw(split, counts.get(split), seen));
             }
         }
         Map<String, List<Example>> splits = new LinkedHashMap<>();
@@ -70,7 +80,7 @@ public final class SyntheticSuite {
             }
             splits.put(split, List.copyOf(examples));
         }
-        List<Example> corpus = corpus(world, settings.corpusSize(), rng(seed, "corpus"));
+        List<Example> corpus = corpus(world, distractors, settings.corpusSize(), rng(seed, "corpus"));
         return new Suite(settings, world, splits.get(Suite.TRAIN), splits.get(Suite.VALIDATION),
                 splits.get(Suite.TEST), corpus);
     }
@@ -102,13 +112,27 @@ public final class SyntheticSuite {
     private record Draft(String prompt, String response, Map<String, String> meta) {
     }
 
-    /** Yields distinct drafts. */
+    /** Yields distinct drafts for a split; splits are drawn test, validation, train. */
     private interface Source {
-        List<Draft> draw(int n, Set<String> seen);
+        List<Draft> draw(String split, int n, Set<String> seen);
     }
 
-    private static Source source(Task task, World world, SuiteSettings settings, Random rng,
-                                 java.util.Collection<Integer> counts) {
+    /** The distractor of each fact, by {@link #factKey}: a fixed wrong value its "no" questions name. */
+    static Map<String, String> distractors(World world, Random rng) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Fact f : world.facts()) {
+            out.put(factKey(f.entity().name(), f.attribute().key()), world.wrongValue(f, rng));
+        }
+        return out;
+    }
+
+    /** {@code entity|attribute}. */
+    static String factKey(String entity, String attribute) {
+        return entity + "|" + attribute;
+    }
+
+    private static Source source(Task task, World world, Map<String, String> distractors, SuiteSettings settings,
+                                 Random rng, java.util.Collection<Integer> counts) {
         int needed = 0;
         int yesNeeded = 0;
         for (int n : counts) {
@@ -119,7 +143,7 @@ public final class SyntheticSuite {
         return switch (task) {
             case FACT -> pool(task, factPool(world), rng, needed, settings);
             case DESCRIBE -> pool(task, describePool(world, rng), rng, needed, settings);
-            case YESNO -> yesNo(world, rng, yesNeeded, noNeeded, settings);
+            case YESNO -> yesNo(world, distractors, rng, yesNeeded, noNeeded, settings);
             case ARITH -> generated(task, r -> arith(r, settings.maxDigits()), rng);
             case STRING -> generated(task, SyntheticSuite::stringTransform, rng);
         };
@@ -134,7 +158,7 @@ public final class SyntheticSuite {
         List<Draft> shuffled = new ArrayList<>(pool);
         Collections.shuffle(shuffled, rng);
         int[] next = {0};
-        return (n, seen) -> {
+        return (split, n, seen) -> {
             List<Draft> out = new ArrayList<>(n);
             while (out.size() < n) {
                 if (next[0] >= shuffled.size()) {
@@ -150,27 +174,69 @@ public final class SyntheticSuite {
         };
     }
 
-    private static Source yesNo(World world, Random rng, int yesNeeded, int noNeeded, SuiteSettings settings) {
+    /**
+     * Yes/no questions: "yes" names the true value, "no" the fact's distractor, in every phrasing.
+     * Test and validation are drawn at random (balanced); train first asks every (fact, answer) pair
+     * of test and validation once more in a phrasing not used yet, then draws at random.
+     */
+    private static Source yesNo(World world, Map<String, String> distractors, Random rng, int yesNeeded,
+                                int noNeeded, SuiteSettings settings) {
         List<Draft> yes = new ArrayList<>();
         List<Draft> no = new ArrayList<>();
         for (Fact f : world.facts()) {
+            String distractor = distractors.get(factKey(f.entity().name(), f.attribute().key()));
             for (String t : Templates.YESNO.get(f.entity().kind()).get(f.attribute())) {
                 yes.add(new Draft(Templates.fill(t, f.entity().name(), f.value()), "yes", yesNoMeta(f, "yes")));
-                no.add(new Draft(Templates.fill(t, f.entity().name(), world.wrongValue(f, rng)), "no",
-                        yesNoMeta(f, "no")));
+                no.add(new Draft(Templates.fill(t, f.entity().name(), distractor), "no", yesNoMeta(f, "no")));
             }
         }
         Source yesSource = pool(Task.YESNO, yes, rng, yesNeeded, settings);
         Source noSource = pool(Task.YESNO, no, rng, noNeeded, settings);
-        return (n, seen) -> {
-            List<Draft> out = new ArrayList<>(yesSource.draw((n + 1) / 2, seen));
-            out.addAll(noSource.draw(n / 2, seen));
+        Map<String, List<Draft>> byPair = new LinkedHashMap<>();
+        for (Draft d : yes) {
+            byPair.computeIfAbsent(pairKey(d), k -> new ArrayList<>()).add(d);
+        }
+        for (Draft d : no) {
+            byPair.computeIfAbsent(pairKey(d), k -> new ArrayList<>()).add(d);
+        }
+        List<String> heldOutPairs = new ArrayList<>();
+        return (split, n, seen) -> {
+            List<Draft> out = new ArrayList<>();
+            int yesCovered = 0;
+            if (split.equals(Suite.TRAIN)) {
+                for (String pair : heldOutPairs) {
+                    if (out.size() >= n) {
+                        break;
+                    }
+                    for (Draft d : byPair.get(pair)) {
+                        if (seen.add(d.prompt)) {
+                            out.add(d);
+                            yesCovered += d.response.equals("yes") ? 1 : 0;
+                            break;
+                        }
+                    }
+                }
+            }
+            int yesLeft = Math.max(0, (n + 1) / 2 - yesCovered);
+            int noLeft = Math.max(0, n - out.size() - yesLeft);
+            yesLeft = n - out.size() - noLeft;
+            List<Draft> drawn = new ArrayList<>(yesSource.draw(split, yesLeft, seen));
+            drawn.addAll(noSource.draw(split, noLeft, seen));
+            if (!split.equals(Suite.TRAIN)) {
+                drawn.forEach(d -> heldOutPairs.add(pairKey(d)));
+            }
+            out.addAll(drawn);
             return out;
         };
     }
 
+    /** {@code entity|attribute|answer} of a yes/no draft. */
+    private static String pairKey(Draft d) {
+        return factKey(d.meta.get("entity"), d.meta.get("attribute")) + "|" + d.response;
+    }
+
     private static Source generated(Task task, Function<Random, Draft> generator, Random rng) {
-        return (n, seen) -> {
+        return (split, n, seen) -> {
             List<Draft> out = new ArrayList<>(n);
             int misses = 0;
             while (out.size() < n) {
@@ -334,10 +400,13 @@ public final class SyntheticSuite {
     // ---------------------------------------------------------------- corpus
 
     /**
-     * Plain-text records, each about one entity: either all its facts stated in a random order and
-     * phrasing, or one of its descriptions. Entities take turns, so every fact is stated many times.
+     * Plain-text records, each about one entity: all its facts stated in a random order and
+     * phrasing (about half the records), all its distractors stated as false (a fifth), or one of
+     * its descriptions (the rest). Entities take turns; in the first three rounds every entity gets
+     * one record of each kind, so every fact and every distractor is stated (when the corpus has
+     * that many records), and many times in the default corpus.
      */
-    private static List<Example> corpus(World world, int size, Random rng) {
+    private static List<Example> corpus(World world, Map<String, String> distractors, int size, Random rng) {
         List<Example> out = new ArrayList<>(size);
         List<Entity> order = new ArrayList<>(world.entities());
         for (int i = 0; i < size; i++) {
@@ -346,9 +415,12 @@ public final class SyntheticSuite {
             }
             Entity e = order.get(i % order.size());
             String text;
-            if (rng.nextInt(100) < 30) {
+            int round = i / order.size();
+            int kind = round == 0 ? 50 : round == 1 ? 90 : round == 2 ? 0 : rng.nextInt(100);
+            if (kind < 30) {
                 text = Templates.describe(World.pick(Templates.DESCRIPTIONS.get(e.kind()), rng), e);
             } else {
+                boolean negated = kind >= 80;
                 List<Attribute> attrs = new ArrayList<>(e.kind().attributes());
                 Collections.shuffle(attrs, rng);
                 StringBuilder sb = new StringBuilder();
@@ -356,8 +428,9 @@ public final class SyntheticSuite {
                     if (sb.length() > 0) {
                         sb.append(' ');
                     }
-                    sb.append(Templates.fill(World.pick(Templates.STATEMENTS.get(e.kind()).get(a), rng),
-                            e.name(), e.get(a)));
+                    String value = negated ? distractors.get(factKey(e.name(), a.key())) : e.get(a);
+                    var templates = (negated ? Templates.NEGATIONS : Templates.STATEMENTS).get(e.kind()).get(a);
+                    sb.append(Templates.fill(World.pick(templates, rng), e.name(), value));
                 }
                 text = sb.toString();
             }

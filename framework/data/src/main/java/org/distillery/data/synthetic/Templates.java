@@ -23,6 +23,8 @@ final class Templates {
     static final Map<Kind, Map<Attribute, List<String>>> STATEMENTS = new EnumMap<>(Kind.class);
     /** Yes/no questions with the value asked about in {@code {v}}. */
     static final Map<Kind, Map<Attribute, List<String>>> YESNO = new EnumMap<>(Kind.class);
+    /** Statements that a value is not an entity's (its distractor), for the corpus. */
+    static final Map<Kind, Map<Attribute, List<String>>> NEGATIONS = new EnumMap<>(Kind.class);
 
     static {
         put(QUESTIONS, Kind.PERSON, Attribute.HOME, "where does {e} live?", "in which city does {e} live?",
@@ -99,6 +101,20 @@ final class Templates {
                 "is it true that {e} is known for {v}?");
         put(YESNO, Kind.CITY, Attribute.COLOR, "is the flag of {e} {v}?", "does {e} have a {v} flag?",
                 "is it true that the flag of {e} is {v}?");
+
+        put(NEGATIONS, Kind.PERSON, Attribute.HOME, "{e} does not live in {v}.", "{v} is not the home of {e}.");
+        put(NEGATIONS, Kind.PERSON, Attribute.AGE, "{e} is not {v} years old.", "the age of {e} is not {v}.");
+        put(NEGATIONS, Kind.PERSON, Attribute.FOOD, "{e} does not love {v}.", "{v} is not the favorite food of {e}.");
+        put(NEGATIONS, Kind.PERSON, Attribute.COLOR, "{e} does not like the color {v}.",
+                "the favorite color of {e} is not {v}.");
+        put(NEGATIONS, Kind.PERSON, Attribute.JOB, "{e} is not a {v}.", "{e} does not work as a {v}.");
+        put(NEGATIONS, Kind.ANIMAL, Attribute.SPECIES, "{e} is not a {v}.", "the animal {e} is not a {v}.");
+        put(NEGATIONS, Kind.ANIMAL, Attribute.COLOR, "{e} is not {v}.", "the color of {e} is not {v}.");
+        put(NEGATIONS, Kind.ANIMAL, Attribute.OWNER, "{e} does not belong to {v}.", "{v} does not own {e}.");
+        put(NEGATIONS, Kind.ANIMAL, Attribute.AGE, "{e} is not {v} years old.", "the age of {e} is not {v}.");
+        put(NEGATIONS, Kind.CITY, Attribute.REGION, "{e} is not in the {v}.", "{e} does not lie in the {v}.");
+        put(NEGATIONS, Kind.CITY, Attribute.FOOD, "{e} is not known for {v}.", "people in {e} do not love {v}.");
+        put(NEGATIONS, Kind.CITY, Attribute.COLOR, "the flag of {e} is not {v}.", "{e} does not have a {v} flag.");
     }
 
     /** Requests for a description, ten per kind. */

@@ -182,6 +182,59 @@ class SyntheticSuiteTest {
     }
 
     @Test
+    void noQuestionsNameTheFactsDistractorWhichTheCorpusStatesAsFalse() {
+        World world = suite.world();
+        Map<String, String> distractors = SyntheticSuite.distractors(world,
+                SyntheticSuite.rng(SETTINGS.seed(), "distractors"));
+        for (Example e : all()) {
+            if (!"no".equals(e.meta().get("label"))) {
+                continue;
+            }
+            String distractor = distractors.get(SyntheticSuite.factKey(e.meta().get("entity"),
+                    e.meta().get("attribute")));
+            assertTrue(words(e.prompt()).containsAll(words(distractor)), e + " does not name " + distractor);
+        }
+        int negated = 0;
+        for (Example c : suite.corpus()) {
+            if (c.text().contains(" not ")) {
+                negated++;
+            }
+        }
+        assertTrue(negated > SETTINGS.corpusSize() / 10, "too few negated corpus records: " + negated);
+        for (World.Fact f : world.facts()) {
+            String d = distractors.get(SyntheticSuite.factKey(f.entity().name(), f.attribute().key()));
+            assertNotEquals(f.value(), d, f.toString());
+            boolean stated = false;
+            for (Example c : suite.corpus()) {
+                List<String> w = words(c.text());
+                if (c.text().contains(" not ") && w.contains(f.entity().name()) && w.containsAll(words(d))) {
+                    stated = true;
+                    break;
+                }
+            }
+            assertTrue(stated, "distractor of " + f + " (" + d + ") never stated as false");
+        }
+    }
+
+    @Test
+    void everyHeldOutYesNoPairIsAskedInTrainInAnotherPhrasing() {
+        Set<String> trainPairs = new HashSet<>();
+        for (Example e : suite.train()) {
+            if ("yesno".equals(e.meta().get("task"))) {
+                trainPairs.add(e.meta().get("entity") + "|" + e.meta().get("attribute") + "|" + e.response());
+            }
+        }
+        for (String split : List.of(Suite.VALIDATION, Suite.TEST)) {
+            for (Example e : suite.split(split)) {
+                if ("yesno".equals(e.meta().get("task"))) {
+                    assertTrue(trainPairs.contains(e.meta().get("entity") + "|" + e.meta().get("attribute") + "|"
+                            + e.response()), split + " pair not asked in train: " + e);
+                }
+            }
+        }
+    }
+
+    @Test
     void factAnswersAreTrueAndStatedInTheCorpus() {
         World world = suite.world();
         for (Example e : all()) {

@@ -13,11 +13,14 @@ import java.util.concurrent.Callable;
 import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 
 import org.distillery.api.ContributionInfo;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.InvalidFileException;
+import org.distillery.eval.RunComparison;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.KernelOptions;
 import org.distillery.kernel.config.ExperimentException;
@@ -183,11 +186,55 @@ public final class Distill implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             Config c = load(experiment, sets);
+            List<Long> seeds = c.getLongList("experiment.seeds");
             try (Kernel kernel = boot(deviceOf(c), threadsOf(c))) {
                 RunManager runs = new RunManager(kernel);
-                return runToEnd(runs, runs.create(runs.validate(c)));
+                if (seeds.isEmpty()) {
+                    return runToEnd(runs, runs.create(runs.validate(c)));
+                }
+                List<RunManager.Plan> plans = new ArrayList<>();
+                for (long seed : seeds) {
+                    plans.add(runs.validate(c.withValue("experiment.seed", ConfigValueFactory.fromAnyRef(seed))));
+                }
+                List<Path> dirs = new ArrayList<>();
+                for (RunManager.Plan plan : plans) {
+                    Run run = runs.create(plan);
+                    dirs.add(run.runDir());
+                    System.out.println("seed " + plan.experiment().getLong("experiment.seed") + " of " + seeds);
+                    int code = runToEnd(runs, run);
+                    if (code != ExitCodes.OK) {
+                        return code;
+                    }
+                }
+                printSeedComparison(kernel, c, dirs);
+                return ExitCodes.OK;
             }
         }
+    }
+
+    /**
+     * {@code distill compare} over the runs of one experiment's seeds: mean ± sample standard
+     * deviation of the columns its evaluation names (all figures when it names none).
+     */
+    static void printSeedComparison(Kernel kernel, Config experiment, List<Path> dirs) throws Exception {
+        List<RunComparison.RunRecord> records = new ArrayList<>();
+        for (Path d : dirs) {
+            records.add(RunComparison.read(d));
+        }
+        List<String> columns = List.of();
+        String evalColumns = "params.evaluate.columns";
+        Config method = experiment.getConfig("method");
+        var found = kernel.registry().find(ContributionKind.METHOD, method.getString("key"), Object.class);
+        Config withDefaults = found.isPresent() ? method.withFallback(ConfigFactory.empty().withValue("params",
+                found.get().defaults().root())) : method;
+        if (withDefaults.hasPath(evalColumns)) {
+            columns = withDefaults.getStringList(evalColumns);
+        }
+        RunComparison.Table table = RunComparison.compare(records, columns);
+        System.out.println();
+        System.out.println("mean ± std over " + dirs.size() + " seeds (distill compare " + String.join(" ",
+                dirs.stream().map(Path::toString).toList()) + "):");
+        System.out.print(RunComparison.render(table));
     }
 
     /** The experiment's device spec, checked for form (exit 2 when malformed). */

@@ -26,6 +26,7 @@ import org.distillery.data.JsonlDataService;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.HfModelService;
 import org.distillery.tensor.DjlTensorService;
+import org.distillery.eval.Decoding;
 import org.distillery.eval.EvalModule;
 import org.distillery.eval.EvalResources;
 import org.distillery.eval.Evaluator;
@@ -42,7 +43,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a model folder on a JSONL dataset (ROUGE-L, exact match, Distinct-4, LM loss, ECE; "
-            + "ExAccErr and judge score with --teacher).")
+            + "ExAccErr and log-prob judge score with --teacher; the rubric judge with --metrics judge and an endpoint). "
+            + "Responses are sampled at temperature 1 over 5 generation seeds (MiniLLM's protocol) unless --decoding greedy.")
 final class EvalCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "<model-dir>", description = "Hugging Face model folder")
@@ -60,7 +62,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--metrics", split = ",", paramLabel = "<key>",
             description = "metric keys, e.g. rouge-l,eval.ece (default: rouge-l, exact-match, distinct-4, lm-loss, "
-                + "ece when the data has yes/no records, exaccerr and judge with --teacher)")
+                + "ece when the data has yes/no records, exaccerr and judge-logprob with --teacher)")
     List<String> metrics = new ArrayList<>();
 
     @Option(names = "--param", paramLabel = "<key>:<path>=<value>",
@@ -69,6 +71,22 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--max-new-tokens", description = "tokens generated per response at most (default 64)")
     int maxNewTokens = 64;
+
+    @Option(names = "--decoding", description = "sample (default; MiniLLM's protocol) or greedy")
+    String decodingMode = "sample";
+
+    @Option(names = "--temperature", description = "sampling temperature (default 1.0)")
+    double temperature = 1.0;
+
+    @Option(names = "--top-k", description = "sample from the k most likely tokens; 0 = off (default)")
+    int topK;
+
+    @Option(names = "--top-p", description = "nucleus mass when sampling; 1.0 = off (default)")
+    double topP = 1.0;
+
+    @Option(names = "--gen-seeds", split = ",", paramLabel = "<seed>",
+            description = "generation seeds; text figures are averaged over them (default 1,2,3,4,5)")
+    List<Long> genSeeds = new ArrayList<>(List.of(1L, 2L, 3L, 4L, 5L));
 
     @Option(names = "--batch-size", description = "prompts generated together (default 32)")
     int batchSize = 32;
@@ -100,22 +118,29 @@ final class EvalCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ExperimentException(List.of("--device: " + e.getMessage()));
         }
+        Decoding decoding;
+        try {
+            decoding = Decoding.of(ConfigFactory.parseMap(Map.of("mode", decodingMode, "temperature", temperature,
+                    "top-k", topK, "top-p", topP, "seeds", genSeeds)), "--decoding");
+        } catch (InvalidConfigException e) {
+            throw ExperimentException.of(e);
+        }
         List<Example> examples = readData();
         List<Evaluator.MetricSpec> specs = specs(examples);
         boolean builtIn = specs.stream().allMatch(s -> EvalModule.registry().find(ContributionKind.METRIC, s.key(),
                 Object.class).isPresent());
         if (builtIn) {
             try (DjlTensorService tensors = DjlTensorService.start(device)) {
-                return evaluate(examples, specs, tensors, new HfModelService(), EvalModule.registry());
+                return evaluate(examples, specs, decoding, tensors, new HfModelService(), EvalModule.registry());
             }
         }
         // a bundle's metric: boot the kernel for its registry
         try (org.distillery.kernel.Kernel kernel = Distill.boot(device)) {
-            return evaluate(examples, specs, kernel.tensors(), kernel.models(), kernel.registry());
+            return evaluate(examples, specs, decoding, kernel.tensors(), kernel.models(), kernel.registry());
         }
     }
 
-    private int evaluate(List<Example> examples, List<Evaluator.MetricSpec> specs,
+    private int evaluate(List<Example> examples, List<Evaluator.MetricSpec> specs, Decoding decoding,
                          org.distillery.api.tensor.TensorService tensors, org.distillery.api.model.ModelService models,
                          org.distillery.api.ContributionRegistry registry) throws Exception {
         for (Evaluator.MetricSpec s : specs) {
@@ -130,9 +155,11 @@ final class EvalCommand implements Callable<Integer> {
                 throw ExperimentException.of(e);
             }
             boolean ownJudge = s.params().hasPath("model-dir") && !s.params().getString("model-dir").isEmpty();
-            if (teacher == null && (s.key().equals("eval.exaccerr") || (s.key().equals("eval.judge") && !ownJudge))) {
+            boolean teacherJudge = s.key().equals("eval.judge-logprob") || (s.key().equals("eval.judge")
+                    && s.params().hasPath("backend") && s.params().getString("backend").equals("local"));
+            if (teacher == null && (s.key().startsWith("eval.exaccerr") || (teacherJudge && !ownJudge))) {
                 throw new ExperimentException(List.of("--metrics: " + s.key() + " needs --teacher <dir>"
-                        + (s.key().equals("eval.judge") ? " or --param judge:model-dir=<dir>" : "")));
+                        + (teacherJudge ? " or --param " + s.key().substring(5) + ":model-dir=<dir>" : "")));
             }
         }
         Path target = out != null ? out : defaultOut();
@@ -147,7 +174,7 @@ final class EvalCommand implements Callable<Integer> {
              LanguageModel t = teacher == null ? null : models.load(teacher, DataType.FLOAT32, m)) {
             System.out.printf(Locale.ROOT, "evaluating %s on %d records of %s (%s)%n", dir, examples.size(), data,
                     tensors.engineDescription());
-            result = new Evaluator(run, maxNewTokens, batchSize).evaluate(model, t, tok, examples, specs);
+            result = new Evaluator(run, maxNewTokens, batchSize, decoding).evaluate(model, t, tok, examples, specs);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         Map<String, Object> info = new LinkedHashMap<>();
@@ -160,6 +187,9 @@ final class EvalCommand implements Callable<Integer> {
         info.put("metric-keys", specs.stream().map(Evaluator.MetricSpec::key).toList());
         Evaluator.write(target, info, result, examples);
         System.out.print(table(result.figures()));
+        if (!result.samples().isEmpty()) {
+            System.out.println("responses: " + decoding.describe());
+        }
         System.out.printf(Locale.ROOT, "%d records in %.1f s; written to %s%n", examples.size(), seconds, target);
         return ExitCodes.OK;
     }
@@ -210,8 +240,11 @@ final class EvalCommand implements Callable<Integer> {
             }
             if (teacher != null) {
                 keys.add("eval.exaccerr");
-                keys.add("eval.judge");
-            } else if (p.containsKey("eval.judge")) {
+                keys.add("eval.judge-logprob");
+            } else if (p.containsKey("eval.judge-logprob")) {
+                keys.add("eval.judge-logprob");
+            }
+            if (p.containsKey("eval.judge")) {
                 keys.add("eval.judge");
             }
         } else {

@@ -2,6 +2,8 @@ package org.distillery.kit.teacher;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.OptionalInt;
 
 import com.typesafe.config.Config;
 
@@ -50,7 +52,11 @@ public final class ExperimentTeacher {
         return null;
     }
 
-    /** The run's tokenizer; fails naming {@code tokenizer.dir} when there is none or it cannot be read. */
+    /**
+     * The run's tokenizer, without its bos when {@code tokenizer.add-bos = false} (LMOps encodes GPT-2
+     * prompts without special tokens); fails naming {@code tokenizer.dir} when there is none or it
+     * cannot be read.
+     */
     public static Tokenizer tokenizer(ModelService models, Config experiment) {
         Path dir = tokenizerDir(experiment);
         if (dir == null) {
@@ -58,7 +64,9 @@ public final class ExperimentTeacher {
                     + "or student.model-dir", "\"\"", "a folder with tokenizer.json or tokenizer_config.json");
         }
         try {
-            return models.tokenizer(dir);
+            Tokenizer tok = models.tokenizer(dir);
+            boolean addBos = !experiment.hasPath("tokenizer.add-bos") || experiment.getBoolean("tokenizer.add-bos");
+            return addBos || tok.bosId().isEmpty() ? tok : new WithoutBos(tok);
         } catch (IOException | RuntimeException e) {
             throw new InvalidConfigException("tokenizer.dir", "cannot load the tokenizer: " + e.getMessage(),
                     dir.toString(), "a folder with tokenizer.json or tokenizer_config.json");
@@ -88,5 +96,48 @@ public final class ExperimentTeacher {
         TeacherContext context = new TeacherContext(resources, tokenizer, tokenizerDir(experiment), maxLength, sharedDir,
                 "teacher.params");
         return c.factory().open(context, t.getConfig("params").withFallback(c.defaults()));
+    }
+
+    /** A tokenizer that declares no beginning-of-sequence id, so records are encoded without one. */
+    private record WithoutBos(Tokenizer tokenizer) implements Tokenizer {
+        @Override
+        public int[] encode(String text) {
+            return tokenizer.encode(text);
+        }
+
+        @Override
+        public String decode(int[] ids) {
+            return tokenizer.decode(ids);
+        }
+
+        @Override
+        public int vocabSize() {
+            return tokenizer.vocabSize();
+        }
+
+        @Override
+        public int eosId() {
+            return tokenizer.eosId();
+        }
+
+        @Override
+        public int padId() {
+            return tokenizer.padId();
+        }
+
+        @Override
+        public OptionalInt bosId() {
+            return OptionalInt.empty();
+        }
+
+        @Override
+        public String fingerprint() {
+            return tokenizer.fingerprint();
+        }
+
+        @Override
+        public String applyChatTemplate(List<ChatTurn> turns, boolean addGenerationPrompt) {
+            return tokenizer.applyChatTemplate(turns, addGenerationPrompt);
+        }
     }
 }

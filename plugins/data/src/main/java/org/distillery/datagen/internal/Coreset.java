@@ -9,11 +9,15 @@ import java.util.List;
  * choosing it, as CRAIG and GradMatch do): the selection math, on plain arrays.
  *
  * <ul>
- *   <li>{@link #gradientMatching}: orthogonal matching pursuit (GradMatch, Killamsetty et al.
- *       2021) on per-example gradients g_i: greedily add the example most correlated with the
- *       residual {@code sum_all g - sum_S w_j g_j}, refit the weights w by least squares, repeat.
- *       Only the Gram matrix K_ij = &lt;g_i, g_j&gt; is needed. An exact duplicate of a chosen example
- *       is taken only when nothing else is left, so duplicated data yields distinct picks.</li>
+ *   <li>{@link #gradientMatching}: orthogonal matching pursuit with non-negative weights, as
+ *       GradMatch runs it (Killamsetty et al. 2021, {@code OrthogonalMP_REG(positive=True)}) on
+ *       per-example gradients g_i: greedily add the example most correlated with the residual
+ *       {@code sum_all g - sum_S w_j g_j}, refit the weights by non-negative least squares
+ *       ({@link #nnls}), drop every chosen example whose weight the fit sets to 0 (it is not
+ *       chosen again), repeat until the budget is filled or no example is left. Weights are
+ *       therefore never negative, so they can weight a training loss. Only the Gram matrix
+ *       K_ij = &lt;g_i, g_j&gt; is needed. An exact duplicate of a chosen example is taken only
+ *       when nothing else is left, so duplicated data yields distinct picks.</li>
  *   <li>{@link #mmdGreedy}: distribution matching (Zhao and Bilen's DM objective, MMD with a linear
  *       kernel): greedily add the example that brings the subset's mean embedding closest to the
  *       full set's, i.e. minimises {@code ||mean_S phi - mean_all phi||^2} (kernel herding).</li>
@@ -29,11 +33,13 @@ final class Coreset {
     }
 
     /**
-     * Greedy gradient matching of {@code budget} examples (all of them when the budget covers the set).
+     * Greedy gradient matching of {@code budget} examples with non-negative weights (all of them,
+     * with weight 1, when the budget covers the set).
      *
      * @param gram K_ij = &lt;g_i, g_j&gt;, symmetric N x N
-     * @return the chosen indices, their least-squares weights (summing to about N) and the relative
-     *     error {@code ||sum_S w g - sum_all g|| / ||sum_all g||}
+     * @return the chosen indices (fewer than the budget only when every other example would get weight
+     *     0), their non-negative weights (summing to about N) and the relative error
+     *     {@code ||sum_S w g - sum_all g|| / ||sum_all g||}
      */
     static Selection gradientMatching(double[][] gram, int budget) {
         int n = gram.length;
@@ -47,12 +53,17 @@ final class Coreset {
             total += b[i];
             meanDiag += gram[i][i] / n;
         }
+        if (budget >= n) {
+            double[] ones = new double[n];
+            Arrays.fill(ones, 1.0);
+            return new Selection(java.util.stream.IntStream.range(0, n).toArray(), ones, 0.0);
+        }
         double ridge = 1e-9 * Math.max(meanDiag, 1e-30);
-        int k = Math.min(budget, n);
+        int k = budget;
         List<Integer> chosen = new ArrayList<>();
-        boolean[] taken = new boolean[n];
+        boolean[] excluded = new boolean[n];
         double[] w = new double[0];
-        for (int step = 0; step < k; step++) {
+        while (chosen.size() < k) {
             double[] residual = b.clone();
             for (int s = 0; s < chosen.size(); s++) {
                 int j = chosen.get(s);
@@ -63,7 +74,7 @@ final class Coreset {
             int best = -1;
             boolean bestDuplicate = true;
             for (int i = 0; i < n; i++) {
-                if (taken[i]) {
+                if (excluded[i]) {
                     continue;
                 }
                 boolean dup = duplicateOfChosen(gram, i, chosen);
@@ -73,9 +84,22 @@ final class Coreset {
                     bestDuplicate = dup;
                 }
             }
+            if (best < 0) {
+                break;
+            }
             chosen.add(best);
-            taken[best] = true;
-            w = leastSquares(gram, b, chosen, ridge);
+            excluded[best] = true;
+            double[] fit = nnls(gram, b, chosen, ridge);
+            List<Integer> kept = new ArrayList<>();
+            List<Double> keptWeights = new ArrayList<>();
+            for (int s = 0; s < chosen.size(); s++) {
+                if (fit[s] > 0) {
+                    kept.add(chosen.get(s));
+                    keptWeights.add(fit[s]);
+                }
+            }
+            chosen = kept;
+            w = keptWeights.stream().mapToDouble(Double::doubleValue).toArray();
         }
         double fit = 0;
         double cross = 0;
@@ -100,18 +124,94 @@ final class Coreset {
         return false;
     }
 
-    /** Solves (K_SS + ridge I) w = b_S by Cholesky. */
-    private static double[] leastSquares(double[][] gram, double[] b, List<Integer> s, double ridge) {
+    /**
+     * Non-negative least squares in Gram form (Lawson and Hanson's active-set method): the
+     * {@code w >= 0} minimising {@code ||sum_s w_s g_s - sum_all g||^2}, i.e.
+     * {@code w^T (K_SS + ridge I) w - 2 w^T b_S}, over the examples {@code s}.
+     */
+    static double[] nnls(double[][] gram, double[] b, List<Integer> s, double ridge) {
         int m = s.size();
+        double[][] a = new double[m][m];
+        double[] c = new double[m];
+        double scale = 0;
+        for (int i = 0; i < m; i++) {
+            c[i] = b[s.get(i)];
+            for (int j = 0; j < m; j++) {
+                a[i][j] = gram[s.get(i)][s.get(j)] + (i == j ? ridge : 0);
+            }
+            scale = Math.max(scale, Math.abs(a[i][i]));
+        }
+        double tol = 1e-12 * Math.max(scale, 1e-30) * Math.max(1, m);
+        double[] w = new double[m];
+        boolean[] passive = new boolean[m];
+        for (int iteration = 0; iteration < 3 * m + 10; iteration++) {
+            double[] gradient = negativeGradient(a, c, w);
+            int enter = -1;
+            for (int i = 0; i < m; i++) {
+                if (!passive[i] && gradient[i] > tol && (enter < 0 || gradient[i] > gradient[enter])) {
+                    enter = i;
+                }
+            }
+            if (enter < 0) {
+                break;
+            }
+            passive[enter] = true;
+            while (true) {
+                double[] z = solvePassive(a, c, passive);
+                boolean feasible = true;
+                for (int i = 0; i < m; i++) {
+                    feasible &= !passive[i] || z[i] > 0;
+                }
+                if (feasible) {
+                    w = z;
+                    break;
+                }
+                double alpha = Double.POSITIVE_INFINITY;
+                for (int i = 0; i < m; i++) {
+                    if (passive[i] && z[i] <= 0) {
+                        alpha = Math.min(alpha, w[i] / (w[i] - z[i]));
+                    }
+                }
+                for (int i = 0; i < m; i++) {
+                    w[i] += alpha * (z[i] - w[i]);
+                    if (passive[i] && w[i] <= tol) {
+                        passive[i] = false;
+                        w[i] = 0;
+                    }
+                }
+            }
+        }
+        return w;
+    }
+
+    private static double[] negativeGradient(double[][] a, double[] c, double[] w) {
+        double[] g = c.clone();
+        for (int i = 0; i < c.length; i++) {
+            for (int j = 0; j < c.length; j++) {
+                g[i] -= a[i][j] * w[j];
+            }
+        }
+        return g;
+    }
+
+    /** Solves A_PP z_P = c_P by Cholesky (A is symmetric positive definite); z is 0 outside P. */
+    private static double[] solvePassive(double[][] a, double[] c, boolean[] passive) {
+        List<Integer> p = new ArrayList<>();
+        for (int i = 0; i < passive.length; i++) {
+            if (passive[i]) {
+                p.add(i);
+            }
+        }
+        int m = p.size();
         double[][] l = new double[m][m];
         for (int i = 0; i < m; i++) {
             for (int j = 0; j <= i; j++) {
-                double sum = gram[s.get(i)][s.get(j)] + (i == j ? ridge : 0);
-                for (int p = 0; p < j; p++) {
-                    sum -= l[i][p] * l[j][p];
+                double sum = a[p.get(i)][p.get(j)];
+                for (int q = 0; q < j; q++) {
+                    sum -= l[i][q] * l[j][q];
                 }
                 if (i == j) {
-                    l[i][i] = Math.sqrt(Math.max(sum, ridge));
+                    l[i][i] = Math.sqrt(Math.max(sum, 1e-300));
                 } else {
                     l[i][j] = sum / l[j][j];
                 }
@@ -119,21 +219,25 @@ final class Coreset {
         }
         double[] y = new double[m];
         for (int i = 0; i < m; i++) {
-            double sum = b[s.get(i)];
-            for (int p = 0; p < i; p++) {
-                sum -= l[i][p] * y[p];
+            double sum = c[p.get(i)];
+            for (int q = 0; q < i; q++) {
+                sum -= l[i][q] * y[q];
             }
             y[i] = sum / l[i][i];
         }
         double[] x = new double[m];
         for (int i = m - 1; i >= 0; i--) {
             double sum = y[i];
-            for (int p = i + 1; p < m; p++) {
-                sum -= l[p][i] * x[p];
+            for (int q = i + 1; q < m; q++) {
+                sum -= l[q][i] * x[q];
             }
             x[i] = sum / l[i][i];
         }
-        return x;
+        double[] z = new double[passive.length];
+        for (int i = 0; i < m; i++) {
+            z[p.get(i)] = x[i];
+        }
+        return z;
     }
 
     /**

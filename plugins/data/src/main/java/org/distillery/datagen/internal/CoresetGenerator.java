@@ -40,7 +40,9 @@ import org.distillery.kit.data.Records;
  *       is the lm-head weight gradient mean_t E_t h_t^T (V x d values per example; the Gram matrix
  *       of N examples is computed on the tensor engine), {@code gradient = logits} its bias part
  *       mean_t E_t (V values). Then greedy gradient matching (OMP) against the full set's gradient
- *       sum ({@link Coreset#gradientMatching}); weights go to {@code meta.coreset-weight}.</li>
+ *       sum with non-negative weights ({@link Coreset#gradientMatching}, GradMatch's OMP with a
+ *       non-negative refit); weights go to {@code meta.coreset-weight}, which {@code data.dataset}
+ *       turns into a weighted loss with {@code record-weight = coreset-weight}.</li>
  *   <li>{@code method = mmd}: mean final hidden state of each example (the model's embedding),
  *       then greedy selection minimising the linear-kernel MMD to the full set
  *       ({@link Coreset#mmdGreedy}).</li>
@@ -143,6 +145,7 @@ final class CoresetGenerator extends Generated {
             }
         }
         prov.put("selection-seconds", (System.nanoTime() - t0) / 1e9);
+        prov.put("selected", sel.indices().length);
         prov.put(method.equals("mmd") ? "mmd" : "gradient-error", Double.isNaN(sel.error()) ? null : sel.error());
         Map<Integer, Double> weight = new LinkedHashMap<>();
         for (int i = 0; i < sel.indices().length; i++) {

@@ -58,15 +58,47 @@ class CoresetTest {
         double[][] k = gram(f);
         double e1 = Coreset.gradientMatching(k, 1).error();
         double e3 = Coreset.gradientMatching(k, 3).error();
-        double e5 = Coreset.gradientMatching(k, 5).error();
-        assertTrue(e1 > e3 && e3 > e5, e1 + " " + e3 + " " + e5);
-        assertEquals(0.0, e5, 1e-6, "5 independent gradients span R^5: exact");
+        double e8 = Coreset.gradientMatching(k, 8).error();
+        assertTrue(e1 > e3 && e3 > e8, e1 + " " + e3 + " " + e8);
         Coreset.Selection all = Coreset.gradientMatching(k, 100);
         int[] idx = all.indices().clone();
         Arrays.sort(idx);
         assertEquals(30, idx.length);
         for (int i = 0; i < 30; i++) {
             assertEquals(i, idx[i]);
+            assertEquals(1.0, all.weights()[i]);
+        }
+        assertEquals(0.0, all.error());
+    }
+
+    @Test
+    void nnlsClampsWhatLeastSquaresWouldMakeNegative() {
+        // x1 = (1, 0), x2 = (1, 1), target t = (2, -1): least squares gives t = 3 x1 - 1 x2; the
+        // non-negative fit is 2 x1 (the projection of t on x1), and x2 correlates negatively with the rest
+        double[][] k = {{1, 1}, {1, 2}};
+        double[] b = {2, 1};
+        assertArrayEquals(new double[] {2, 0}, Coreset.nnls(k, b, java.util.List.of(0, 1), 0), 1e-12);
+        // with a target inside the cone both weights are positive and exact
+        assertArrayEquals(new double[] {1, 2}, Coreset.nnls(k, new double[] {3, 5}, java.util.List.of(0, 1), 0), 1e-12);
+    }
+
+    @Test
+    void coresetWeightsAreNeverNegative() {
+        // zero-mean gradients: an unconstrained least-squares refit would weight some picks negatively
+        Random r = new Random(3);
+        double[][] f = new double[40][6];
+        for (double[] row : f) {
+            for (int c = 0; c < row.length; c++) {
+                row[c] = r.nextGaussian();
+            }
+        }
+        for (int budget : new int[] {1, 5, 10, 20}) {
+            Coreset.Selection s = Coreset.gradientMatching(gram(f), budget);
+            assertTrue(s.indices().length >= 1 && s.indices().length <= budget);
+            for (double w : s.weights()) {
+                assertTrue(w > 0, "budget " + budget + ": weight " + w);
+            }
+            assertTrue(s.error() < 1, "budget " + budget + ": error " + s.error());
         }
     }
 

@@ -13,8 +13,12 @@ import java.util.List;
  *       Σ_{t'>t} γ^{t'−t−1} r_{t'} = R_{t+1} (paper);</li>
  *   <li>length normalisation divides each return by the number of rewards it sums (the tokens
  *       remaining including t in the code's form, T−t−1 in the paper's, where an empty sum is 0);</li>
- *   <li>whitening subtracts the mean and divides by the standard deviation over every token
- *       of the buffer: (A − mean)·(var + 1e-8)^(−1/2), var with Bessel's correction (trlx's whiten);</li>
+ *   <li>whitening subtracts the mean and divides by the standard deviation:
+ *       (A − mean)·(var + 1e-8)^(−1/2), var with Bessel's correction ({@code torch.var_mean}, as
+ *       LMOps' {@code whiten}). LMOps whitens each PPO minibatch's advantages inside its loss, over
+ *       the padded [rows, response length] block without a mask, so padding positions enter the
+ *       statistics as zeros ({@link #whitenPadded}); {@link #whiten} uses every real token of a
+ *       set of responses (the whole buffer, Distillery's earlier choice);</li>
  *   <li>teacher-mixed probability p̃ = α·p + (1−α)·q_old and importance weight w_t = q_old(y_t)/p̃(y_t).</li>
  * </ul>
  */
@@ -86,6 +90,46 @@ final class RolloutMath {
                 v[i] = (float) ((v[i] - mean) * scale);
             }
         }
+    }
+
+    /**
+     * Whitened copies of {@code values} with the statistics of the block they form when padded
+     * with zeros to the longest: mean and unbiased variance over rows × longest length entries
+     * (LMOps' per-minibatch whitening of the padded advantage tensor).
+     */
+    static List<float[]> whitenPadded(List<float[]> values) {
+        int longest = 0;
+        double sum = 0;
+        for (float[] v : values) {
+            longest = Math.max(longest, v.length);
+            for (float x : v) {
+                sum += x;
+            }
+        }
+        long n = (long) longest * values.size();
+        List<float[]> out = new java.util.ArrayList<>(values.size());
+        if (n == 0) {
+            values.forEach(v -> out.add(v.clone()));
+            return out;
+        }
+        double mean = sum / n;
+        double sq = 0;
+        for (float[] v : values) {
+            for (float x : v) {
+                sq += (x - mean) * (x - mean);
+            }
+            sq += (longest - v.length) * mean * mean;
+        }
+        double var = n > 1 ? sq / (n - 1) : 0;
+        double scale = 1 / Math.sqrt(var + WHITEN_EPS);
+        for (float[] v : values) {
+            float[] w = new float[v.length];
+            for (int i = 0; i < v.length; i++) {
+                w[i] = (float) ((v[i] - mean) * scale);
+            }
+            out.add(w);
+        }
+        return out;
     }
 
     /** log p̃ = log(α·p + (1−α)·q) of each token, computed stably. */

@@ -18,6 +18,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.model.ForwardOptions;
@@ -35,7 +36,6 @@ import org.distillery.kit.data.Records;
 import org.distillery.kit.rollout.Rollout;
 import org.distillery.kit.rollout.RolloutBuffer;
 import org.distillery.kit.rollout.SeededOrder;
-import org.distillery.api.data.Datasets;
 
 /**
  * {@code minillm.rollout}: MiniLLM's rollout buffer inside {@code train.kd} (Gu et al.,
@@ -45,10 +45,13 @@ import org.distillery.api.data.Datasets;
  * stream, like {@code data.dataset}), samples one response per prompt from the teacher-mixed
  * distribution p̃ = α·p + (1−α)·q_θ with pure sampling at temperature 1, then scores the
  * sequences with the student (now q_old) and the teacher, without gradients, and stores per
- * response token log q_old, log p, the importance weight, the reward and the whitened advantage
- * (see {@link RolloutMath}). It serves the buffer as micro-batches of {@code train.batch-size}
+ * response token log q_old, log p, the importance weight, the reward and the length-normalised
+ * return (see {@link RolloutMath}). It serves the buffer as micro-batches of {@code train.batch-size}
  * rollouts for {@code ppo-epochs} passes, each in its own seeded order, then samples the next
- * round with the current student. Every micro-batch also carries {@code pt-batch-size} rows of
+ * round with the current student. The advantages are the returns whitened per micro-batch, over
+ * the rows' responses padded with zeros to the longest (LMOps whitens inside each PPO minibatch's
+ * loss; {@code whiten-advantages = minibatch}), or once over the whole buffer ({@code buffer},
+ * Distillery's earlier choice), or not at all ({@code none}). Every micro-batch also carries {@code pt-batch-size} rows of
  * the pre-training corpus {@code pt-file} ({@code {text}} records) for {@code minillm.pt}, in
  * the same forward pass.
  *
@@ -100,13 +103,13 @@ final class RolloutSampler implements Sampler {
      * @param gamma discount of the long-term return
      * @param includeCurrentReward whether the return at t includes r_t
      * @param lengthNorm divide returns by the number of rewards they sum
-     * @param whiten whiten advantages over the buffer
+     * @param whiten where advantages are whitened: minibatch, buffer or none
      * @param rewardScaling rewards are divided by it
      * @param rewardClip rewards are clipped to ± it
      * @param ptBatchSize corpus rows per micro-batch
      */
     record Settings(int rolloutSize, int generationBatchSize, int maxPromptLength, int maxNewTokens, double alpha,
-                    int ppoEpochs, double gamma, boolean includeCurrentReward, boolean lengthNorm, boolean whiten,
+                    int ppoEpochs, double gamma, boolean includeCurrentReward, boolean lengthNorm, String whiten,
                     double rewardScaling, double rewardClip, int ptBatchSize) {
 
         static Settings of(Config params, SamplerContext ctx) {
@@ -129,7 +132,8 @@ final class RolloutSampler implements Sampler {
             return new Settings(p.integer("rollout-size", 1), gen == 0 ? ctx.batchSize() : gen, maxPrompt,
                     p.integer("max-new-tokens", 0), p.probability("alpha"), p.integer("ppo-epochs", 1),
                     p.probability("gamma"), p.bool("include-current-reward"), p.bool("length-norm"),
-                    p.bool("whiten-advantages"), p.positive("reward-scaling"), p.positive("reward-clip"), pt);
+                    p.choice("whiten-advantages", "minibatch", "buffer", "none"), p.positive("reward-scaling"),
+                    p.positive("reward-clip"), pt);
         }
     }
 
@@ -157,6 +161,12 @@ final class RolloutSampler implements Sampler {
         int end = Math.min(all.size(), index + ctx.batchSize());
         for (int i = index; i < end; i++) {
             rows.add(all.get(order.get(i)));
+        }
+        if (s.whiten().equals("minibatch")) {
+            List<float[]> whitened = RolloutMath.whitenPadded(rows.stream().map(r -> r.value(Extras.ADVANTAGES)).toList());
+            for (int i = 0; i < rows.size(); i++) {
+                rows.set(i, rows.get(i).with(Extras.ADVANTAGES, whitened.get(i)));
+            }
         }
         index = end;
         if (index >= all.size()) {
@@ -255,7 +265,7 @@ final class RolloutSampler implements Sampler {
         }
         List<float[]> advantages = new ArrayList<>(scored.size());
         scored.forEach(x -> advantages.add(x.value(Extras.ADVANTAGES)));
-        if (s.whiten()) {
+        if (s.whiten().equals("buffer")) {
             RolloutMath.whiten(advantages);
         }
         Map<String, Object> fig = new LinkedHashMap<>();

@@ -69,6 +69,20 @@ class RolloutMathTest {
     }
 
     @Test
+    void minibatchWhiteningCountsThePaddingAsZerosAsLmopsDoes() {
+        float[] a = {1, 2};
+        float[] b = {3, 4, 5};
+        List<float[]> w = RolloutMath.whitenPadded(List.of(a, b));
+        // LMOps: torch.var_mean over the padded [2, 3] block [[1, 2, 0], [3, 4, 5]]: mean 15/6 = 2.5,
+        // unbiased variance (2.25 + 0.25 + 6.25 + 0.25 + 2.25 + 6.25) / 5 = 3.5
+        double s = Math.sqrt(3.5 + RolloutMath.WHITEN_EPS);
+        assertArrayEquals(new float[] {(float) (-1.5 / s), (float) (-0.5 / s)}, w.get(0), EPS);
+        assertArrayEquals(new float[] {(float) (0.5 / s), (float) (1.5 / s), (float) (2.5 / s)}, w.get(1), EPS);
+        // the inputs are left as they are (the buffer keeps the raw returns)
+        assertArrayEquals(new float[] {1, 2}, a, 0f);
+    }
+
+    @Test
     void importanceWeightIsStudentOverMixture() {
         double p = 0.6;
         double q = 0.1;

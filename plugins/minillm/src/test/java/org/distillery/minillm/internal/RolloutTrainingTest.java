@@ -1,10 +1,13 @@
 package org.distillery.minillm.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -116,6 +119,7 @@ class RolloutTrainingTest {
                 float[] mask = b.lossMask().toFloatArray();
                 float[] pt = b.extra(Extras.PT_MASK).toFloatArray();
                 long[] targets = b.targets().toLongArray();
+                long[] inputs = b.inputIds().toLongArray();
                 int len = (int) b.targets().getShape().get(1);
                 NDArray sq = student.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask()))
                         .logits();
@@ -142,16 +146,36 @@ class RolloutTrainingTest {
                     assertTrue(pt[i] == 0 || i >= 2 * len, "pt-mask only on corpus rows");
                 }
                 assertTrue(ptTokens > 0);
-                // the whitened advantages of the whole buffer have mean 0
-                double sum = 0;
-                int n = 0;
-                for (Rollout r : buffer.rollouts()) {
-                    for (float a : r.value(Extras.ADVANTAGES)) {
-                        sum += a;
-                        n++;
+                // the buffer keeps the raw returns; the batch carries its two rows' returns whitened
+                // together (whiten-advantages = minibatch, LMOps)
+                List<float[]> rowReturns = new ArrayList<>();
+                for (int row = 0; row < 2; row++) {
+                    Rollout match = null;
+                    for (Rollout r : buffer.rollouts()) {
+                        assertArrayEquals(RolloutMath.returns(r.value(Extras.REWARDS), 0.95, true, true),
+                                r.value(Extras.ADVANTAGES), 1e-6f);
+                        boolean same = true;
+                        for (int t = 0; t < r.ids().length - 1; t++) {
+                            same &= inputs[row * len + t] == r.ids()[t];
+                        }
+                        if (same && (match == null || r.ids().length > match.ids().length)) {
+                            match = r;
+                        }
                     }
+                    assertNotNull(match, "row " + row + " is a buffer rollout");
+                    rowReturns.add(match.value(Extras.ADVANTAGES));
                 }
-                assertEquals(0.0, sum / n, 1e-5);
+                List<float[]> whitened = RolloutMath.whitenPadded(rowReturns);
+                float[] adv = b.extra(Extras.ADVANTAGES).toFloatArray();
+                for (int row = 0; row < 2; row++) {
+                    int k = 0;
+                    for (int t = 0; t < len; t++) {
+                        if (mask[row * len + t] > 0) {
+                            assertEquals(whitened.get(row)[k++], adv[row * len + t], 1e-6f, "row " + row + " at " + t);
+                        }
+                    }
+                    assertEquals(whitened.get(row).length, k);
+                }
                 // a new round only after ppo-epochs passes: 4 rollouts / 2 per batch x 2 epochs = 4 batches
                 for (int i = 0; i < 3; i++) {
                     sampler.next(m);

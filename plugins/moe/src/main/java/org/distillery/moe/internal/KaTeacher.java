@@ -27,10 +27,12 @@ import org.distillery.kit.teacher.ModelTeacher;
  * {@code moe.ka} loss, which averages a divergence over the samples.
  *
  * <p>Defaults: {@code samples} M = 4, {@code experts-per-token} k' = 0 (the teacher's own k),
- * {@code sampling-prob} s = 1 (every token sampled; the reference's "no hybrid"). With M = 1 and
- * s = 0 the teacher is the plain local teacher and KA is plain KD.
+ * {@code deterministic-experts-per-token} k_d = 0 (= k'), {@code sampling-prob} s = 1 (every token
+ * sampled; the reference's "no hybrid"). The reference's hybrid runs (e.g.
+ * {@code kd_3_5B-2_8_to_1_3B_gkd_nr4_ns7_sp05}) use M = 4, k' = k_d = 7 of 8 and s = 0.05. With
+ * M = 1, s = 0 and k_d = the teacher's k the teacher is the plain local teacher and KA is plain KD.
  * <pre>
- * teacher { key = moe.ka, params { model-dir = ..., samples = 4, sampling-prob = 1.0 } }
+ * teacher { key = moe.ka, params { model-dir = ..., samples = 4, experts-per-token = 7, sampling-prob = 0.05 } }
  * train.loss = [ { key = moe.ka, params { divergence = kd.reverse-kl } } ]
  * </pre>
  */
@@ -42,11 +44,12 @@ final class KaTeacher extends ModelTeacher {
     private final int samples;
     private final SampledRouting routing;
 
-    KaTeacher(LanguageModel model, int samples, int sampledK, double samplingProb, String identity) {
+    KaTeacher(LanguageModel model, int samples, int sampledK, int deterministicK, double samplingProb,
+              String identity) {
         super(model, identity);
         MoeLayout layout = MoeLayout.of(model);
         this.samples = samples;
-        this.routing = new SampledRouting(sampledK, samplingProb, layout.normTopK());
+        this.routing = new SampledRouting(sampledK, deterministicK, samplingProb, layout.normTopK());
     }
 
     @Override
@@ -63,7 +66,10 @@ final class KaTeacher extends ModelTeacher {
         return new TeacherOutput(logits.get(0), null, null, null, hidden, logits);
     }
 
-    /** Opens {@link KaTeacher} from {@code model-dir}, {@code samples}, {@code experts-per-token}, {@code sampling-prob}. */
+    /**
+     * Opens {@link KaTeacher} from {@code model-dir}, {@code samples}, {@code experts-per-token},
+     * {@code deterministic-experts-per-token}, {@code sampling-prob}.
+     */
     static final class Factory implements TeacherFactory {
         @Override
         public String description() {
@@ -75,6 +81,7 @@ final class KaTeacher extends ModelTeacher {
             Params p = Params.of(params, context.paramsPath());
             int samples = p.integer("samples", 1);
             int sampledK = p.integer("experts-per-token", 0);
+            int deterministicK = p.integer("deterministic-experts-per-token", 0);
             double s = p.probability("sampling-prob");
             String dir = p.string("model-dir");
             LanguageModel model = MoeTeachers.load(context, dir);
@@ -84,9 +91,15 @@ final class KaTeacher extends ModelTeacher {
                 throw new InvalidConfigException(p.at("experts-per-token"), "exceeds the teacher's "
                         + layout.numExperts() + " experts", String.valueOf(sampledK), "0.." + layout.numExperts());
             }
-            String id = KEY + ":" + Path.of(dir).toAbsolutePath().normalize() + "?samples=" + samples + "&k="
-                    + (sampledK == 0 ? layout.topK() : sampledK) + "&s=" + s;
-            return new KaTeacher(model, samples, sampledK, s, id);
+            if (deterministicK > layout.numExperts()) {
+                model.close();
+                throw new InvalidConfigException(p.at("deterministic-experts-per-token"), "exceeds the teacher's "
+                        + layout.numExperts() + " experts", String.valueOf(deterministicK), "0.." + layout.numExperts());
+            }
+            int kPrime = sampledK == 0 ? layout.topK() : sampledK;
+            String id = KEY + ":" + Path.of(dir).toAbsolutePath().normalize() + "?samples=" + samples + "&k=" + kPrime
+                    + "&kd=" + (deterministicK == 0 ? kPrime : deterministicK) + "&s=" + s;
+            return new KaTeacher(model, samples, sampledK, deterministicK, s, id);
         }
     }
 }

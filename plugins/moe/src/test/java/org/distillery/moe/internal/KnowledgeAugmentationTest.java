@@ -50,7 +50,7 @@ class KnowledgeAugmentationTest {
                 System.arraycopy(row, 0, logits, i * 4, 4);
             }
             NDArray h = m.create(logits, new Shape(n, 4));
-            RoutingOverride.Routing r = new SampledRouting(3, 1.0, true).route(0, h, 2);
+            RoutingOverride.Routing r = new SampledRouting(3, 0, 1.0, true).route(0, h, 2);
             long[] experts = r.experts().toType(DataType.INT64, false).toLongArray();
             float[] weights = r.weights().toFloatArray();
             double[] p = softmax(row);
@@ -70,7 +70,7 @@ class KnowledgeAugmentationTest {
                 assertEquals(p[(int) experts[t * 3]] / mass, weights[t * 3], 1e-5);
             }
             // k' = 1 draws an expert with the router's probabilities
-            long[] one = new SampledRouting(1, 1.0, true).route(0, h, 2).experts().toType(DataType.INT64, false)
+            long[] one = new SampledRouting(1, 0, 1.0, true).route(0, h, 2).experts().toType(DataType.INT64, false)
                     .toLongArray();
             double[] freq = new double[4];
             for (long e : one) {
@@ -79,12 +79,16 @@ class KnowledgeAugmentationTest {
             for (int e = 0; e < 4; e++) {
                 assertEquals(p[e], freq[e], 0.03, "expert " + e);
             }
-            // s = 0: the model's own top-k, exactly
-            RoutingOverride.Routing fixed = new SampledRouting(3, 0.0, true).route(0, h, 2);
+            // s = 0: the deterministic top-k' (the raised number, as the reference), or the model's own
+            // top-k when the deterministic width is set to it
+            RoutingOverride.Routing raised = new SampledRouting(3, 0, 0.0, true).route(0, h, 2);
+            assertEquals(new Shape(n, 3), raised.experts().getShape());
+            assertArrayEquals(new long[] {0, 1, 2}, raised.experts().get("0").toType(DataType.INT64, false).toLongArray());
+            RoutingOverride.Routing fixed = new SampledRouting(3, 2, 0.0, true).route(0, h, 2);
             assertEquals(new Shape(n, 2), fixed.experts().getShape());
             assertArrayEquals(new long[] {0, 1}, fixed.experts().get("0").toType(DataType.INT64, false).toLongArray());
-            // hybrid: about half the tokens sampled (k' = 1 padded to 2 slots), the rest top-2
-            RoutingOverride.Routing hybrid = new SampledRouting(1, 0.5, true).route(0, h, 2);
+            // hybrid: about half the tokens sampled (k' = 1 padded to 2 slots), the rest the native top-2
+            RoutingOverride.Routing hybrid = new SampledRouting(1, 2, 0.5, true).route(0, h, 2);
             float[] hw = hybrid.weights().toFloatArray();
             int sampled = 0;
             for (int t = 0; t < n; t++) {
@@ -93,6 +97,54 @@ class KnowledgeAugmentationTest {
                 }
             }
             assertEquals(0.5, sampled / (double) n, 0.05);
+        }
+    }
+
+    @Test
+    void hybridRoutingGoesThroughTheTopKPrimeExpertsWhereTheCoinSaysDeterministic() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Engine.getInstance().setRandomSeed(11);
+            // 8 experts, k' = 7 (the reference's 3.5B-2_8 runs), four tokens with different routers
+            float[][] rows = {
+                {3f, 2f, 1f, 0f, -1f, -2f, -3f, -4f},
+                {-4f, -3f, -2f, -1f, 0f, 1f, 2f, 3f},
+                {0f, 5f, 0.5f, 4f, 1f, 3f, 1.5f, 2f},
+                {1f, 1.1f, 1.2f, 1.3f, 1.4f, 1.5f, 1.6f, -9f}};
+            float[] flat = new float[rows.length * 8];
+            for (int t = 0; t < rows.length; t++) {
+                System.arraycopy(rows[t], 0, flat, t * 8, 8);
+            }
+            NDArray h = m.create(flat, new Shape(rows.length, 8));
+            SampledRouting routing = new SampledRouting(7, 0, 0.05, true);
+            RoutingOverride.Routing sampled = new SampledRouting(7, 0, 1.0, true).route(0, h, 2);
+            RoutingOverride.Routing fixed = routing.deterministic(h.softmax(-1), 7);
+            // the coin: tokens 0 and 2 sampled, 1 and 3 deterministic
+            NDArray coin = m.create(new boolean[] {true, false, true, false}, new Shape(rows.length, 1));
+            RoutingOverride.Routing r = SampledRouting.combine(sampled, fixed, coin);
+            long[] experts = r.experts().toType(DataType.INT64, false).toLongArray();
+            float[] weights = r.weights().toFloatArray();
+            long[] sampledExperts = sampled.experts().toType(DataType.INT64, false).toLongArray();
+            for (int t = 0; t < rows.length; t++) {
+                double[] p = softmax(rows[t]);
+                Integer[] order = {0, 1, 2, 3, 4, 5, 6, 7};
+                int row = t;
+                java.util.Arrays.sort(order, (a, b) -> Float.compare(rows[row][b], rows[row][a]));
+                double mass = 0;
+                for (int j = 0; j < 7; j++) {
+                    mass += p[order[j]];
+                }
+                for (int j = 0; j < 7; j++) {
+                    if (t % 2 == 1) {
+                        // deterministic: the 7 most likely experts in order, weights renormalised over them
+                        assertEquals((long) order[j], experts[t * 7 + j], "token " + t + " slot " + j);
+                        assertEquals(p[order[j]] / mass, weights[t * 7 + j], 1e-5);
+                    } else {
+                        assertEquals(sampledExperts[t * 7 + j], experts[t * 7 + j], "token " + t + " slot " + j);
+                    }
+                }
+            }
+            // through route(): every token routes through 7 experts (never the native 2)
+            assertEquals(new Shape(rows.length, 7), routing.route(0, h, 2).experts().getShape());
         }
     }
 

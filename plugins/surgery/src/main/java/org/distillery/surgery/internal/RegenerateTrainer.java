@@ -141,8 +141,8 @@ final class RegenerateTrainer implements Trainer {
                 reason = "original.empty-answer";
             } else {
                 boolean accepted = switch (check) {
-                    case EXACT -> TextMetrics.exactMatch(answer, original) == 1;
-                    case ROUGE_L -> TextMetrics.rougeL(answer, original, false) >= minRouge;
+                    case EXACT -> TextMetrics.words(answer).equals(TextMetrics.words(original));
+                    case ROUGE_L -> TextMetrics.rougeL(TextMetrics.words(answer), TextMetrics.words(original)) >= minRouge;
                     case JUDGE -> regeneratedScores.get(k) >= originalScores.get(k) - margin;
                     case NONE -> true;
                 };

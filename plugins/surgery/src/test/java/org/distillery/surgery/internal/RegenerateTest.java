@@ -86,7 +86,7 @@ class RegenerateTest {
         for (int i = 0; i < RECORDS; i++) {
             if ("regenerated".equals(out.get(i).meta().get("sdd"))) {
                 kept++;
-                assertEquals(1.0, TextMetrics.exactMatch(out.get(i).response(), input.get(i).response()));
+                assertEquals(TextMetrics.words(input.get(i).response()), TextMetrics.words(out.get(i).response()));
             }
         }
         assertTrue(kept > 0, "the embedded teacher answers some training records right");
@@ -99,7 +99,8 @@ class RegenerateTest {
         int differs = 0;
         for (int i = 0; i < RECORDS; i++) {
             boolean regenerated = "regenerated".equals(rouge.get(i).meta().get("sdd"));
-            double f = TextMetrics.rougeL(all.get(i).response(), input.get(i).response(), false);
+            double f = TextMetrics.rougeL(TextMetrics.words(all.get(i).response()),
+                    TextMetrics.words(input.get(i).response()));
             assertEquals(f >= 0.5 && !all.get(i).response().isBlank(), regenerated,
                     "record " + i + ": " + all.get(i).response() + " vs " + input.get(i).response());
             if (regenerated) {
