@@ -76,11 +76,21 @@ public record OutputHead(NDArray weight, NDArray bias, double scale, double soft
 
     /**
      * The logits of {@code hidden} [..., hidden] as float32 [..., vocab], created in {@code hidden}'s
-     * manager. Recorded by autograd when the inputs record gradients, like any other operation.
+     * manager: {@code finish(linear(hidden))}. Recorded by autograd when the inputs record gradients,
+     * like any other operation.
      */
     public NDArray apply(NDArray hidden) {
-        NDArray z = (bias == null ? Linear.linear(hidden, weight) : Linear.linear(hidden, weight, bias))
-                .singletonOrThrow();
+        return finish(linear(hidden));
+    }
+
+    /** The linear part {@code h·Wᵀ + b} [..., vocab], in the weight's data type. */
+    public NDArray linear(NDArray hidden) {
+        return (bias == null ? Linear.linear(hidden, weight) : Linear.linear(hidden, weight, bias)).singletonOrThrow();
+    }
+
+    /** The rest of the head on the output of {@link #linear}: float32, then the scale, then the soft cap. */
+    public NDArray finish(NDArray linear) {
+        NDArray z = linear;
         if (z.getDataType() != DataType.FLOAT32) {
             z = z.toType(DataType.FLOAT32, false);
         }

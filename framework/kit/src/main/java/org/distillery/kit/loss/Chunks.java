@@ -39,13 +39,14 @@ import org.distillery.api.model.OutputHead;
  *       logits' own gradient), never a chunk's probabilities.</li>
  *   <li><b>Fused logits</b> (hidden states h, head W, as Liger-Kernel's fused linear losses do): each
  *       chunk's logits are computed as {@code h_chunk·Wᵀ} from a detached copy of the hidden chunk and
- *       of the head, and differentiated at once, which gives the gradient w.r.t. the hidden chunk
- *       G_h and adds the chunk's share into the head's gradient G_W. The surrogate is
+ *       of the head, and the chunk is differentiated at once down to its linear output, whose
+ *       gradient G gives the hidden chunk's gradient {@code G·W} and the head's share
+ *       {@code Gᵀ·h_chunk} (accumulated over groups of chunks, see below). The surrogate is
  *       {@code Σ h·G_h + Σ W·G_W} on the recorded hidden states and head. Neither the full logits
- *       nor their gradient ever exist: between chunks only G_h (the size of the hidden states) and
- *       G_W (the size of the head) are kept. A chunk here also holds at most about as many logits as
- *       the hidden states hold numbers (the next power of two of batch·seq·hidden / vocab rows), so
- *       its working memory does not grow with the vocabulary.</li>
+ *       nor their gradient ever exist: between chunks only G_h (the size of the hidden states), G_W
+ *       (the size of the head) and one group buffer (about the size of the head) are kept. A chunk
+ *       holds at most as many logits as the hidden states hold numbers, so its working memory does
+ *       not grow with the vocabulary.</li>
  * </ul>
  * The returned value is {@code value + (surrogate − stop(surrogate))}: the true loss in the forward
  * direction, the gradient in the backward one.
@@ -167,91 +168,174 @@ public final class Chunks {
     private static NDArray fusedSum(NDArray hidden, OutputHead head, int chunkSize, LossInput input, Body body) {
         NDManager target = input.manager();
         Shape shape = hidden.getShape();
+        long batch = shape.get(0);
         long length = shape.get(1);
-        int positionsPerChunk = fusedChunkSize(chunkSize, shape.get(0), length, shape.get(2), head.vocab());
-        boolean chunkGradients = input.gradients() != null;
+        int positionsPerChunk = fusedChunkSize(chunkSize, batch, length, shape.get(2), head.vocab());
         Runnable probe = PROBE.get();
-        // leaves of the chunk graphs: the head's gradient accumulates in them over the chunks
-        OutputHead leaves = chunkGradients ? detachedLeaves(head, target) : head;
         NDArray total = null;
+        if (input.gradients() == null) {
+            // no chunk gradients: each chunk through the head as recorded (one backward later, if any)
+            for (long start = 0; start < length; start += positionsPerChunk) {
+                try (NDManager chunk = target.newSubManager()) {
+                    NDIndex positions = new NDIndex(":, {}:{}", start, Math.min(length, start + positionsPerChunk));
+                    NDArray h = hidden.get(positions);
+                    h.attach(chunk);
+                    NDArray part = body.apply(chunk, positions, head.apply(h));
+                    if (probe != null) {
+                        probe.run();
+                    }
+                    part.attach(target);
+                    total = total == null ? part : total.add(part);
+                }
+            }
+            return finish(target, total, null);
+        }
+        // the head's arrays as constants: each chunk's linear output is a leaf whose gradient G gives
+        // the hidden chunk's gradient G·W and the head's share Gᵀ·h, computed here, not by autograd
+        OutputHead constant = new OutputHead(detached(head.weight(), target),
+                head.bias() == null ? null : detached(head.bias(), target), head.scale(), head.softCap());
+        HeadGradient headGradient = new HeadGradient(head, target, batch * positionsPerChunk);
         List<NDArray> hiddenGradients = new ArrayList<>();
         for (long start = 0; start < length; start += positionsPerChunk) {
-            long end = Math.min(length, start + positionsPerChunk);
             try (NDManager chunk = target.newSubManager()) {
-                NDIndex positions = new NDIndex(":, {}:{}", start, end);
+                NDIndex positions = new NDIndex(":, {}:{}", start, Math.min(length, start + positionsPerChunk));
                 NDArray recorded = hidden.get(positions);
                 recorded.attach(chunk);
-                NDArray h = recorded;
-                if (chunkGradients) {
-                    h = recorded.stopGradient();
-                    h.attach(chunk);
-                    h.setRequiresGradient(true);
-                }
-                NDArray part = body.apply(chunk, positions, leaves.apply(h));
+                NDArray h = recorded.stopGradient();
+                h.attach(chunk);
+                NDArray linear = constant.linear(h);
+                linear.setRequiresGradient(true);
+                NDArray part = body.apply(chunk, positions, constant.finish(linear));
                 if (probe != null) {
                     probe.run();
                 }
-                if (chunkGradients) {
-                    input.gradients().backward(part);
-                    part = part.stopGradient();
-                    NDArray grad = h.getGradient();
-                    grad.attach(target);
-                    hiddenGradients.add(grad);
-                }
-                part.attach(target);
-                total = total == null ? part : total.add(part);
+                input.gradients().backward(part);
+                NDArray g = linear.getGradient();
+                g.attach(chunk);
+                NDArray hiddenGradient = g.matMul(constant.weight());
+                hiddenGradient.attach(target);
+                hiddenGradients.add(hiddenGradient);
+                headGradient.add(g, h);
+                NDArray value = part.stopGradient();
+                value.attach(target);
+                total = total == null ? value : total.add(value);
             }
-        }
-        if (!chunkGradients) {
-            return finish(target, total, null);
+            // outside the chunk, whose intermediates are freed by now
+            headGradient.flushWhenFull();
         }
         NDArray g = hiddenGradients.size() == 1 ? hiddenGradients.get(0)
                 : NDArrays.concat(new NDList(hiddenGradients), 1);
-        NDArray surrogate = dot(hidden, g);
-        surrogate = plus(surrogate, leafSurrogate(head.weight(), leaves.weight()));
-        surrogate = plus(surrogate, leafSurrogate(head.bias(), leaves.bias()));
-        return finish(target, total, surrogate);
+        return finish(target, total, plus(dot(hidden, g), headGradient.surrogate()));
     }
 
     /**
      * Positions per chunk on the fused path: at most {@code chunkSize}, and at most as many as keep a
-     * chunk's logits about the size of the hidden states (Liger-Kernel's rule: the next power of two
-     * of batch·seq·hidden / vocab rows), at least one.
+     * chunk's logits no larger than the hidden states (rows: the largest power of two up to
+     * batch·seq·hidden / vocab, after Liger-Kernel's rule), at least one.
      */
-    static int fusedChunkSize(int chunkSize, long batch, long length, long hiddenSize, long vocab) {
-        long rows = Math.max(1, (batch * length * hiddenSize + vocab - 1) / vocab);
-        long pow2 = Long.highestOneBit(rows);
-        if (pow2 < rows) {
-            pow2 <<= 1;
-        }
-        long positions = Math.max(1, pow2 / Math.max(1, batch));
+    public static int fusedChunkSize(int chunkSize, long batch, long length, long hiddenSize, long vocab) {
+        long rows = Long.highestOneBit(Math.max(1, batch * length * hiddenSize / vocab));
+        long positions = Math.max(1, rows / Math.max(1, batch));
         return (int) Math.min(chunkSize, positions);
     }
 
     /**
-     * Detached copies of the head's arrays that record their own gradient where the originals do
-     * (they are parameters, i.e. leaves, for which {@link NDArray#hasGradient()} says so).
+     * The gradient of a fused head, accumulated over the chunks: its bias's as a running sum, its
+     * weight's (Σ Gᵀ·h) in groups of chunks whose G and h are copied into one buffer each and
+     * multiplied at once when the group is full. A group holds about as many rows as the head is wide,
+     * so its buffer is about the size of the head, and the head-sized accumulation runs once per group
+     * rather than once per chunk (on a CPU that memory traffic, not the multiplication, is what costs).
      */
-    private static OutputHead detachedLeaves(OutputHead head, NDManager target) {
-        return new OutputHead(leaf(head.weight(), target), head.bias() == null ? null : leaf(head.bias(), target),
-                head.scale(), head.softCap());
-    }
+    private static final class HeadGradient {
+        private final OutputHead head;
+        private final NDManager target;
+        private final boolean weight;
+        private final boolean bias;
+        private final long groupRows;
+        private NDArray gBuffer;
+        private NDArray hBuffer;
+        private long filled;
+        private NDArray weightGradient;
+        private NDArray biasGradient;
 
-    private static NDArray leaf(NDArray array, NDManager target) {
-        NDArray detached = array.stopGradient();
-        detached.attach(target);
-        detached.setRequiresGradient(array.hasGradient());
-        return detached;
-    }
-
-    /** Σ array·G, where G is the gradient the chunks accumulated in {@code leaf}; {@code null} when none. */
-    private static NDArray leafSurrogate(NDArray array, NDArray leaf) {
-        if (array == null || !array.hasGradient()) {
-            return null;
+        HeadGradient(OutputHead head, NDManager target, long chunkRows) {
+            this.head = head;
+            this.target = target;
+            this.weight = head.weight().hasGradient();
+            this.bias = head.bias() != null && head.bias().hasGradient();
+            this.groupRows = Math.max(1, head.hiddenSize() / chunkRows) * chunkRows;
         }
-        NDArray grad = leaf.getGradient();
-        grad.attach(leaf.getManager());
-        return dot(array, grad);
+
+        /** Takes one chunk's linear-output gradient g [batch, chunk, vocab] and its hidden states h. */
+        void add(NDArray g, NDArray h) {
+            long rows = g.getShape().get(0) * g.getShape().get(1);
+            NDArray g2 = g.reshape(rows, head.vocab());
+            if (bias) {
+                NDArray b = g2.sum(new int[] {0});
+                if (biasGradient == null) {
+                    b.attach(target);
+                    biasGradient = b;
+                } else {
+                    biasGradient.addi(b);
+                }
+            }
+            if (!weight) {
+                return;
+            }
+            if (gBuffer == null) {
+                gBuffer = target.create(new Shape(groupRows, head.vocab()), g.getDataType());
+                hBuffer = target.create(new Shape(groupRows, head.hiddenSize()), h.getDataType());
+            }
+            NDIndex rowsOf = new NDIndex("{}:{}", filled, filled + rows);
+            gBuffer.set(rowsOf, g2);
+            hBuffer.set(rowsOf, h.reshape(rows, head.hiddenSize()));
+            filled += rows;
+        }
+
+        /** Multiplies a full group into the weight's gradient. */
+        void flushWhenFull() {
+            if (filled >= groupRows) {
+                flush();
+            }
+        }
+
+        private void flush() {
+            if (filled == 0) {
+                return;
+            }
+            try (NDManager scratch = target.newSubManager()) {
+                NDArray g = gBuffer.get(":{}", filled);
+                NDArray h = hBuffer.get(":{}", filled);
+                g.attach(scratch);
+                h.attach(scratch);
+                NDArray dw = g.transpose().matMul(h);
+                if (weightGradient == null) {
+                    dw.attach(target);
+                    weightGradient = dw;
+                } else {
+                    weightGradient.addi(dw);
+                }
+            }
+            filled = 0;
+        }
+
+        /** Σ W·G_W + Σ b·G_b on the recorded head (frees the buffers), or {@code null} when it is not trained. */
+        NDArray surrogate() {
+            flush();
+            if (gBuffer != null) {
+                gBuffer.close();
+                hBuffer.close();
+            }
+            NDArray s = weightGradient == null ? null : dot(head.weight(), weightGradient);
+            return biasGradient == null ? s : plus(s, dot(head.bias(), biasGradient));
+        }
+    }
+
+    /** A copy of {@code array} that shares its memory and records no gradient, owned by {@code target}. */
+    private static NDArray detached(NDArray array, NDManager target) {
+        NDArray d = array.stopGradient();
+        d.attach(target);
+        return d;
     }
 
     /** Σ a·b over every element as a float32 scalar, without an element-wise product of their size. */
