@@ -277,15 +277,20 @@ public final class LossBench {
                         teacher = new TeacherOutput(zt, null, null, null, List.of());
                     }
                     LossInput in = new LossInput(batch(step), student, List.of(), teacher, List.of(), step, gc);
-                    LossValue value = Chunks.probed(() -> peak.accumulateAndGet(memory.inUse(), Math::max),
-                            () -> loss.compute(in));
+                    // the probe (mallinfo2 walks the heap) only where memory is measured, not in timed steps
+                    LossValue value = sample ? Chunks.probed(() -> peak.accumulateAndGet(memory.inUse(), Math::max),
+                            () -> loss.compute(in)) : loss.compute(in);
                     perToken = value.sum().getFloat() / value.count();
-                    peak.accumulateAndGet(memory.inUse(), Math::max);
+                    if (sample) {
+                        peak.accumulateAndGet(memory.inUse(), Math::max);
+                    }
                     gc.backward(value.sum());
-                    peak.accumulateAndGet(memory.inUse(), Math::max);
+                    if (sample) {
+                        peak.accumulateAndGet(memory.inUse(), Math::max);
+                    }
                 }
                 seconds = (System.nanoTime() - t0) / 1e9;
-                left = memory.inUse() - before;
+                left = sample ? memory.inUse() - before : 0;
             }
             float[][] gradients = sample ? new float[][] {hidden.getGradient().toFloatArray(),
                 weight.getGradient().toFloatArray()} : null;
