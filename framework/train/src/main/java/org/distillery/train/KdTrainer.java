@@ -31,8 +31,10 @@ import org.distillery.api.loss.LossValue;
 import org.distillery.api.loss.StepClock;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.Logits;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
+import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.api.run.RunContext;
 import org.distillery.api.run.SwapRequest;
@@ -41,9 +43,9 @@ import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
 import org.distillery.api.teacher.Teacher;
 import org.distillery.api.teacher.TeacherOutput;
-import org.distillery.api.train.StageResult;
 import org.distillery.api.train.KdStage;
 import org.distillery.api.train.Stage;
+import org.distillery.api.train.StageResult;
 import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
 import org.distillery.eval.Decoding;
@@ -134,6 +136,8 @@ public final class KdTrainer implements Trainer {
                 run.events().event("resumed", Map.of("stage", stage.name(), "step", progress.step,
                         "checkpoint", ckpt.getFileName().toString()));
             }
+            run.events().event("output-layer", Map.of("stage", stage.name(), "logits",
+                    s.fusedOutput() && student.outputHead().isPresent() ? "fused" : "materialised"));
             boolean stopped = false;
             long lastCheckpoint = resumeFrom.isPresent() ? progress.step : -1;
             while (progress.step < s.steps()) {
@@ -309,25 +313,26 @@ public final class KdTrainer implements Trainer {
             }
             tData = System.nanoTime();
             float norm = lossWeight > 0 ? (float) lossWeight : 1f;
+            OutputHead head = s.fusedOutput() ? student.outputHead().orElse(null) : null;
             for (TokenBatch b : micro) {
                 boolean teacherHidden = needTeacherHidden;
                 TeacherOutput tout = needTeacher ? ContributionFailure.call(() -> "teacher " + teacher.identity(),
                         () -> teacher.score(b, teacherHidden, step)) : null;
-                if (tout != null && tout.hasLogits() && vocabPolicy.equals("truncate-teacher")) {
-                    long vocab = student.config().vocabSize();
-                    if (tout.logits().getShape().get(2) > vocab) {
-                        String cut = ":, :, :" + vocab;
-                        tout = new TeacherOutput(tout.logits().get(cut), null, null, null, tout.hiddenStates(),
-                                tout.logitSamples().stream().map(l -> l.get(cut)).toList());
-                    }
+                if (tout != null) {
+                    tout = teacherLogits(tout, head != null, vocabPolicy.equals("truncate-teacher")
+                            ? student.config().vocabSize() : Long.MAX_VALUE);
                 }
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     ForwardOptions opts = ForwardOptions.train().withMask(b.attentionMask());
                     if (needStudentHidden) {
                         opts = opts.withHiddenStates();
                     }
+                    if (head != null) {
+                        opts = opts.withoutHead();
+                    }
                     ModelOutput out = student.forward(b.inputIds(), opts);
-                    LossInput in = new LossInput(b, out.logits(), out.hiddenStates(), tout,
+                    Logits logits = head != null ? Logits.fused(out.finalHidden(), head) : Logits.of(out.logits());
+                    LossInput in = new LossInput(b, logits, out.hiddenStates(), tout,
                             tout == null ? List.of() : tout.hiddenStates(), step, gc);
                     NDArray total = null;
                     for (LossTerm t : terms) {
@@ -398,6 +403,29 @@ public final class KdTrainer implements Trainer {
         fig.put("tensor-bytes", memory.tensorBytes());
         fig.put("native-bytes", memory.hostBytes());
         run.events().step(progress.step + 1, fig);
+    }
+
+    /**
+     * The teacher's output as the step's losses read it: its logits left fused when the student's are
+     * (else materialised, the unfused path throughout), and cut to the student's first {@code vocab}
+     * entries under {@code tokenizer.vocab-policy = truncate-teacher} ({@code Long.MAX_VALUE}: no cut).
+     */
+    static TeacherOutput teacherLogits(TeacherOutput tout, boolean fused, long vocab) {
+        if (!tout.hasLogits()) {
+            return tout;
+        }
+        Logits view = tout.logitsView();
+        boolean cut = view.vocab() > vocab;
+        if (fused && !cut) {
+            return tout;
+        }
+        List<NDArray> samples = cut ? tout.logitSamples().stream().map(l -> l.get(":, :, :" + vocab)).toList()
+                : tout.logitSamples();
+        Logits kept = cut ? view.truncated(vocab) : view;
+        if (fused && kept.isFused() && !kept.isMaterialised()) {
+            return new TeacherOutput(null, null, null, null, tout.hiddenStates(), samples, kept);
+        }
+        return new TeacherOutput(kept.full(), null, null, null, tout.hiddenStates(), samples);
     }
 
     static double evaluate(RunContext run, LanguageModel model, List<Records.Encoded> data, TrainSettings s,

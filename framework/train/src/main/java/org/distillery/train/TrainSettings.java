@@ -17,7 +17,7 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                             long warmupSteps, String schedule, float weightDecay, float beta1, float beta2, float eps,
                             double clipNorm, long evalEvery, int evalBatches, int patience, boolean selectBest,
                             long checkpointEvery, int keepCheckpoints, long hotSwapWaitMillis,
-                            String selectMetric, String selectMetricKey, int evalMaxNewTokens) {
+                            String selectMetric, String selectMetricKey, int evalMaxNewTokens, boolean fusedOutput) {
 
     /** Reads and checks a {@code train} block (defaults already merged). */
     static TrainSettings of(Config c) {
@@ -33,7 +33,8 @@ public record TrainSettings(long steps, int batchSize, int gradAccum, int maxLen
                 (int) positive(c, "eval-batches"), (int) nonNegative(c, "patience"), c.getBoolean("select-best"),
                 nonNegative(c, "checkpoint-every"), (int) positive(c, "keep-checkpoints"),
                 c.getDuration("hot-swap-wait", TimeUnit.MILLISECONDS), c.getString("select-metric"),
-                c.getString("select-metric-key"), (int) positive(c, "eval-max-new-tokens"));
+                c.getString("select-metric-key"), (int) positive(c, "eval-max-new-tokens"),
+                c.getBoolean("fused-output"));
         new LrSchedule(s.schedule, s.lr, s.minLr, s.warmupSteps, s.steps);
         if (s.selectMetricKey.isEmpty() && !s.selectMetric.equals("val.loss")) {
             throw new InvalidConfigException("train.select-metric", "needs train.select-metric-key (the metric that "

@@ -7,13 +7,19 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 
 import org.distillery.api.data.TokenBatch;
+import org.distillery.api.model.Logits;
 import org.distillery.api.teacher.TeacherOutput;
 
 /**
  * What a loss sees for one micro-batch.
  *
+ * <p>The student's logits come as a {@link Logits} view: materialised, or fused (the final hidden
+ * states and the output head) when the trainer runs the model without its head. A loss that reads
+ * them through the kit's {@code Chunks} gets both paths from the same code; {@link #studentLogits()}
+ * materialises fused logits for a loss that needs all of them at once (the automatic fallback).
+ *
  * @param batch the tokens, targets and loss mask
- * @param studentLogits [batch, seq, vocab]
+ * @param logits the student's logits [batch, seq, vocab], materialised or fused
  * @param studentHidden the student's hidden states, empty unless {@link Loss.Need#STUDENT_HIDDEN}
  * @param teacher the teacher's output, or {@code null} unless {@link Loss.Need#TEACHER_LOGITS}
  * @param teacherHidden the teacher's hidden states, empty unless {@link Loss.Need#TEACHER_HIDDEN}
@@ -24,23 +30,37 @@ import org.distillery.api.teacher.TeacherOutput;
  *     intermediates wait for the step's backward pass; it must not call it on anything that
  *     reaches the models' parameters.
  */
-public record LossInput(TokenBatch batch, NDArray studentLogits, List<NDArray> studentHidden,
-                        TeacherOutput teacher, List<NDArray> teacherHidden, NDManager manager,
-                        GradientCollector gradients) {
+public record LossInput(TokenBatch batch, Logits logits, List<NDArray> studentHidden, TeacherOutput teacher,
+                        List<NDArray> teacherHidden, NDManager manager, GradientCollector gradients) {
 
-    /** An input without a gradient collector (evaluation, benchmarks, tests of values). */
+    /** An input over materialised student logits [batch, seq, vocab]. */
+    public LossInput(TokenBatch batch, NDArray studentLogits, List<NDArray> studentHidden, TeacherOutput teacher,
+                     List<NDArray> teacherHidden, NDManager manager, GradientCollector gradients) {
+        this(batch, Logits.of(studentLogits), studentHidden, teacher, teacherHidden, manager, gradients);
+    }
+
+    /** An input over materialised student logits without a gradient collector (evaluation, benchmarks, tests of values). */
     public LossInput(TokenBatch batch, NDArray studentLogits, List<NDArray> studentHidden,
                      TeacherOutput teacher, List<NDArray> teacherHidden, NDManager manager) {
         this(batch, studentLogits, studentHidden, teacher, teacherHidden, manager, null);
     }
 
+    /**
+     * The student's logits [batch, seq, vocab] as one array. On fused logits this materialises them
+     * (once per input; the memory of the unfused path): read them through {@code Chunks} instead
+     * where the loss can.
+     */
+    public NDArray studentLogits() {
+        return logits.full();
+    }
+
     /** The same input for another batch view (e.g. another loss mask), keeping everything else. */
     public LossInput withBatch(TokenBatch other) {
-        return new LossInput(other, studentLogits, studentHidden, teacher, teacherHidden, manager, gradients);
+        return new LossInput(other, logits, studentHidden, teacher, teacherHidden, manager, gradients);
     }
 
     /** The same input with another teacher output (e.g. one of its logit samples). */
     public LossInput withTeacher(TeacherOutput other) {
-        return new LossInput(batch, studentLogits, studentHidden, other, teacherHidden, manager, gradients);
+        return new LossInput(batch, logits, studentHidden, other, teacherHidden, manager, gradients);
     }
 }

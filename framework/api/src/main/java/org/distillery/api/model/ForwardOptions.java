@@ -13,52 +13,69 @@ import ai.djl.ndarray.NDArray;
  * @param routerLogits return every MoE layer's router logits
  * @param routing overrides MoE expert selection, or {@code null} for the model's own top-k
  * @param training forward in training mode (dropout on, gradients recorded by the caller's collector)
+ * @param headless stop after the final norm: {@link ModelOutput#logits()} is {@code null} and
+ *     {@link ModelOutput#finalHidden()} holds the head's input, which {@link LanguageModel#outputHead()}
+ *     turns into logits (only for models whose output head is present)
  */
 public record ForwardOptions(NDArray attentionMask, NDArray positionIds, KvCache cache, boolean hiddenStates,
-                             boolean attentions, boolean routerLogits, RoutingOverride routing, boolean training) {
+                             boolean attentions, boolean routerLogits, RoutingOverride routing, boolean training,
+                             boolean headless) {
 
     /** Plain inference: logits only. */
     public static ForwardOptions inference() {
-        return new ForwardOptions(null, null, null, false, false, false, null, false);
+        return new ForwardOptions(null, null, null, false, false, false, null, false, false);
     }
 
     /** Training forward: logits only, training mode. */
     public static ForwardOptions train() {
-        return new ForwardOptions(null, null, null, false, false, false, null, true);
+        return new ForwardOptions(null, null, null, false, false, false, null, true, false);
     }
 
     /** A copy with the given attention mask. */
     public ForwardOptions withMask(NDArray mask) {
-        return new ForwardOptions(mask, positionIds, cache, hiddenStates, attentions, routerLogits, routing, training);
+        return new ForwardOptions(mask, positionIds, cache, hiddenStates, attentions, routerLogits, routing,
+                training, headless);
     }
 
     /** A copy with the given position ids. */
     public ForwardOptions withPositions(NDArray positions) {
-        return new ForwardOptions(attentionMask, positions, cache, hiddenStates, attentions, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positions, cache, hiddenStates, attentions, routerLogits, routing,
+                training, headless);
     }
 
     /** A copy that reads and extends the given cache. */
     public ForwardOptions withCache(KvCache kv) {
-        return new ForwardOptions(attentionMask, positionIds, kv, hiddenStates, attentions, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, kv, hiddenStates, attentions, routerLogits, routing,
+                training, headless);
     }
 
     /** A copy that returns hidden states. */
     public ForwardOptions withHiddenStates() {
-        return new ForwardOptions(attentionMask, positionIds, cache, true, attentions, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, true, attentions, routerLogits, routing,
+                training, headless);
     }
 
     /** A copy that returns attention weights. */
     public ForwardOptions withAttentions() {
-        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, true, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, true, routerLogits, routing,
+                training, headless);
     }
 
     /** A copy that returns router logits. */
     public ForwardOptions withRouterLogits() {
-        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, true, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, true, routing,
+                training, headless);
+    }
+
+    /** A copy that stops after the final norm and returns its output instead of logits (see {@code headless}). */
+    public ForwardOptions withoutHead() {
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, routing,
+                training, true);
     }
 
     /** A copy whose MoE layers route through {@code override}. */
     public ForwardOptions withRouting(RoutingOverride override) {
-        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, override, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, override,
+                training, headless);
     }
 }

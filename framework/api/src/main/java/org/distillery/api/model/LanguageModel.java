@@ -1,6 +1,7 @@
 package org.distillery.api.model;
 
 import java.util.Map;
+import java.util.Optional;
 
 import ai.djl.ndarray.NDArray;
 
@@ -18,6 +19,16 @@ public interface LanguageModel extends AutoCloseable {
 
     /** Runs the model on {@code inputIds} [batch, seq] (int64). */
     ModelOutput forward(NDArray inputIds, ForwardOptions options);
+
+    /**
+     * The output layer, when this model can run {@link ForwardOptions#withoutHead() without it} and
+     * leave the logits to a loss that computes them chunk by chunk from {@link ModelOutput#finalHidden()};
+     * empty for a model that cannot (then a trainer materialises the logits). Its arrays are the
+     * model's parameters (the input embedding when tied), so gradients through it reach the model.
+     */
+    default Optional<OutputHead> outputHead() {
+        return Optional.empty();
+    }
 
     /** An empty KV cache for incremental decoding. */
     KvCache newCache();

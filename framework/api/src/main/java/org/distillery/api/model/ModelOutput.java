@@ -7,13 +7,21 @@ import ai.djl.ndarray.NDArray;
 /**
  * The result of a forward pass. Lists are empty unless requested in {@link ForwardOptions}.
  *
- * @param logits [batch, seq, vocab]
+ * @param logits [batch, seq, vocab], or {@code null} after a {@link ForwardOptions#headless() headless} pass
  * @param hiddenStates embeddings output then each layer's output (numLayers + 1 entries), each [batch, seq, hidden]
  * @param attentions each layer's attention weights [batch, heads, seq, kvSeq]
  * @param routerLogits each MoE layer's router logits [batch * seq, experts]
  * @param expertCounts each MoE layer's tokens per expert [experts]
  * @param cache the extended KV cache, or {@code null} if none was given
+ * @param finalHidden [batch, seq, hidden] the final norm's output (the output head's input) after a
+ *     {@link ForwardOptions#headless() headless} pass, else {@code null}
  */
 public record ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
-                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache) {
+                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache, NDArray finalHidden) {
+
+    /** The output of a pass through the head. */
+    public ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
+                       List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache) {
+        this(logits, hiddenStates, attentions, routerLogits, expertCounts, cache, null);
+    }
 }

@@ -19,6 +19,7 @@ import org.distillery.kernel.Kernel;
 import org.distillery.kernel.bench.KernelStartBench;
 import org.distillery.kernel.bench.LossBench;
 import org.distillery.kernel.bench.MergeBench;
+import org.distillery.kernel.bench.OverheadBench;
 import org.distillery.kernel.bench.ThreadBench;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.bench.ForwardBench;
@@ -35,8 +36,8 @@ import picocli.CommandLine.Option;
 /** {@code distill bench ...}: measured figures, printed; nothing here asserts a time. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
-            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.MergeCommand.class,
-            BenchCommand.CacheCommand.class, BenchCommand.ThreadsCommand.class,
+            BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, BenchCommand.OverheadCommand.class,
+            BenchCommand.MergeCommand.class, BenchCommand.CacheCommand.class, BenchCommand.ThreadsCommand.class,
             ServeBenchCommand.class, RolloutBenchCommand.class, SparkBenchCommand.class, SoakBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
@@ -247,14 +248,39 @@ final class BenchCommand implements Callable<Integer> {
 
     /** {@code distill bench loss}: measures the registry's {@code kd.forward-kl} through the kit's chunk probe. */
     @Command(name = "loss", mixinStandardHelpOptions = true,
-            description = {"Peak native memory of kd.forward-kl (vocab 32000, seq 512, batch 8, fp32), chunked versus "
-                + "unchunked.", "Boots the kernel and measures the " + LossCommand.KEY
+            description = {"Peak native memory and step time of kd.forward-kl (vocab 32000, seq 512, batch 8, fp32): "
+                + "forward only, chunked against unchunked; in training, from both models' final hidden states and "
+                + "heads to the gradients, the fused output layer against materialised logits (goals: fused peak "
+                + "<= 15% of unfused, step time <= 1.1x).", "Boots the kernel and measures the " + LossCommand.KEY
                 + " that the installed bundles provide."})
     static final class LossCommand implements Callable<Integer> {
         static final String KEY = "kd.forward-kl";
 
+        @Option(names = "--batch", description = "rows (default 8)")
+        int batch = LossBench.Options.defaults().batch();
+
+        @Option(names = "--seq", description = "positions per row (default 512)")
+        int seq = LossBench.Options.defaults().seq();
+
+        @Option(names = "--vocab", description = "vocabulary (default 32000)")
+        int vocab = LossBench.Options.defaults().vocab();
+
+        @Option(names = "--hidden", description = "the student's width (default 512)")
+        int hidden = LossBench.Options.defaults().hidden();
+
+        @Option(names = "--teacher-hidden", description = "the teacher's width (default 512)")
+        int teacherHidden = LossBench.Options.defaults().teacherHidden();
+
+        @Option(names = "--chunk-size", description = "the loss's chunk-size (default 64)")
+        int chunkSize = LossBench.Options.defaults().chunkSize();
+
+        @Option(names = "--repeats", description = "timed training steps of each path (default 3)")
+        int repeats = LossBench.Options.defaults().repeats();
+
         @Override
         public Integer call() throws Exception {
+            LossBench.Options o = new LossBench.Options(batch, seq, vocab, hidden, teacherHidden, chunkSize, repeats);
+            checked("loss", o::check);
             try (Kernel kernel = Distill.boot("cpu")) {
                 var found = kernel.registry().find(ContributionKind.LOSS, KEY, LossFactory.class);
                 if (found.isEmpty()) {
@@ -264,7 +290,7 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 System.out.println("loss: " + found.get().info().coordinates());
                 try (NDManager manager = kernel.tensors().newRunScope("bench")) {
-                    LossBench.run(System.out, manager, found.get());
+                    LossBench.run(System.out, manager, found.get(), o);
                 }
                 System.out.flush();
             }
@@ -394,6 +420,59 @@ final class BenchCommand implements Callable<Integer> {
                         all.subList(0, Math.min(records, all.size())), dataFile, dir, o, m);
             } finally {
                 Files.deleteIfExists(dir);
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill bench overhead}: a train.kd step against a raw DJL loop of the same work. */
+    @Command(name = "overhead", mixinStandardHelpOptions = true,
+            description = {"Framework overhead: steps of a real train.kd run (registry lookups, hot-swap check, "
+                + "sampler, events, step scopes) against a raw DJL loop over the same model, teacher and loss "
+                + "(kd.forward-kl), interleaved in the same process; median of paired step ratios (goal <= 3%).",
+                "Defaults: student GPT-2 256 wide x 4 layers, teacher 384 x 6, byte vocabulary, batch 8 x 256 "
+                + "tokens, 40 paired steps after 5 of warm-up. Writes its data, teacher and run into a temporary "
+                + "folder, deleted at the end."})
+    static final class OverheadCommand implements Callable<Integer> {
+        @Option(names = "--steps", description = "paired steps measured (default 40)")
+        int steps = OverheadBench.Options.defaults().steps();
+
+        @Option(names = "--warmup", description = "paired steps not measured first (default 5)")
+        int warmup = OverheadBench.Options.defaults().warmup();
+
+        @Option(names = "--batch", description = "rows per step (default 8)")
+        int batch = OverheadBench.Options.defaults().batch();
+
+        @Option(names = "--seq", description = "tokens per row (default 256)")
+        int seq = OverheadBench.Options.defaults().seq();
+
+        @Option(names = "--hidden", description = "student width, a multiple of 64 (default 256)")
+        int hidden = OverheadBench.Options.defaults().hidden();
+
+        @Option(names = "--layers", description = "student layers (default 4)")
+        int layers = OverheadBench.Options.defaults().layers();
+
+        @Option(names = "--teacher-hidden", description = "teacher width, a multiple of 64 (default 384)")
+        int teacherHidden = OverheadBench.Options.defaults().teacherHidden();
+
+        @Option(names = "--teacher-layers", description = "teacher layers (default 6)")
+        int teacherLayers = OverheadBench.Options.defaults().teacherLayers();
+
+        @Override
+        public Integer call() throws Exception {
+            OverheadBench.Options o = new OverheadBench.Options(steps, warmup, batch, seq, hidden, layers,
+                    teacherHidden, teacherLayers);
+            checked("overhead", o::check);
+            Path dir = Files.createTempDirectory("distill-bench-overhead");
+            try (Kernel kernel = Distill.boot("cpu")) {
+                Path experiment;
+                try (NDManager manager = kernel.tensors().newRunScope("bench-overhead-setup")) {
+                    experiment = OverheadBench.prepare(dir, kernel.models(), manager, o);
+                }
+                OverheadBench.run(System.out, kernel, Distill.load(experiment.toString(), List.of()), o);
+                System.out.flush();
+            } finally {
+                org.distillery.kit.io.AtomicFiles.deleteTree(dir);
             }
             return ExitCodes.OK;
         }

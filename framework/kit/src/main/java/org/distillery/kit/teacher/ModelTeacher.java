@@ -3,12 +3,15 @@ package org.distillery.kit.teacher;
 import java.util.List;
 import java.util.Optional;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
+import org.distillery.api.model.Logits;
 import org.distillery.api.model.ModelOutput;
+import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.RoutingOverride;
 import org.distillery.api.teacher.Teacher;
 import org.distillery.api.teacher.TeacherOutput;
@@ -47,8 +50,12 @@ public abstract class ModelTeacher implements Teacher {
 
     /**
      * One inference forward pass over {@code batch} (its attention mask applied), routing MoE layers
-     * through {@code routing} when it is not {@code null}; the logits (and hidden states when asked
-     * for) are attached to {@code manager}.
+     * through {@code routing} when it is not {@code null}; its outputs are attached to {@code manager}.
+     *
+     * <p>When the model has an {@link LanguageModel#outputHead() output head}, the pass stops after the
+     * final norm and the output's logits are left {@link TeacherOutput#fused() fused}: a chunked loss
+     * computes only the chunk it reads, and {@link TeacherOutput#logits()} materialises them (with the
+     * same head, so the same numbers) for a caller that needs them all.
      */
     protected TeacherOutput forward(TokenBatch batch, boolean hiddenStates, NDManager manager,
                                     RoutingOverride routing) {
@@ -59,10 +66,19 @@ public abstract class ModelTeacher implements Teacher {
         if (hiddenStates) {
             opts = opts.withHiddenStates();
         }
+        Optional<OutputHead> head = model.outputHead();
+        if (head.isPresent()) {
+            opts = opts.withoutHead();
+        }
         ModelOutput out = model.forward(batch.inputIds(), opts);
-        out.logits().attach(manager);
         out.hiddenStates().forEach(h -> h.attach(manager));
-        return new TeacherOutput(out.logits(), null, null, null, hiddenStates ? out.hiddenStates() : List.of());
+        List<NDArray> hidden = hiddenStates ? out.hiddenStates() : List.of();
+        if (head.isPresent()) {
+            out.finalHidden().attach(manager);
+            return new TeacherOutput(Logits.fused(out.finalHidden(), head.get()), hidden);
+        }
+        out.logits().attach(manager);
+        return new TeacherOutput(out.logits(), null, null, null, hidden);
     }
 
     @Override

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -24,6 +25,7 @@ import org.distillery.api.model.KvCache;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
+import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.RoutingOverride;
 import org.distillery.api.teacher.TeacherOutput;
 
@@ -92,6 +94,62 @@ class ModelTeacherTest {
         }
     }
 
+    /**
+     * The fake model with an output head: its final hidden state at a token is {@code [id, 1]} and
+     * the head's row v is {@code [10, v]}, so the head gives the same logits {@code 10·id + v}.
+     */
+    private static final class HeadedModel implements LanguageModel {
+        final FakeModel inner;
+        final OutputHead head;
+
+        HeadedModel(NDManager parent) {
+            inner = new FakeModel(parent, false);
+            head = OutputHead.of(inner.scope.create(new float[] {10, 0, 10, 1, 10, 2}, new Shape(V, H)));
+        }
+
+        @Override
+        public ModelConfig config() {
+            return null;
+        }
+
+        @Override
+        public Map<String, NDArray> parameters() {
+            return Map.of();
+        }
+
+        @Override
+        public Optional<OutputHead> outputHead() {
+            return Optional.of(head);
+        }
+
+        @Override
+        public ModelOutput forward(NDArray inputIds, ForwardOptions opts) {
+            ModelOutput out = inner.forward(inputIds, opts);
+            if (!opts.headless()) {
+                return out;
+            }
+            long[] ids = inputIds.toLongArray();
+            float[] h = new float[ids.length * H];
+            for (int i = 0; i < ids.length; i++) {
+                h[i * H] = ids[i];
+                h[i * H + 1] = 1;
+            }
+            Shape s = inputIds.getShape();
+            return new ModelOutput(null, out.hiddenStates(), List.of(), List.of(), List.of(), null,
+                    inner.scope.create(h, new Shape(s.get(0), s.get(1), H)));
+        }
+
+        @Override
+        public KvCache newCache() {
+            throw new UnsupportedOperationException("not used");
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
+
     /** A teacher that only names itself. */
     private static final class PlainTeacher extends ModelTeacher {
         PlainTeacher(LanguageModel model) {
@@ -151,6 +209,21 @@ class ModelTeacherTest {
             assertTrue(out.hiddenStates().isEmpty());
             assertNull(out.topIds());
             assertTrue(out.logitSamples().isEmpty());
+        }
+    }
+
+    @Test
+    void aModelWithAnOutputHeadLeavesTheLogitsFused() {
+        HeadedModel model = new HeadedModel(manager);
+        try (PlainTeacher teacher = new PlainTeacher(model); NDManager step = manager.newSubManager()) {
+            TeacherOutput out = teacher.score(batch(step), false, step);
+            assertTrue(model.inner.options.headless(), "the pass stops before the head");
+            assertTrue(out.hasLogits());
+            assertTrue(out.logitsView().isFused());
+            assertFalse(out.logitsView().isMaterialised(), "nothing materialised until asked");
+            assertSame(step, out.fused().hidden().getManager());
+            assertArrayEquals(new float[] {10, 11, 12, 20, 21, 22, 30, 31, 32, 0, 1, 2}, out.logits().toFloatArray());
+            assertSame(step, out.logits().getManager());
         }
     }
 

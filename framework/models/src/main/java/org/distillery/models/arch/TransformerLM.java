@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
@@ -27,6 +28,7 @@ import org.distillery.api.model.KvCache;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
+import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.RoutingOverride;
 import org.distillery.api.model.SlotKvCache;
 import org.distillery.kit.loss.Scalars;
@@ -47,6 +49,7 @@ public final class TransformerLM implements LanguageModel {
     private final NDManager manager;
     private final Map<String, NDArray> params;
     private final Map<String, Object> generationConfig;
+    private final OutputHead head;
     private volatile boolean closed;
 
     /**
@@ -75,6 +78,9 @@ public final class TransformerLM implements LanguageModel {
             ordered.put(n, p);
         }
         this.params = Collections.unmodifiableMap(ordered);
+        String headWeight = arch.tieEmbeddings ? (arch.isGpt2() ? "transformer.wte.weight" : "model.embed_tokens.weight")
+                : "lm_head.weight";
+        this.head = OutputHead.of(ordered.get(headWeight));
         this.generationConfig = generationConfig == null ? Map.of()
                 : Collections.unmodifiableMap(new LinkedHashMap<>(generationConfig));
     }
@@ -121,6 +127,15 @@ public final class TransformerLM implements LanguageModel {
     @Override
     public Map<String, NDArray> parameters() {
         return params;
+    }
+
+    /**
+     * The head over the input embedding (tied) or {@code lm_head.weight}; none of these architectures
+     * has a head bias, logit scaling or soft-capping.
+     */
+    @Override
+    public Optional<OutputHead> outputHead() {
+        return Optional.of(head);
     }
 
     @Override
@@ -273,22 +288,16 @@ public final class TransformerLM implements LanguageModel {
                 }
                 x = arch.isGpt2() ? gpt2Layer(l, x) : llamaLayer(l, x);
             }
-            NDArray head;
-            if (arch.isGpt2()) {
-                x = layerNorm(x, "transformer.ln_f.");
-                head = arch.tieEmbeddings ? p("transformer.wte.weight") : p("lm_head.weight");
-            } else {
-                x = rmsNorm(x, p("model.norm.weight"));
-                head = arch.tieEmbeddings ? p("model.embed_tokens.weight") : p("lm_head.weight");
-            }
+            x = arch.isGpt2() ? layerNorm(x, "transformer.ln_f.") : rmsNorm(x, p("model.norm.weight"));
             if (o.hiddenStates()) {
                 hidden.add(x);
             }
-            NDArray logits = Linear.linear(x, head).singletonOrThrow();
-            if (logits.getDataType() != DataType.FLOAT32) {
-                logits = logits.toType(DataType.FLOAT32, false);
-            }
             commitCache();
+            if (o.headless()) {
+                return new ModelOutput(null, keepAll(hidden), keepAll(attentions), keepAll(routerLogits),
+                        keepAll(expertCounts), cache, keep(x));
+            }
+            NDArray logits = head.apply(x);
             return new ModelOutput(keep(logits), keepAll(hidden), keepAll(attentions), keepAll(routerLogits),
                     keepAll(expertCounts), cache);
         }

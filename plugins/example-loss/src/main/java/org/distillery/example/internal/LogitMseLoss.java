@@ -12,6 +12,7 @@ import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.Logits;
 import org.distillery.api.teacher.TeacherOutput;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
@@ -58,9 +59,11 @@ final class LogitMseLoss implements Loss {
                     + "not a cached or remote top-k");
         }
         NDArray mask = input.batch().lossMask();
-        // Chunks: one chunk of positions at a time, each differentiated at once on a detached copy
-        NDArray sum = Chunks.sum(input.studentLogits(), chunkSize, input, (chunk, positions, student) -> {
-            NDArray t = Chunks.slice(teacher.logits(), positions, chunk);
+        Logits teacherLogits = teacher.logitsView();
+        // Chunks: one chunk of positions at a time, each differentiated at once on detached inputs;
+        // with a fused output layer each chunk's logits are computed from the hidden states
+        NDArray sum = Chunks.sum(input.logits(), chunkSize, input, (chunk, positions, student) -> {
+            NDArray t = Chunks.slice(teacherLogits, positions, chunk);
             NDArray s = student;
             if (center) {
                 s = s.sub(s.mean(new int[] {-1}, true));

@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.Logits;
 import org.distillery.api.teacher.TeacherOutput;
 import org.distillery.kit.loss.Chunks;
 import org.distillery.kit.loss.Scalars;
@@ -45,6 +46,10 @@ import org.distillery.kit.loss.Scalars;
  *   <li><b>Chunks.</b> The sequence is processed {@code chunk-size} positions at a time in a
  *       sub-manager each (see {@link Chunks}); chunked and unchunked results are equal up
  *       to float summation order.</li>
+ *   <li><b>Fused output layer.</b> Student and teacher logits are read through their
+ *       {@link Logits} views, so when the trainer leaves them fused (final hidden states and
+ *       output head) each chunk's logits are computed from the hidden states and neither
+ *       model's full logits nor the student's logit gradient ever exist.</li>
  *   <li><b>Cached top-k teacher.</b> When the teacher gives top-k ids, log-probabilities and
  *       the log of the rest mass instead of logits, both distributions are reduced to k + 1
  *       bins: the teacher's k entries plus its rest mass, and the student's probabilities of
@@ -107,21 +112,22 @@ abstract class DivergenceLoss implements Loss {
             throw new IllegalArgumentException(key + " needs the teacher's logits or cached top-k log-probabilities,"
                     + " but the step has no teacher output");
         }
-        NDArray student = input.studentLogits();
-        Shape shape = student.getShape();
+        Logits student = input.logits();
+        Shape shape = student.shape();
         boolean topK = !teacher.hasLogits();
+        Logits teacherLogits = teacher.logitsView();
         if (topK) {
             if (teacher.topIds() == null || teacher.topLogProbs() == null || teacher.restLogMass() == null) {
                 throw new IllegalArgumentException(key + " needs the teacher's full logits, or its top-k ids, "
                         + "log-probabilities and rest log-mass; the teacher output has neither");
             }
-        } else if (!teacher.logits().getShape().equals(shape)) {
-            throw new IllegalArgumentException(key + ": teacher logits " + teacher.logits().getShape()
+        } else if (!teacherLogits.shape().equals(shape)) {
+            throw new IllegalArgumentException(key + ": teacher logits " + teacherLogits.shape()
                     + " do not match student logits " + shape + " (same tokenizer and vocabulary required)");
         }
         NDArray mask = input.batch().lossMask();
         NDArray sum = Chunks.sum(student, chunkSize, input, (chunk, positions, s) -> {
-            NDArray[] pq = topK ? topKBins(teacher, s, positions, chunk) : fullVocab(teacher, s, positions, chunk);
+            NDArray[] pq = topK ? topKBins(teacher, s, positions, chunk) : fullVocab(teacherLogits, s, positions, chunk);
             NDArray perPosition = sanitisedDivergence(pq[0], pq[1], pq[2]);
             return perPosition.mul(Chunks.slice(mask, positions, chunk)).sum();
         });
@@ -132,8 +138,8 @@ abstract class DivergenceLoss implements Loss {
     }
 
     /** Teacher and student log-probabilities over the vocabulary, and where a logit is ±inf. */
-    private NDArray[] fullVocab(TeacherOutput teacher, NDArray s, NDIndex positions, NDManager chunk) {
-        NDArray t = Chunks.slice(teacher.logits(), positions, chunk);
+    private NDArray[] fullVocab(Logits teacher, NDArray s, NDIndex positions, NDManager chunk) {
+        NDArray t = Chunks.slice(teacher, positions, chunk);
         NDArray infinite = s.isInfinite().logicalOr(t.isInfinite());
         return new NDArray[] {tempered(t).logSoftmax(-1), tempered(s).logSoftmax(-1), infinite};
     }

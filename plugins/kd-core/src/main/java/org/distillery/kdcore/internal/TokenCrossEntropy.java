@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.Logits;
 import org.distillery.kit.loss.Chunks;
 import org.distillery.kit.loss.Scalars;
 
@@ -30,8 +31,8 @@ final class TokenCrossEntropy {
 
     /** Sum over counted tokens and their number. */
     LossValue compute(LossInput input) {
-        NDArray logits = input.studentLogits();
-        long vocab = logits.getShape().get(2);
+        Logits logits = input.logits();
+        long vocab = logits.vocab();
         NDArray targets = input.batch().targets();
         NDArray mask = input.batch().lossMask();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, positions, s) -> {

@@ -13,6 +13,7 @@ import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.distillery.api.loss.LossContext;
+import org.distillery.api.model.Logits;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
 import org.distillery.kit.loss.Scalars;
@@ -57,12 +58,12 @@ final class PolicyGradientLoss implements Loss {
     @Override
     public LossValue compute(LossInput input) {
         TokenBatch batch = input.batch();
-        NDArray logits = input.studentLogits();
+        Logits logits = input.logits();
         NDArray old = batch.extra(Extras.OLD_LOGPROBS);
         NDArray importance = batch.extra(Extras.IMPORTANCE);
         NDArray advantages = batch.extra(Extras.ADVANTAGES);
         NDArray mask = batch.lossMask();
-        long vocab = logits.getShape().get(2);
+        long vocab = logits.vocab();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
             NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);

@@ -59,12 +59,15 @@ final class KaLoss implements Loss {
         if (teacher == null || !teacher.hasLogits()) {
             throw new IllegalArgumentException(KEY + " needs the teacher's full logits (a local or moe.ka teacher)");
         }
-        List<NDArray> samples = teacher.logitSamples().isEmpty() ? List.of(teacher.logits()) : teacher.logitSamples();
+        List<NDArray> samples = teacher.logitSamples();
+        if (samples.isEmpty()) {
+            // one sample: the teacher output as it is (its logits may be fused)
+            return base.compute(input);
+        }
         NDArray sum = null;
         long count = 0;
         for (NDArray sample : samples) {
-            LossValue v = base.compute(new LossInput(input.batch(), input.studentLogits(), input.studentHidden(),
-                    teacher.withLogits(sample), input.teacherHidden(), input.manager()));
+            LossValue v = base.compute(input.withTeacher(teacher.withLogits(sample)));
             sum = sum == null ? v.sum() : sum.add(v.sum());
             count = v.count();
         }
