@@ -36,7 +36,9 @@ class DjlTensorServiceTest {
             NDManager step = tensors.newStepScope(run);
             NDArray big = step.ones(new Shape(4096, 1024)); // 16 MiB
             long during = tensors.memory().hostBytes();
-            assertTrue(during - before >= 16L << 20, "allocation visible: " + (during - before));
+            // the kernel's resident-set counters are kept per thread and folded in lazily (up to 64 pages
+            // per thread behind), so the figure may trail the 16 MiB just written by a few hundred KiB
+            assertTrue(during - before >= 15L << 20, "allocation visible: " + (during - before));
             assertEquals(16L << 20, tensors.memory().tensorBytes() - 0, "the live array is counted");
             step.close();
             assertEquals(0, tensors.memory().tensorBytes());
