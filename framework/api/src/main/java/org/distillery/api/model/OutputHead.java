@@ -83,9 +83,24 @@ public record OutputHead(NDArray weight, NDArray bias, double scale, double soft
         return finish(linear(hidden));
     }
 
-    /** The linear part {@code h·Wᵀ + b} [..., vocab], in the weight's data type. */
+    /**
+     * The linear part {@code h·Wᵀ + b} [..., vocab], in {@code hidden}'s data type: a head held in
+     * another type (float16 teacher weights computed in float32) is converted for this use only, the
+     * copy owned by {@code hidden}'s manager.
+     */
     public NDArray linear(NDArray hidden) {
-        return (bias == null ? Linear.linear(hidden, weight) : Linear.linear(hidden, weight, bias)).singletonOrThrow();
+        NDArray w = inTypeOf(weight, hidden);
+        NDArray b = bias == null ? null : inTypeOf(bias, hidden);
+        return (b == null ? Linear.linear(hidden, w) : Linear.linear(hidden, w, b)).singletonOrThrow();
+    }
+
+    private static NDArray inTypeOf(NDArray held, NDArray hidden) {
+        if (held.getDataType() == hidden.getDataType()) {
+            return held;
+        }
+        NDArray converted = held.toType(hidden.getDataType(), false);
+        converted.attach(hidden.getManager());
+        return converted;
     }
 
     /** The rest of the head on the output of {@link #linear}: float32, then the scale, then the soft cap. */
