@@ -32,11 +32,18 @@ import org.distillery.models.arch.TransformerLM;
 import org.distillery.models.generate.HfGenerator;
 import org.distillery.models.io.Json;
 import org.distillery.models.io.SafeTensors;
+import org.distillery.models.llava.LlavaConfig;
+import org.distillery.models.llava.LlavaLayout;
+import org.distillery.models.llava.LlavaModel;
 import org.distillery.models.tokenizer.Tokenizers;
+import org.distillery.models.vision.ImageProcessor;
 
 /**
  * The model service: Hugging Face model folders ({@code config.json}, {@code generation_config.json},
- * {@code model.safetensors} or a sharded index) for GPT-2, Llama, Qwen2, Mistral, Mixtral and Qwen2-MoE.
+ * {@code model.safetensors} or a sharded index) for GPT-2, Llama, Qwen2, Mistral, Mixtral and Qwen2-MoE,
+ * and LLaVA ({@code LlavaForConditionalGeneration} over any of them, with a SigLIP or CLIP tower and
+ * its {@code preprocessor_config.json}; legacy, current and TinyLLaVA checkpoint names, see
+ * {@link LlavaLayout}).
  */
 public class HfModelService implements ModelService {
 
@@ -64,14 +71,15 @@ public class HfModelService implements ModelService {
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
         ModelConfig cfg = readConfig(dir);
-        ArchConfig arch = ModelConfigs.arch(cfg);
+        Naming naming = naming(cfg);
         Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
                 ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
-        Map<String, Shape> shapes = Layout.shapes(arch);
+        ImageProcessor processor = naming.llava == null ? null : ImageProcessor.forModel(dir, naming.llava.vision);
+        Map<String, Shape> shapes = naming.shapes;
 
         List<SafeTensors.Reader> readers = new ArrayList<>();
         try {
-            Map<String, Located> found = locate(dir, arch, shapes, readers);
+            Map<String, Located> found = locate(dir, naming, readers);
             List<String> missing = new ArrayList<>();
             for (String n : shapes.keySet()) {
                 if (!found.containsKey(n)) {
@@ -79,7 +87,7 @@ public class HfModelService implements ModelService {
                 }
             }
             if (!missing.isEmpty()) {
-                throw new IOException(dir + ": " + missing.size() + " parameter(s) of the " + arch.modelType
+                throw new IOException(dir + ": " + missing.size() + " parameter(s) of the " + naming.family
                         + " config missing from the weights: " + abbreviate(missing));
             }
             for (Map.Entry<String, Located> e : found.entrySet()) {
@@ -103,7 +111,8 @@ public class HfModelService implements ModelService {
                     Located l = found.get(n);
                     params.put(n, l.reader.read(l.entry.name(), pm, compute));
                 }
-                LanguageModel model = new TransformerLM(cfg, compute, pm, params, gen);
+                LanguageModel model = naming.llava != null ? new LlavaModel(cfg, compute, pm, params, gen, processor)
+                        : new TransformerLM(cfg, compute, pm, params, gen);
                 ok = true;
                 return model;
             } finally {
@@ -118,11 +127,39 @@ public class HfModelService implements ModelService {
         }
     }
 
+    /**
+     * How checkpoint names of one model family map to its parameters.
+     *
+     * @param family the {@code model_type}, for messages
+     * @param shapes canonical parameter names and shapes
+     * @param llava the LLaVA config, or {@code null} for a text model
+     * @param arch the text architecture (a LLaVA model's language model)
+     */
+    private record Naming(String family, Map<String, Shape> shapes, LlavaConfig llava, ArchConfig arch) {
+
+        String canonical(String fileName) {
+            return llava != null ? LlavaLayout.canonical(fileName) : Layout.canonical(arch, fileName);
+        }
+
+        boolean tolerated(String canonicalName) {
+            return llava != null ? LlavaLayout.tolerated(llava, canonicalName) : Layout.tolerated(arch, canonicalName);
+        }
+    }
+
+    private static Naming naming(ModelConfig cfg) {
+        if (ModelConfigs.isLlava(cfg)) {
+            LlavaConfig c = LlavaConfig.parse(ModelConfigs.toMap(cfg));
+            return new Naming(LlavaConfig.MODEL_TYPE, LlavaLayout.shapes(c), c, c.text);
+        }
+        ArchConfig arch = ModelConfigs.arch(cfg);
+        return new Naming(arch.modelType, Layout.shapes(arch), null, arch);
+    }
+
     private record Located(SafeTensors.Reader reader, SafeTensors.Entry entry) {
     }
 
-    private Map<String, Located> locate(Path dir, ArchConfig arch, Map<String, Shape> shapes,
-                                        List<SafeTensors.Reader> readers) throws IOException {
+    private Map<String, Located> locate(Path dir, Naming naming, List<SafeTensors.Reader> readers)
+            throws IOException {
         Map<String, Located> found = new LinkedHashMap<>();
         List<String> unexpected = new ArrayList<>();
         Path single = dir.resolve(WEIGHTS);
@@ -131,10 +168,10 @@ public class HfModelService implements ModelService {
             SafeTensors.Reader r = SafeTensors.Reader.open(single);
             readers.add(r);
             for (SafeTensors.Entry e : r.entries().values()) {
-                place(arch, shapes, r, e, found, unexpected);
+                place(naming, r, e, found, unexpected);
             }
             if (!unexpected.isEmpty()) {
-                throw new IOException(single + ": unexpected tensor(s) for a " + arch.modelType + " model: "
+                throw new IOException(single + ": unexpected tensor(s) for a " + naming.family + " model: "
                         + abbreviate(unexpected));
             }
         } else if (Files.exists(index)) {
@@ -170,11 +207,11 @@ public class HfModelService implements ModelService {
                         throw new IOException(shard + ": has no tensor '" + name + "' although " + INDEX
                                 + " lists it there");
                     }
-                    place(arch, shapes, r, en, found, unexpected);
+                    place(naming, r, en, found, unexpected);
                 }
             }
             if (!unexpected.isEmpty()) {
-                throw new IOException(index + ": unexpected tensor(s) for a " + arch.modelType + " model: "
+                throw new IOException(index + ": unexpected tensor(s) for a " + naming.family + " model: "
                         + abbreviate(unexpected));
             }
         } else {
@@ -184,16 +221,16 @@ public class HfModelService implements ModelService {
         return found;
     }
 
-    private static void place(ArchConfig arch, Map<String, Shape> shapes, SafeTensors.Reader r, SafeTensors.Entry e,
+    private static void place(Naming naming, SafeTensors.Reader r, SafeTensors.Entry e,
                               Map<String, Located> found, List<String> unexpected) throws IOException {
-        String canon = Layout.canonical(arch, e.name());
-        if (shapes.containsKey(canon)) {
+        String canon = naming.canonical(e.name());
+        if (naming.shapes.containsKey(canon)) {
             Located prev = found.put(canon, new Located(r, e));
             if (prev != null) {
                 throw new IOException(r.file() + ": tensor '" + e.name() + "' is stored twice (also as '"
                         + prev.entry.name() + "' in " + prev.reader.file().getFileName() + ")");
             }
-        } else if (!Layout.tolerated(arch, canon)) {
+        } else if (!naming.tolerated(canon)) {
             unexpected.add(e.name());
         }
     }
@@ -223,16 +260,18 @@ public class HfModelService implements ModelService {
 
     /**
      * Creates a model with parameters drawn from normal(0, initializer_range) (GPT-2's output
-     * projections scaled by 1/sqrt(2 n_layer)), biases zero and norm weights one, using a
+     * projections scaled by 1/sqrt(2 n_layer); a LLaVA tower's and projector's from their own
+     * config's range), biases zero and norm weights one, using a
      * {@link SplittableRandom} per parameter seeded from {@code seed} and the parameter name, so
      * the result is the same in every process.
      */
     public LanguageModel create(ModelConfig config, long seed, NDManager manager, DataType dtype) {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
         Map<String, Object> raw = ModelConfigs.toMap(config);
-        ArchConfig arch = ArchConfig.parse(raw);
-        ModelConfig cfg = arch.toModelConfig(raw);
-        Map<String, Shape> shapes = Layout.shapes(arch);
+        ModelConfig cfg = ModelConfigs.fromMap(raw);
+        Naming naming = naming(cfg);
+        ArchConfig arch = naming.arch;
+        Map<String, Shape> shapes = naming.shapes;
         NDManager pm = manager.newSubManager();
         boolean ok = false;
         try {
@@ -244,7 +283,7 @@ public class HfModelService implements ModelService {
                     throw new IllegalArgumentException("parameter " + name + " has " + size + " elements; too large");
                 }
                 float[] data = new float[(int) size];
-                double std = Layout.initStd(arch, name);
+                double std = naming.llava != null ? LlavaLayout.initStd(naming.llava, name) : Layout.initStd(arch, name);
                 if (std < 0) {
                     Arrays.fill(data, 1f);
                 } else if (std > 0) {
@@ -253,7 +292,10 @@ public class HfModelService implements ModelService {
                         data[i] = (float) (rng.nextGaussian() * std);
                     }
                 }
-                if (name.equals("model.embed_tokens.weight") && raw.get("pad_token_id") instanceof Number pad) {
+                Object padId = naming.llava != null ? naming.llava.textConfig.raw().get("pad_token_id") : raw.get("pad_token_id");
+                boolean embedding = name.equals(naming.llava != null ? LlavaLayout.LANGUAGE + "embed_tokens.weight"
+                        : "model.embed_tokens.weight");
+                if (embedding && padId instanceof Number pad) {
                     int row = pad.intValue();
                     if (row >= 0 && row < arch.vocabSize) {
                         Arrays.fill(data, row * arch.hiddenSize, (row + 1) * arch.hiddenSize, 0f);
@@ -267,7 +309,9 @@ public class HfModelService implements ModelService {
                 }
                 params.put(name, a);
             }
-            LanguageModel m = new TransformerLM(cfg, compute, pm, params, Map.of());
+            LanguageModel m = naming.llava != null
+                    ? new LlavaModel(cfg, compute, pm, params, Map.of(), ImageProcessor.defaults(naming.llava.vision))
+                    : new TransformerLM(cfg, compute, pm, params, Map.of());
             ok = true;
             return m;
         } finally {
@@ -341,6 +385,12 @@ public class HfModelService implements ModelService {
         Json.writeAtomic(dir.resolve(CONFIG), cfg);
         if (model instanceof TransformerLM t && !t.generationConfig().isEmpty()) {
             Json.writeAtomic(dir.resolve(GENERATION_CONFIG), t.generationConfig());
+        }
+        if (model instanceof LlavaModel l) {
+            if (!l.generationConfig().isEmpty()) {
+                Json.writeAtomic(dir.resolve(GENERATION_CONFIG), l.generationConfig());
+            }
+            Json.writeAtomic(dir.resolve(ImageProcessor.FILE), l.processor().fields());
         }
     }
 

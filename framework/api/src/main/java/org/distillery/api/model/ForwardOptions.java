@@ -13,9 +13,23 @@ import ai.djl.ndarray.NDArray;
  * @param routerLogits return every MoE layer's router logits
  * @param routing overrides MoE expert selection, or {@code null} for the model's own top-k
  * @param training forward in training mode (dropout on, gradients recorded by the caller's collector)
+ * @param pixelValues [images, channels, height, width] float32 pixel values of the images whose tokens
+ *     the input ids hold, in row-major order of their image tokens (a model with a vision tower turns
+ *     each into {@link VisionInput#tokensPerImage()} features that replace the embeddings of its image
+ *     tokens); {@code null} when the input has no images
+ * @param inputEmbeddings [batch, seq, hidden] embeddings used instead of looking the input ids up
+ *     (Hugging Face's {@code inputs_embeds}; see {@link LanguageModel#embedTokens}); the ids still give
+ *     the shape; {@code null} looks the ids up
  */
 public record ForwardOptions(NDArray attentionMask, NDArray positionIds, KvCache cache, boolean hiddenStates,
-                             boolean attentions, boolean routerLogits, RoutingOverride routing, boolean training) {
+                             boolean attentions, boolean routerLogits, RoutingOverride routing, boolean training,
+                             NDArray pixelValues, NDArray inputEmbeddings) {
+
+    /** Options without images or input embeddings (the shape before multimodal models). */
+    public ForwardOptions(NDArray attentionMask, NDArray positionIds, KvCache cache, boolean hiddenStates,
+                          boolean attentions, boolean routerLogits, RoutingOverride routing, boolean training) {
+        this(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, routing, training, null, null);
+    }
 
     /** Plain inference: logits only. */
     public static ForwardOptions inference() {
@@ -29,36 +43,55 @@ public record ForwardOptions(NDArray attentionMask, NDArray positionIds, KvCache
 
     /** A copy with the given attention mask. */
     public ForwardOptions withMask(NDArray mask) {
-        return new ForwardOptions(mask, positionIds, cache, hiddenStates, attentions, routerLogits, routing, training);
+        return new ForwardOptions(mask, positionIds, cache, hiddenStates, attentions, routerLogits, routing, training,
+                pixelValues, inputEmbeddings);
     }
 
     /** A copy with the given position ids. */
     public ForwardOptions withPositions(NDArray positions) {
-        return new ForwardOptions(attentionMask, positions, cache, hiddenStates, attentions, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positions, cache, hiddenStates, attentions, routerLogits, routing, training,
+                pixelValues, inputEmbeddings);
     }
 
     /** A copy that reads and extends the given cache. */
     public ForwardOptions withCache(KvCache kv) {
-        return new ForwardOptions(attentionMask, positionIds, kv, hiddenStates, attentions, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, kv, hiddenStates, attentions, routerLogits, routing, training,
+                pixelValues, inputEmbeddings);
     }
 
     /** A copy that returns hidden states. */
     public ForwardOptions withHiddenStates() {
-        return new ForwardOptions(attentionMask, positionIds, cache, true, attentions, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, true, attentions, routerLogits, routing, training,
+                pixelValues, inputEmbeddings);
     }
 
     /** A copy that returns attention weights. */
     public ForwardOptions withAttentions() {
-        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, true, routerLogits, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, true, routerLogits, routing, training,
+                pixelValues, inputEmbeddings);
     }
 
     /** A copy that returns router logits. */
     public ForwardOptions withRouterLogits() {
-        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, true, routing, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, true, routing, training,
+                pixelValues, inputEmbeddings);
     }
 
     /** A copy whose MoE layers route through {@code override}. */
     public ForwardOptions withRouting(RoutingOverride override) {
-        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, override, training);
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, override, training,
+                pixelValues, inputEmbeddings);
+    }
+
+    /** A copy whose image tokens take the features of these images ({@code null}: no images). */
+    public ForwardOptions withPixelValues(NDArray pixels) {
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, routing,
+                training, pixels, inputEmbeddings);
+    }
+
+    /** A copy that uses these input embeddings instead of looking the ids up ({@code null}: look them up). */
+    public ForwardOptions withInputEmbeddings(NDArray embeddings) {
+        return new ForwardOptions(attentionMask, positionIds, cache, hiddenStates, attentions, routerLogits, routing,
+                training, pixelValues, embeddings);
     }
 }

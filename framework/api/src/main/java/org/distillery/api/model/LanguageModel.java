@@ -1,6 +1,7 @@
 package org.distillery.api.model;
 
 import java.util.Map;
+import java.util.Optional;
 
 import ai.djl.ndarray.NDArray;
 
@@ -18,6 +19,23 @@ public interface LanguageModel extends AutoCloseable {
 
     /** Runs the model on {@code inputIds} [batch, seq] (int64). */
     ModelOutput forward(NDArray inputIds, ForwardOptions options);
+
+    /**
+     * How the model takes images, when it has a vision tower (LLaVA); empty for text-only models,
+     * which reject {@link ForwardOptions#pixelValues()}.
+     */
+    default Optional<VisionInput> vision() {
+        return Optional.empty();
+    }
+
+    /**
+     * The input embeddings [batch, seq, hidden] of {@code ids} [batch, seq], looked up as
+     * {@link #forward} does (recorded by a gradient collector), for callers that build their own
+     * {@link ForwardOptions#inputEmbeddings()} (e.g. learned query vectors in front of the text).
+     */
+    default NDArray embedTokens(NDArray ids) {
+        throw new UnsupportedOperationException(config().modelType() + " models do not expose their input embeddings");
+    }
 
     /** An empty KV cache for incremental decoding. */
     KvCache newCache();

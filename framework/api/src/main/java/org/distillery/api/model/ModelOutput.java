@@ -13,7 +13,16 @@ import ai.djl.ndarray.NDArray;
  * @param routerLogits each MoE layer's router logits [batch * seq, experts]
  * @param expertCounts each MoE layer's tokens per expert [experts]
  * @param cache the extended KV cache, or {@code null} if none was given
+ * @param imageFeatures [images, tokensPerImage, hidden] the features that replaced the image tokens'
+ *     embeddings (a LLaVA projector's outputs), or {@code null} when the input had no images
  */
 public record ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
-                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache) {
+                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache,
+                          NDArray imageFeatures) {
+
+    /** An output without image features. */
+    public ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
+                       List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache) {
+        this(logits, hiddenStates, attentions, routerLogits, expertCounts, cache, null);
+    }
 }
