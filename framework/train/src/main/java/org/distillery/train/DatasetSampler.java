@@ -14,6 +14,7 @@ import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
+import org.distillery.api.model.VisionInput;
 import org.distillery.api.sampler.Sampler;
 import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
@@ -24,6 +25,8 @@ import org.distillery.kit.data.Records;
  * {@code stage:<name>}: the dataset an earlier stage of the run wrote, e.g. a {@code data.generate}
  * stage) plus any {@code extra-files}, reshuffled each epoch with a seed derived from the run seed
  * and the epoch, so a resumed run sees the same order. Its position is {@code epoch:index}.
+ * Records with images expand into the student's image tokens and their batches carry the pixel
+ * values ({@link Records#batch(List, int, NDManager, VisionInput)}); text-only records mix in.
  */
 public final class DatasetSampler implements Sampler {
 
@@ -31,6 +34,7 @@ public final class DatasetSampler implements Sampler {
     public static final String KEY = "data.dataset";
 
     private final List<Records.Encoded> sequences;
+    private final VisionInput vision;
     private final int batchSize;
     private final int padId;
     private final long seed;
@@ -39,8 +43,10 @@ public final class DatasetSampler implements Sampler {
     private int epoch;
     private int index;
 
-    private DatasetSampler(List<Records.Encoded> sequences, int batchSize, int padId, long seed, boolean shuffle) {
+    private DatasetSampler(List<Records.Encoded> sequences, VisionInput vision, int batchSize, int padId, long seed,
+                           boolean shuffle) {
         this.sequences = sequences;
+        this.vision = vision;
         this.batchSize = batchSize;
         this.padId = padId;
         this.seed = seed;
@@ -70,7 +76,7 @@ public final class DatasetSampler implements Sampler {
             }
             batch.add(sequences.get(order.get(index++)));
         }
-        return Records.batch(batch, padId, manager);
+        return Records.batch(batch, padId, manager, vision);
     }
 
     @Override
@@ -97,21 +103,37 @@ public final class DatasetSampler implements Sampler {
         public Sampler create(SamplerContext ctx, Config params) {
             String where = ctx.paramsPath();
             String file = params.getString("file");
+            VisionInput vision = ctx.student().vision().orElse(null);
+            List<Records.Encoded> seqs = new ArrayList<>();
             List<Example> examples = new ArrayList<>(ctx.datasets().read(file, Datasets.Split.TRAIN, where + ".file"));
+            encode(ctx, examples, vision, seqs, file.isEmpty() ? "data.train-file" : where + ".file",
+                    ctx.datasets().resolve(file, Datasets.Split.TRAIN, where + ".file"));
             for (String extra : params.getStringList("extra-files")) {
-                examples.addAll(ctx.datasets().read(extra, Datasets.Split.TRAIN, where + ".extra-files"));
+                List<Example> more = ctx.datasets().read(extra, Datasets.Split.TRAIN, where + ".extra-files");
+                encode(ctx, more, vision, seqs, where + ".extra-files",
+                        ctx.datasets().resolve(extra, Datasets.Split.TRAIN, where + ".extra-files"));
+                examples.addAll(more);
             }
             if (examples.isEmpty()) {
                 throw new InvalidConfigException(file.isEmpty() ? "data.train-file" : where + ".file", "has no records",
                         file.isEmpty() ? ctx.datasets().file(Datasets.Split.TRAIN).map(Path::toString).orElse("")
                                 : file, "a non-empty JSONL file");
             }
-            List<Records.Encoded> seqs = new ArrayList<>(examples.size());
-            for (Example e : examples) {
-                seqs.add(Records.encode(e, ctx.tokenizer(), ctx.maxLength()));
-            }
-            return new DatasetSampler(seqs, ctx.batchSize(), ctx.tokenizer().padId(), ctx.resources().seed(),
+            return new DatasetSampler(seqs, vision, ctx.batchSize(), ctx.tokenizer().padId(), ctx.resources().seed(),
                     params.getBoolean("shuffle"));
+        }
+
+        /** Encodes records, a record the student cannot take failing at {@code where} with the file and record. */
+        private static void encode(SamplerContext ctx, List<Example> examples, VisionInput vision,
+                                   List<Records.Encoded> out, String where, Path file) {
+            for (Example e : examples) {
+                try {
+                    out.add(Records.encode(e, ctx.tokenizer(), ctx.maxLength(), vision));
+                } catch (IllegalArgumentException bad) {
+                    throw new InvalidConfigException(where, file + ": " + bad.getMessage(), file.toString(),
+                            "records the student can take (images need a model with a vision tower)");
+                }
+            }
         }
     }
 }
