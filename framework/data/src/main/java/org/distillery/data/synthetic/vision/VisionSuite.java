@@ -34,8 +34,9 @@ import org.distillery.kit.io.AtomicFiles;
  * integer drawing ({@link Canvas}), so a seed gives the same records and pixel-identical images on
  * every JDK.
  *
- * <p>Files: {@code images/<split>/<n>.png}; per split {@code captions-<split>.jsonl},
- * {@code qa-<split>.jsonl} and {@code <split>.jsonl} (both, scene by scene); {@code corpus.jsonl}
+ * <p>Files: {@code images/<split>/<n>.png}; per split {@code captions-<split>.jsonl} and
+ * {@code qa-<split>.jsonl}; {@code validation.jsonl} and {@code test.jsonl} (both kinds, scene by
+ * scene, for evaluation); {@code corpus.jsonl}
  * (text-only captions of further scenes, for pre-training a language model); {@code suite.json}.
  */
 public final class VisionSuite {
@@ -119,7 +120,10 @@ public final class VisionSuite {
             }
             data.writeJsonl(dir.resolve("captions-" + split + ".jsonl"), captions);
             data.writeJsonl(dir.resolve("qa-" + split + ".jsonl"), qa);
-            data.writeJsonl(dir.resolve(split + ".jsonl"), all);
+            if (!split.equals("train")) {
+                // the evaluation splits hold both kinds; training stages read captions and questions apart
+                data.writeJsonl(dir.resolve(split + ".jsonl"), all);
+            }
             counts.put(split, byTask);
         }
         SplittableRandom corpusRandom = new SplittableRandom(settings.seed() * 31 + 7);

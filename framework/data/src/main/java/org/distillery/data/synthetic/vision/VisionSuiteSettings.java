@@ -16,9 +16,9 @@ import com.google.gson.JsonObject;
 public record VisionSuiteSettings(long seed, int imageSize, int trainScenes, int validationScenes, int testScenes,
                                   int corpus, int noise) {
 
-    /** The embedded default: 48-pixel images, 1500/150/250 scenes, 3000 corpus lines. */
+    /** The embedded default: 48-pixel images, 3000/150/250 scenes, 3000 corpus lines. */
     public static VisionSuiteSettings defaults() {
-        return new VisionSuiteSettings(20261201L, 48, 1500, 150, 250, 3000, 6);
+        return new VisionSuiteSettings(20261201L, 48, 3000, 150, 250, 3000, 0);
     }
 
     /** Checks the ranges, naming the setting. */
