@@ -164,6 +164,11 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--device", description = "auto (default), cpu, gpu or gpu:N")
         String device = "auto";
 
+        @Option(names = "--vlm", description = {"a LLaVA model instead: a SigLIP-style tower (224 pixels in 16-pixel "
+            + "patches: 196 image tokens, width 384, 6 layers, MLP 1536) and the language model above, each sequence "
+            + "one image's tokens then text; the tower frozen, projector and language model trained."})
+        boolean vlm;
+
         @Override
         public Integer call() {
             ForwardBench.Options d = ForwardBench.Options.defaults();
@@ -172,8 +177,16 @@ final class BenchCommand implements Callable<Integer> {
             ForwardBench.Options o = d.withShape(batch, seq).withModel(hidden, layers, heads, ff, vocab)
                     .withSteps(warmup, steps).withMatmul(matmulSize, d.matmulRepeats());
             checked("forward", o::check);
+            ForwardBench.Vision v = ForwardBench.Vision.defaults();
+            if (vlm) {
+                checked("forward", () -> v.check(seq));
+            }
             try (DjlTensorService tensors = startTensors("forward", device)) {
-                ForwardBench.run(System.out, tensors, o);
+                if (vlm) {
+                    ForwardBench.runVlm(System.out, tensors, o, v);
+                } else {
+                    ForwardBench.run(System.out, tensors, o);
+                }
             }
             return ExitCodes.OK;
         }

@@ -79,7 +79,7 @@ final class DataCommand implements Callable<Integer> {
             description = {"Write the deterministic synthetic image suite: PNG images of coloured shapes, counts (1-5), "
                 + "spatial relations and bitmap-font digits; captions (captions-<split>.jsonl, for distilled "
                 + "pre-training), questions with one exact answer (qa-<split>.jsonl: color, shape, count, spatial, "
-                + "digit), both for evaluation (validation.jsonl, test.jsonl), a text-only corpus and suite.json.",
+                + "digit), both for evaluation (validation.jsonl, test.jsonl), the questions about scenes described in words (qa-text-<split>.jsonl), a text-only corpus and suite.json.",
                 "The same seed gives pixel-identical images on every JDK."})
     static final class SynthVision implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "<out-dir>")

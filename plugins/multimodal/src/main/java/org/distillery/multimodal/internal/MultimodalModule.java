@@ -7,12 +7,13 @@ import org.distillery.api.loss.LossFactory;
 import org.distillery.api.metric.MetricFactory;
 import org.distillery.api.model.ModelInitializerFactory;
 import org.distillery.api.train.MethodFactory;
+import org.distillery.api.train.TrainerFactory;
 
 /**
  * The multimodal bundle's contributions, named by its {@code Distillery-Module} manifest header:
  * LLaVA-KD's losses ({@code mm.response-kl}, {@code mm.visual-kl}, {@code mm.relation}), the
- * {@code mm.compose} student initialiser, the {@code mm.accuracy} metric and the
- * {@code llava-kd.recipe} method. Every key bound here has its defaults in {@code reference.conf}.
+ * {@code mm.compose} student initialiser, the {@code mm.accuracy} metric, the
+ * {@code llava-kd.recipe} method, and VIKDF's {@code vikdf.train} trainer and {@code vikdf.recipe} method. Every key bound here has its defaults in {@code reference.conf}.
  */
 public final class MultimodalModule extends AbstractModule {
 
@@ -30,7 +31,10 @@ public final class MultimodalModule extends AbstractModule {
                 .addBinding(ComposeInitializer.KEY).toInstance(new ComposeInitializer.Factory());
         MapBinder.newMapBinder(binder(), String.class, MetricFactory.class)
                 .addBinding(AccuracyMetric.KEY).toInstance(new AccuracyMetric.Factory());
-        MapBinder.newMapBinder(binder(), String.class, MethodFactory.class)
-                .addBinding(LlavaKdMethod.KEY).toInstance(new LlavaKdMethod());
+        MapBinder<String, MethodFactory> methods = MapBinder.newMapBinder(binder(), String.class, MethodFactory.class);
+        methods.addBinding(LlavaKdMethod.KEY).toInstance(new LlavaKdMethod());
+        methods.addBinding(VikdfMethod.KEY).toInstance(new VikdfMethod());
+        MapBinder.newMapBinder(binder(), String.class, TrainerFactory.class)
+                .addBinding(VikdfTrainer.KEY).toInstance(new VikdfTrainer.Factory());
     }
 }

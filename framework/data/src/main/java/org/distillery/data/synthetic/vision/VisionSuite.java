@@ -36,7 +36,9 @@ import org.distillery.kit.io.AtomicFiles;
  *
  * <p>Files: {@code images/<split>/<n>.png}; per split {@code captions-<split>.jsonl} and
  * {@code qa-<split>.jsonl}; {@code validation.jsonl} and {@code test.jsonl} (both kinds, scene by
- * scene, for evaluation); {@code corpus.jsonl}
+ * scene, for evaluation); {@code qa-text-<split>.jsonl}, the same questions without the image, the
+ * scene described in words in the prompt ({@code "Scene: <caption>. <question>"}: zero-resource
+ * dialogue data, VIKDF's setting); {@code corpus.jsonl}
  * (text-only captions of further scenes, for pre-training a language model); {@code suite.json}.
  */
 public final class VisionSuite {
@@ -95,6 +97,7 @@ public final class VisionSuite {
             SplittableRandom random = new SplittableRandom(settings.seed() * 31 + s);
             List<Example> captions = new ArrayList<>();
             List<Example> qa = new ArrayList<>();
+            List<Example> described = new ArrayList<>();
             List<Example> all = new ArrayList<>();
             Map<String, Integer> byTask = new TreeMap<>();
             TASKS.forEach(t -> byTask.put(t, 0));
@@ -115,11 +118,14 @@ public final class VisionSuite {
                             Map.of("task", q.task(), "kind", scene.kind(), "label", q.answer()));
                     qa.add(e);
                     all.add(e);
+                    described.add(Example.pair(id + "-" + q.task() + "-text", "Scene: " + scene.caption() + ". "
+                            + q.question(), q.answer(), Map.of("task", q.task(), "kind", scene.kind(), "label", q.answer())));
                     byTask.merge(q.task(), 1, Integer::sum);
                 }
             }
             data.writeJsonl(dir.resolve("captions-" + split + ".jsonl"), captions);
             data.writeJsonl(dir.resolve("qa-" + split + ".jsonl"), qa);
+            data.writeJsonl(dir.resolve("qa-text-" + split + ".jsonl"), described);
             if (!split.equals("train")) {
                 // the evaluation splits hold both kinds; training stages read captions and questions apart
                 data.writeJsonl(dir.resolve(split + ".jsonl"), all);

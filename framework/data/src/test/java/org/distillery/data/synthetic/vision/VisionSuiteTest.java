@@ -81,6 +81,13 @@ class VisionSuiteTest {
         assertTrue(tasks.size() >= 4, "several question types: " + tasks);
         String line = Files.readAllLines(dir.resolve("qa-train.jsonl")).get(0);
         assertTrue(line.contains("\"image\":\"images/train/00000.png\""), line);
+        List<Example> described = data.readJsonl(dir.resolve("qa-text-train.jsonl"));
+        assertEquals(qa.size(), described.size());
+        for (int i = 0; i < qa.size(); i++) {
+            assertTrue(!described.get(i).hasImage() && described.get(i).prompt().startsWith("Scene: ")
+                    && described.get(i).prompt().endsWith(qa.get(i).prompt())
+                    && described.get(i).response().equals(qa.get(i).response()), described.get(i).toString());
+        }
         List<Example> corpus = data.readJsonl(dir.resolve("corpus.jsonl"));
         assertEquals(5, corpus.size());
         assertTrue(corpus.stream().allMatch(e -> e.text() != null && !e.hasImage()));
