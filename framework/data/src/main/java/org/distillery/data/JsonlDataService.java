@@ -52,7 +52,8 @@ import org.distillery.kit.io.AtomicFiles;
  * ({@link Example#IMAGE_PLACEHOLDER}; a prompt without it has the image in front), or a chat
  * message whose {@code content} is a list of parts, {@code {"type": "text", "text": ...}} and one
  * {@code {"type": "image", "image": "path"}}, joined in order with the image part as
- * {@code <image>}. The file must exist and start like a PNG or JPEG image; one image per record,
+ * {@code <image>}. The file must exist and have a readable PNG or JPEG header (its pixels are
+ * decoded when a batch needs them); one image per record,
  * none in assistant messages or text records, and exactly one marker for it. Images are read as
  * absolute paths and written relative to the file written. Other fields are ignored; a JSON {@code null} is
  * the same as an absent field. Blank lines are skipped but counted. A bad line fails the whole
@@ -342,6 +343,25 @@ public final class JsonlDataService implements DataService {
         if (!png && !jpeg) {
             throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " (" + resolved
                     + "): not a PNG or JPEG file");
+        }
+        // the header's dimensions (read, not the pixels): a broken header fails here, with its line
+        try (javax.imageio.stream.ImageInputStream in = javax.imageio.ImageIO.createImageInputStream(resolved.toFile())) {
+            var readers = in == null ? null : javax.imageio.ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) {
+                throw new IOException("no reader for its format");
+            }
+            javax.imageio.ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                if (reader.getWidth(0) <= 0 || reader.getHeight(0) <= 0) {
+                    throw new IOException("empty image");
+                }
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " (" + resolved
+                    + "): unreadable " + (png ? "PNG" : "JPEG") + " header (" + e.getMessage() + ")");
         }
         return resolved.toString();
     }

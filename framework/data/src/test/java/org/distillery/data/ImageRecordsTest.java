@@ -25,9 +25,14 @@ class ImageRecordsTest {
     @BeforeEach
     void images() throws Exception {
         Files.createDirectories(dir.resolve("img"));
-        Files.write(dir.resolve("img/a.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0});
-        Files.write(dir.resolve("img/b.jpg"), new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xE0});
+        for (String f : new String[] {"a.png", "b.jpg"}) {
+            java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(4, 3,
+                    java.awt.image.BufferedImage.TYPE_INT_RGB);
+            javax.imageio.ImageIO.write(img, f.endsWith("png") ? "png" : "jpg", dir.resolve("img/" + f).toFile());
+        }
         Files.writeString(dir.resolve("img/c.png"), "not an image at all");
+        // a PNG signature followed by garbage: the header cannot be read
+        Files.write(dir.resolve("img/d.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0, 0, 5, 'X'});
     }
 
     Path file(String... lines) throws Exception {
@@ -61,6 +66,7 @@ class ImageRecordsTest {
         String[][] cases = {
             {"{\"image\": \"img/missing.png\", \"prompt\": \"q\", \"response\": \"a\"}", "no such file"},
             {"{\"image\": \"img/c.png\", \"prompt\": \"q\", \"response\": \"a\"}", "not a PNG or JPEG file"},
+            {"{\"image\": \"img/d.png\", \"prompt\": \"q\", \"response\": \"a\"}", "unreadable PNG header"},
             {"{\"prompt\": \"<image> q\", \"response\": \"a\"}", "has no \"image\""},
             {"{\"image\": \"img/a.png\", \"prompt\": \"<image> and <image>\", \"response\": \"a\"}", "one image per record"},
             {"{\"image\": \"img/a.png\", \"text\": \"t\"}", "cannot have an \"image\""},

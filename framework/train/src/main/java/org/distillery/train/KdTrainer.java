@@ -269,8 +269,8 @@ public final class KdTrainer implements Trainer {
     }
 
     private static void step(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
-                             Map<String, NDArray> trained, Teacher teacher, Sampler sampler, AdamW optimizer, LrSchedule schedule, Progress progress,
-                             String vocabPolicy) {
+                             Map<String, NDArray> trained, Teacher teacher, Sampler sampler, AdamW optimizer,
+                             LrSchedule schedule, Progress progress, String vocabPolicy) {
         long t0 = System.nanoTime();
         Engine.getInstance().setRandomSeed((int) (run.seed() * 7919 + progress.step));
         boolean needTeacher = false;
