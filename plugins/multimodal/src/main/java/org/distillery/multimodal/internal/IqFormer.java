@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 import com.google.gson.Gson;
-import com.google.gson.JsonObject;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -270,10 +269,5 @@ final class IqFormer {
     /** Whether {@code dir} holds an IQ-Former. */
     static boolean present(Path dir) {
         return Files.exists(dir.resolve(WEIGHTS)) && Files.exists(dir.resolve(CONFIG));
-    }
-
-    /** The dimensions as JSON (for events). */
-    JsonObject describe() {
-        return GSON.toJsonTree(dims).getAsJsonObject();
     }
 }

@@ -21,7 +21,6 @@ import com.typesafe.config.Config;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -398,21 +397,8 @@ final class VikdfTrainer implements Trainer {
 
         /** Symmetric InfoNCE between mean-pooled text and image queries (image–text matching). */
         NDArray contrastive(IqFormer iq, NDArray qt, NDArray qi, NDManager m) {
-            NDArray zt = unit(iq.dense0(qt.mean(new int[] {1}), "itc"));
-            NDArray zi = unit(iq.dense0(qi.mean(new int[] {1}), "itc"));
-            NDArray logits = zt.matMul(zi.transpose());
-            logits = logits.mul(Scalars.of(logits, 1.0 / p.positive("temperature")));
-            long b = logits.getShape().get(0);
-            NDArray labels = m.arange(0, (int) b, 1, DataType.INT64).reshape(b, 1);
-            NDArray t2i = logits.logSoftmax(-1).gather(labels, 1).mean().neg();
-            NDArray i2t = logits.transpose().logSoftmax(-1).gather(labels, 1).mean().neg();
-            NDArray both = t2i.add(i2t);
-            return both.mul(Scalars.of(both, 0.5));
-        }
-
-        NDArray unit(NDArray x) {
-            NDArray n = x.square().sum(new int[] {-1}, true).sqrt();
-            return x.div(n.maximum(Scalars.of(n, 1e-8)));
+            return infoNce(iq.dense0(qt.mean(new int[] {1}), "itc"), iq.dense0(qi.mean(new int[] {1}), "itc"),
+                    p.positive("temperature"), m);
         }
 
         /** L1 between the masked patches' features and their reconstruction from the text queries. */
@@ -432,8 +418,7 @@ final class VikdfTrainer implements Trainer {
             NDArray x = visible.mul(Scalars.of(mk, 1.0).sub(mk)).add(mk.mul(iq.p("mim.mask")))
                     .add(iq.p("mim.pos").expandDims(0));
             NDArray pred = iq.dense(iq.block("mim.block.", x, qt, null, null), "mim.out");
-            NDArray l1 = pred.sub(feats).abs().mul(mk).sum();
-            return l1.div(Scalars.of(l1, (double) b * hidden * feats.getShape().get(2)));
+            return maskedL1(pred, feats, mk);
         }
 
         /** CE of the masked caption tokens predicted from the image queries. */
@@ -458,10 +443,7 @@ final class VikdfTrainer implements Trainer {
             NDArray x = iq.dense(emb, "text_in").mul(Scalars.of(mk, 1.0).sub(mk)).add(mk.mul(iq.p("mlm.mask")))
                     .add(iq.p("text_pos").get(":" + t).expandDims(0));
             NDArray logits = iq.dense(iq.block("mlm.block.", x, qi, null, cap[1]), "mlm.out");
-            NDArray lp = logits.logSoftmax(-1).gather(cap[0].expandDims(-1), -1).squeeze(-1);
-            NDArray m2 = mk.squeeze(-1);
-            NDArray ce = lp.mul(m2).sum().neg();
-            return ce.div(Scalars.of(ce, Math.max(1, m2.sum().getFloat())));
+            return maskedCrossEntropy(logits, cap[0], mk.squeeze(-1));
         }
 
         /** I2T caption CE after the projected image queries, and T2I query matching from the caption. */
@@ -545,11 +527,50 @@ final class VikdfTrainer implements Trainer {
         long prefix;
 
         NDArray crossEntropy() {
-            NDArray l = logits.get(":, " + prefix + ":, :");
-            NDArray lp = l.logSoftmax(-1).gather(targets.expandDims(-1), -1).squeeze(-1);
-            NDArray ce = lp.mul(lossMask).sum().neg();
-            return ce.div(Scalars.of(ce, Math.max(1, lossMask.sum().getFloat())));
+            return maskedCrossEntropy(logits.get(":, " + prefix + ":, :"), targets, lossMask);
         }
+    }
+
+    // ------------------------------------------------------------------------ the objectives
+
+    /**
+     * Symmetric InfoNCE of paired rows: with {@code t} and {@code i} normalised to unit length and
+     * {@code S = t iᵀ / temperature}, the mean of the cross-entropies of the diagonal over S's rows
+     * (text to image) and over its columns (image to text), halved. Rows of {@code [b, d]}.
+     */
+    static NDArray infoNce(NDArray text, NDArray image, double temperature, NDManager m) {
+        NDArray logits = unit(text).matMul(unit(image).transpose());
+        logits = logits.mul(Scalars.of(logits, 1.0 / temperature));
+        long b = logits.getShape().get(0);
+        NDArray labels = m.arange(0, (int) b, 1, DataType.INT64).reshape(b, 1);
+        NDArray t2i = logits.logSoftmax(-1).gather(labels, 1).mean().neg();
+        NDArray i2t = logits.transpose().logSoftmax(-1).gather(labels, 1).mean().neg();
+        NDArray both = t2i.add(i2t);
+        return both.mul(Scalars.of(both, 0.5));
+    }
+
+    /** Rows scaled to unit L2 length (a zero row stays zero). */
+    static NDArray unit(NDArray x) {
+        NDArray n = x.square().sum(new int[] {-1}, true).sqrt();
+        return x.div(n.maximum(Scalars.of(n, 1e-8)));
+    }
+
+    /**
+     * Masked image modelling's L1: |prediction − target| summed over the masked positions
+     * ({@code mask} [b, n, 1] of 0/1) and every feature, divided by their count (masked positions ×
+     * feature width), so the figure is the mean absolute error of one masked feature.
+     */
+    static NDArray maskedL1(NDArray prediction, NDArray target, NDArray mask) {
+        NDArray l1 = prediction.sub(target).abs().mul(mask).sum();
+        double count = Math.max(1, mask.sum().getFloat()) * target.getShape().get(2);
+        return l1.div(Scalars.of(l1, count));
+    }
+
+    /** The mean cross-entropy of {@code targets} [b, t] under {@code logits} [b, t, v] over the positions where {@code mask} is 1. */
+    static NDArray maskedCrossEntropy(NDArray logits, NDArray targets, NDArray mask) {
+        NDArray lp = logits.logSoftmax(-1).gather(targets.expandDims(-1), -1).squeeze(-1);
+        NDArray ce = lp.mul(mask).sum().neg();
+        return ce.div(Scalars.of(ce, Math.max(1, mask.sum().getFloat())));
     }
 
     private static Prefixed prefixed(List<Records.Encoded> seqs, NDArray prefix, LanguageModel lm, Tokenizer tok,
