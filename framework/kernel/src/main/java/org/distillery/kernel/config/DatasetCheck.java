@@ -14,6 +14,7 @@ import com.typesafe.config.ConfigValueType;
 import org.distillery.api.data.DataService;
 import org.distillery.api.data.Datasets;
 import org.distillery.api.train.Stage;
+import org.distillery.api.train.StageSpec;
 import org.distillery.train.ResolvedKdStage;
 
 /**
@@ -36,6 +37,13 @@ public final class DatasetCheck {
             add(files, experiment.hasPath("data." + key) ? experiment.getString("data." + key) : "", "data." + key);
         }
         for (Stage s : stages) {
+            if (s instanceof StageSpec spec) {
+                Config own = spec.params();
+                if (own.hasPath("file") && own.getValue("file").valueType() == ConfigValueType.STRING) {
+                    add(files, own.getString("file"), "method.params (stage " + spec.name() + ").file");
+                }
+                continue;
+            }
             if (!(s instanceof ResolvedKdStage r)) {
                 continue;
             }
