@@ -23,8 +23,10 @@ final class Events {
         while (System.currentTimeMillis() < deadline) {
             if (Files.isDirectory(runsDir)) {
                 try (Stream<Path> s = Files.list(runsDir)) {
-                    List<Path> dirs = s.filter(p -> !p.getFileName().toString().startsWith(".")).toList();
-                    if (!dirs.isEmpty() && Files.exists(dirs.get(0).resolve("events.jsonl"))) {
+                    // other folders may sit beside the runs (a remote teacher's cache): only a run has events
+                    List<Path> dirs = s.filter(p -> !p.getFileName().toString().startsWith("."))
+                            .filter(p -> Files.exists(p.resolve("events.jsonl"))).sorted().toList();
+                    if (!dirs.isEmpty()) {
                         return dirs.get(0);
                     }
                 }

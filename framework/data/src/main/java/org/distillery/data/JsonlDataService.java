@@ -204,7 +204,7 @@ public final class JsonlDataService implements DataService {
      * @param line the line's text
      * @param defaultId the id used when the record has none
      */
-    static Example parseLine(Path file, long lineNo, String line, String defaultId) throws JsonlFormatException {
+    public static Example parseLine(Path file, long lineNo, String line, String defaultId) throws JsonlFormatException {
         JsonElement element;
         try {
             JsonReader reader = new JsonReader(new StringReader(line));

@@ -27,6 +27,7 @@ import org.distillery.api.train.Trainer;
 import org.distillery.api.train.TrainerFactory;
 import org.distillery.kit.io.AtomicFiles;
 import org.distillery.teachers.RunTeachers;
+import org.distillery.charts.RunReport;
 
 /**
  * {@code eval.report}: evaluates the teacher and the models of earlier stages on a data split,
@@ -102,8 +103,9 @@ public final class EvalReportTrainer implements Trainer {
             }
             cells.put(model, row);
         });
-        ReportWriter.write(run.runDir(), run.config().getString("experiment.name") + " (" + split + " split, "
-                + examples.size() + " records)", cells);
+        AtomicFiles.writeString(run.runDir().resolve("report.html"), RunReport.html(run.runDir(),
+                run.config().getString("experiment.name") + " (" + split + " split, " + examples.size() + " records)",
+                cells));
         Map<String, Double> flat = new LinkedHashMap<>();
         results.forEach((model, figs) -> figs.forEach((k, v) -> flat.put(model + "." + k, v)));
         return new StageResult(0, null, flat, false);

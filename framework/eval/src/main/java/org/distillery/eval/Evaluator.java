@@ -206,7 +206,7 @@ public final class Evaluator {
     /**
      * Writes {@code {<info>..., "metrics": {...}, "seconds": {...}}} to {@code file} atomically and,
      * when there are predictions, {@code <file name without .json>.predictions.jsonl} beside it
-     * ({@code {id, prompt, reference, prediction}} per line).
+     * ({@code {id, prompt, reference, prediction, meta}} per line; {@code meta} holds the task family).
      */
     public static void write(Path file, Map<String, ?> info, Result result, List<Example> examples) throws IOException {
         JsonObject o = new JsonObject();
@@ -227,6 +227,7 @@ public final class Evaluator {
                 }
                 line.put("reference", Records.hasReference(e) ? Records.responseText(e) : null);
                 line.put("prediction", result.predictions().get(i));
+                line.put("meta", e.meta());
                 sb.append(LINE.toJson(line)).append('\n');
             }
             String name = file.getFileName().toString();

@@ -18,19 +18,35 @@ import org.distillery.api.model.LanguageModel;
 /**
  * Decodes a left-padded batch with a KV cache, each row with its own temperature, top-p,
  * random generator, token budget and report of alternatives ("per-row masking": a finished row
- * is fed padding and ignored until the whole batch ends). Each step's arrays live in a
- * sub-manager closed at the end of the step. Only the scheduler's thread calls it.
+ * is fed padding and ignored until the whole batch ends), and scores sequences. How one row
+ * picks and reports its next token ({@link #choose}, {@link #report}) is shared with the
+ * continuous batch ({@link SlotBatch}), so both schedulers treat a row alike. Each step's arrays
+ * live in a sub-manager closed at the end of the step. Only the scheduler's thread calls it.
  */
 final class BatchDecoder {
 
     private final LanguageModel model;
     private final Set<Integer> stopIds;
     private final long padId;
+    private final ServerStats stats;
 
-    BatchDecoder(LanguageModel model, Set<Integer> stopIds, long padId) {
+    BatchDecoder(LanguageModel model, Set<Integer> stopIds, long padId, ServerStats stats) {
         this.model = model;
         this.stopIds = Set.copyOf(stopIds);
         this.padId = padId;
+        this.stats = stats;
+    }
+
+    LanguageModel model() {
+        return model;
+    }
+
+    long padId() {
+        return padId;
+    }
+
+    ServerStats stats() {
+        return stats;
     }
 
     /** Decodes {@code rows} to the end, reporting every token and the end of every row to its sink. */
@@ -71,14 +87,19 @@ final class BatchDecoder {
                     NDArray logits = model.forward(input, ForwardOptions.inference().withMask(m).withCache(cache)).logits();
                     logProbs = logits.get(":, -1, :").toType(DataType.FLOAT32, false).logSoftmax(-1).toFloatArray();
                 }
+                int active = 0;
                 for (int i = 0; i < b; i++) {
                     long next = padId;
                     if (!done[i]) {
-                        next = step(rows.get(i), logProbs, i * vocab, vocab, done, i, ++produced[i]);
+                        active++;
+                        int token = choose(rows.get(i), logProbs, i * vocab);
+                        done[i] = report(rows.get(i), token, logProbs, i * vocab, ++produced[i]);
+                        next = token;
                     }
                     ids[i][len] = next;
                     mask[i][len] = 1f;
                 }
+                stats.step(active);
                 len++;
             }
         }
@@ -89,28 +110,40 @@ final class BatchDecoder {
         }
     }
 
-    private long step(DecodeRow row, float[] logProbs, int off, int vocab, boolean[] done, int i, int produced) {
-        int token = row.temperature() == 0f ? argMax(logProbs, off, vocab)
+    /** The row's next token from its log-probabilities {@code logProbs[off, off + vocab)}: greedy or sampled. */
+    int choose(DecodeRow row, float[] logProbs, int off) {
+        int vocab = model.config().vocabSize();
+        return row.temperature() == 0f ? argMax(logProbs, off, vocab)
                 : sample(logProbs, off, vocab, row.temperature(), row.topP(), row.random());
+    }
+
+    /**
+     * Hands the row's {@code produced}-th token to its sink (with the alternatives it asked for)
+     * and ends the row when it must: an end-of-sequence id (unless it ignores them), a stop string
+     * or a client gone (the sink says so), or its budget used up.
+     *
+     * @return whether the row ended (its sink heard {@code finish})
+     */
+    boolean report(DecodeRow row, int token, float[] logProbs, int off, int produced) {
         if (!row.ignoreEos() && stopIds.contains(token)) {
-            done[i] = true;
             row.sink().finish("stop");
-            return token;
+            return true;
         }
         int k = row.topLogProbs();
-        int[] top = k > 0 ? topK(logProbs, off, vocab, k) : new int[0];
+        int[] top = k > 0 ? topK(logProbs, off, model.config().vocabSize(), k) : new int[0];
         float[] topLp = new float[top.length];
         for (int j = 0; j < top.length; j++) {
             topLp[j] = logProbs[off + top[j]];
         }
         if (!row.sink().token(token, logProbs[off + token], top, topLp)) {
-            done[i] = true;
             row.sink().finish("stop");
-        } else if (produced >= row.maxTokens()) {
-            done[i] = true;
-            row.sink().finish("length");
+            return true;
         }
-        return token;
+        if (produced >= row.maxTokens()) {
+            row.sink().finish("length");
+            return true;
+        }
+        return false;
     }
 
     /**

@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
@@ -47,8 +46,10 @@ import org.distillery.api.model.Tokenizer;
  * {@code distillery} object per model with the tokenizer's fingerprint and vocabulary size, so a
  * client can check that its tokenizer is the server's.
  *
- * <p>Concurrent requests are decoded together by a {@link BatchScheduler}. Every refused request
- * gets a 4xx JSON error in OpenAI's shape naming the field at fault; the server goes on serving.
+ * <p>Concurrent requests are decoded together, by continuous batching ({@link ContinuousScheduler},
+ * the default) or in windowed batches ({@link WindowScheduler}); see {@link ServeOptions#scheduling()}.
+ * Every refused request gets a 4xx JSON error in OpenAI's shape naming the field at fault; the
+ * server goes on serving.
  */
 public final class OpenAiServer implements AutoCloseable {
 
@@ -56,12 +57,12 @@ public final class OpenAiServer implements AutoCloseable {
 
     private final HttpServer http;
     private final ExecutorService handlers;
-    private final BatchScheduler scheduler;
+    private final Scheduler scheduler;
     private final Tokenizer tokenizer;
     private final LanguageModel model;
     private final ServeOptions options;
     private final ServerStats stats = new ServerStats();
-    private final byte[] keyDigest;
+    private final ApiKey apiKey;
     private final int context;
     private final long created = System.currentTimeMillis() / 1000;
     private volatile FaultHook faultHook;
@@ -74,7 +75,7 @@ public final class OpenAiServer implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.options = options;
         this.context = model.config().maxPositions() > 0 ? model.config().maxPositions() : Integer.MAX_VALUE;
-        this.keyDigest = options.apiKey() == null ? null : sha256(options.apiKey());
+        this.apiKey = options.apiKey() == null ? null : ApiKey.of(options.apiKey());
         Set<Integer> stopIds = new LinkedHashSet<>();
         stopIds.add(tokenizer.eosId());
         Object eos = model.config().raw() == null ? null : model.config().raw().get("eos_token_id");
@@ -84,9 +85,8 @@ public final class OpenAiServer implements AutoCloseable {
             l.stream().filter(Number.class::isInstance).forEach(x -> stopIds.add(((Number) x).intValue()));
         }
         int pad = tokenizer.padId() >= 0 && tokenizer.padId() < model.config().vocabSize() ? tokenizer.padId() : 0;
-        BatchDecoder decoder = new BatchDecoder(model, stopIds, pad);
-        this.scheduler = new BatchScheduler(decoder, manager, options.batchWindow(), options.maxBatchSize(), context,
-                stats);
+        BatchDecoder decoder = new BatchDecoder(model, stopIds, pad, stats);
+        this.scheduler = Scheduler.start(options, decoder, manager, context, stats);
         AtomicInteger n = new AtomicInteger();
         this.handlers = Executors.newFixedThreadPool(options.handlerThreads(), r -> {
             Thread t = new Thread(r, "distill-serve-http-" + n.incrementAndGet());
@@ -133,6 +133,11 @@ public final class OpenAiServer implements AutoCloseable {
     /** The options it was started with. */
     public ServeOptions options() {
         return options;
+    }
+
+    /** The scheduler (tests hold and release it). */
+    Scheduler scheduler() {
+        return scheduler;
     }
 
     /** Sets (or with {@code null} clears) the test-only fault hook. */
@@ -247,7 +252,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void authorize(HttpExchange ex) {
-        if (keyDigest == null) {
+        if (apiKey == null) {
             return;
         }
         String h = ex.getRequestHeaders().getFirst("Authorization");
@@ -255,7 +260,7 @@ public final class OpenAiServer implements AutoCloseable {
             throw new ApiError(401, "invalid_request_error", null, "invalid_api_key", "missing API key: send the header "
                     + "'Authorization: Bearer <key>'");
         }
-        if (!MessageDigest.isEqual(keyDigest, sha256(h.substring(7).trim()))) {
+        if (!apiKey.matches(h.substring(7).trim())) {
             throw new ApiError(401, "invalid_request_error", null, "invalid_api_key", "incorrect API key");
         }
     }
@@ -326,7 +331,7 @@ public final class OpenAiServer implements AutoCloseable {
         PromptScores echoScores = null;
         if (req.echo() && req.logprobs()) {
             CompletableFuture<PromptScores> f = new CompletableFuture<>();
-            scheduler.submit(new BatchScheduler.Score(req.prompt(), req.topLogprobs(), f));
+            scheduler.submit(new Scheduler.Score(req.prompt(), req.topLogprobs(), f));
             try {
                 echoScores = f.get();
             } catch (InterruptedException e) {
@@ -338,7 +343,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         RequestRow row = new RequestRow(tokenizer, req.stop());
         if (req.maxTokens() > 0) {
-            scheduler.submit(new BatchScheduler.Decode(new DecodeRow(req.prompt(), req.maxTokens(), req.temperature(),
+            scheduler.submit(new Scheduler.Decode(new DecodeRow(req.prompt(), req.maxTokens(), req.temperature(),
                     req.topP(), new SplittableRandom(req.seed()), req.logprobs() ? req.topLogprobs() : 0, req.ignoreEos(), row)));
         } else {
             row.finish("length");
@@ -619,14 +624,6 @@ public final class OpenAiServer implements AutoCloseable {
             return;
         }
         sendJson(ex, e.status, e.body());
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void sleep(long millis) {

@@ -11,6 +11,8 @@ public final class ServerStats {
     private final AtomicLong batchedRequests = new AtomicLong();
     private final AtomicLong largestBatch = new AtomicLong();
     private final AtomicLong generatedTokens = new AtomicLong();
+    private final AtomicLong decodeSteps = new AtomicLong();
+    private final AtomicLong rowSteps = new AtomicLong();
 
     void request() {
         httpRequests.incrementAndGet();
@@ -30,6 +32,11 @@ public final class ServerStats {
         generatedTokens.addAndGet(n);
     }
 
+    void step(int rows) {
+        decodeSteps.incrementAndGet();
+        rowSteps.addAndGet(rows);
+    }
+
     /** HTTP requests received, good or bad. */
     public long httpRequests() {
         return httpRequests.get();
@@ -40,7 +47,10 @@ public final class ServerStats {
         return rejected.get();
     }
 
-    /** Decoding or scoring batches run. */
+    /**
+     * Batches admitted: a window batch, a group of requests that joined the continuous batch at
+     * the same step, or a scoring batch.
+     */
     public long batches() {
         return batches.get();
     }
@@ -50,7 +60,7 @@ public final class ServerStats {
         return batchedRequests.get();
     }
 
-    /** Requests in the largest batch so far. */
+    /** Requests in the largest batch so far (see {@link #batches()}). */
     public long largestBatch() {
         return largestBatch.get();
     }
@@ -60,9 +70,20 @@ public final class ServerStats {
         return generatedTokens.get();
     }
 
+    /** Decoding steps run (one forward pass of a batch, one new token for each of its unfinished rows). */
+    public long decodeSteps() {
+        return decodeSteps.get();
+    }
+
+    /** Unfinished rows over all decoding steps: divided by {@link #decodeSteps()}, how full the batch ran. */
+    public long rowSteps() {
+        return rowSteps.get();
+    }
+
     @Override
     public String toString() {
         return "requests=" + httpRequests() + " rejected=" + rejected() + " batches=" + batches() + " batched="
-                + batchedRequests() + " largest-batch=" + largestBatch() + " tokens=" + generatedTokens();
+                + batchedRequests() + " largest-batch=" + largestBatch() + " steps=" + decodeSteps() + " row-steps="
+                + rowSteps() + " tokens=" + generatedTokens();
     }
 }

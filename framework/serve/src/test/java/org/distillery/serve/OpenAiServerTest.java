@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -26,32 +25,43 @@ import ai.djl.ndarray.NDManager;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 import org.distillery.api.model.LanguageModel;
 import org.distillery.models.tokenizer.ByteTokenizer;
 import org.distillery.tensor.DjlTensorService;
 
+/**
+ * The server end to end over HTTP with continuous batching (the default); {@link WindowOpenAiServerTest}
+ * runs every case again with the window scheduler.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OpenAiServerTest {
 
-    private static DjlTensorService tensors;
-    private static NDManager manager;
-    private static LanguageModel model;
-    private static OpenAiServer server;
-    private static String url;
+    private DjlTensorService tensors;
+    private NDManager manager;
+    private LanguageModel model;
+    private OpenAiServer server;
+    private String url;
+
+    /** The scheduler under test. */
+    ServeOptions.Scheduling scheduling() {
+        return ServeOptions.Scheduling.CONTINUOUS;
+    }
 
     @BeforeAll
-    static void start() throws Exception {
+    void start() throws Exception {
         tensors = DjlTensorService.start("cpu");
         manager = tensors.newRunScope("serve-test");
         model = TestModels.model(manager, 7);
         ServeOptions o = ServeOptions.defaults("tiny").withBatching(Duration.ofMillis(60), 16)
-                .withLimits(16 * 1024, 48, 60);
+                .withLimits(16 * 1024, 48, 60).withScheduling(scheduling());
         server = OpenAiServer.start(model, new ByteTokenizer(), manager, o);
         url = server.baseUrl();
     }
 
     @AfterAll
-    static void stop() {
+    void stop() {
         if (server != null) {
             server.close();
         }
@@ -76,7 +86,7 @@ class OpenAiServerTest {
         return ids;
     }
 
-    private static TestModels.Resp post(String path, String body, String... headers) throws Exception {
+    private TestModels.Resp post(String path, String body, String... headers) throws Exception {
         String[] h = new String[headers.length + 2];
         h[0] = "Content-Type";
         h[1] = "application/json";
@@ -84,11 +94,54 @@ class OpenAiServerTest {
         return TestModels.send("POST", url + path, body, h);
     }
 
-    private static void assertStillServes() throws Exception {
+    private void assertStillServes() throws Exception {
         TestModels.Resp r = post("/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"ok\",\"max_tokens\":2,"
                 + "\"temperature\":0}");
         assertEquals(200, r.status(), r.body());
         assertEquals("text_completion", r.json().get("object").getAsString());
+    }
+
+    /**
+     * Sends {@code bodies} at once while the scheduler is held, releases it when all are queued (so
+     * they are admitted as one batch), and returns the answers in order.
+     */
+    private List<TestModels.Resp> together(String path, List<String> bodies) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(bodies.size());
+        Scheduler scheduler = server.scheduler();
+        scheduler.hold();
+        try {
+            List<Future<TestModels.Resp>> fs = new ArrayList<>();
+            for (String b : bodies) {
+                fs.add(pool.submit(() -> post(path, b)));
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (scheduler.waiting() < bodies.size()) {
+                assertTrue(System.nanoTime() < deadline, "the requests never reached the scheduler");
+                Thread.sleep(2);
+            }
+            scheduler.release();
+            List<TestModels.Resp> out = new ArrayList<>();
+            for (Future<TestModels.Resp> f : fs) {
+                out.add(f.get());
+            }
+            return out;
+        } finally {
+            scheduler.release();
+            pool.shutdown();
+        }
+    }
+
+    private static String text(TestModels.Resp r) {
+        assertEquals(200, r.status(), r.body());
+        return r.json().getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
+    }
+
+    private static int[] tokenIds(JsonArray tokens) {
+        int[] got = new int[tokens.size()];
+        for (int t = 0; t < got.length; t++) {
+            got[t] = TestModels.tokenId(tokens.get(t).getAsString());
+        }
+        return got;
     }
 
     @Test
@@ -96,66 +149,52 @@ class OpenAiServerTest {
         int clients = 8;
         String[] prompts = new String[clients];
         int[][] expected = new int[clients][];
+        List<String> bodies = new ArrayList<>();
         for (int i = 0; i < clients; i++) {
             prompts[i] = "prompt number " + i + (i % 2 == 0 ? " and a longer tail" : "");
             expected[i] = TestModels.greedy(model, manager, prompt(prompts[i]), 3 + i);
+            bodies.add("{\"model\":\"tiny\",\"prompt\":\"" + prompts[i] + "\",\"max_tokens\":" + (3 + i)
+                    + ",\"temperature\":0,\"ignore_eos\":true,\"logprobs\":0,\"return_tokens_as_token_ids\":true}");
         }
-        long batchesBefore = server.stats().batches();
-        CyclicBarrier go = new CyclicBarrier(clients);
-        ExecutorService pool = Executors.newFixedThreadPool(clients);
-        List<Future<TestModels.Resp>> answers = new ArrayList<>();
+        long batches = server.stats().batches();
+        long batched = server.stats().batchedRequests();
+        List<TestModels.Resp> answers = together("/v1/completions", bodies);
         for (int i = 0; i < clients; i++) {
-            int n = i;
-            answers.add(pool.submit(() -> {
-                go.await();
-                return post("/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"" + prompts[n] + "\",\"max_tokens\":"
-                        + (3 + n) + ",\"temperature\":0,\"ignore_eos\":true,\"logprobs\":0,"
-                        + "\"return_tokens_as_token_ids\":true}");
-            }));
-        }
-        for (int i = 0; i < clients; i++) {
-            TestModels.Resp r = answers.get(i).get();
+            TestModels.Resp r = answers.get(i);
             assertEquals(200, r.status(), r.body());
             JsonObject choice = r.json().getAsJsonArray("choices").get(0).getAsJsonObject();
-            JsonArray tokens = choice.getAsJsonObject("logprobs").getAsJsonArray("tokens");
-            int[] got = new int[tokens.size()];
-            for (int t = 0; t < got.length; t++) {
-                got[t] = TestModels.tokenId(tokens.get(t).getAsString());
-            }
-            assertArrayEquals(expected[i], got, "request " + i);
+            assertArrayEquals(expected[i], tokenIds(choice.getAsJsonObject("logprobs").getAsJsonArray("tokens")),
+                    "request " + i);
             assertEquals("length", choice.get("finish_reason").getAsString());
             assertEquals(3 + i, r.json().getAsJsonObject("usage").get("completion_tokens").getAsInt());
         }
-        pool.shutdown();
-        assertTrue(server.stats().largestBatch() > 1, "no batch held more than one request: " + server.stats());
-        assertTrue(server.stats().batches() - batchesBefore < clients, "every request ran alone: " + server.stats());
+        assertEquals(1, server.stats().batches() - batches, "the requests shared one batch: " + server.stats());
+        assertEquals(clients, server.stats().batchedRequests() - batched, server.stats().toString());
     }
 
     @Test
-    void rowsWithDifferentSamplingParametersShareABatchAndSeedsRepeat() throws Exception {
-        String[] bodies = {
+    void rowsWithDifferentSamplingParametersShareABatchEqualThemselvesAloneAndSeedsRepeat() throws Exception {
+        List<String> bodies = List.of(
             "{\"model\":\"tiny\",\"prompt\":\"abc\",\"max_tokens\":5,\"temperature\":1.3,\"seed\":11}",
             "{\"model\":\"tiny\",\"prompt\":\"a much longer prompt here\",\"max_tokens\":2,\"temperature\":0}",
-            "{\"model\":\"tiny\",\"prompt\":\"xyz\",\"max_tokens\":7,\"temperature\":0.7,\"top_p\":0.5,\"seed\":3}"};
-        List<String> first = parallelTexts(bodies);
-        List<String> second = parallelTexts(bodies);
-        assertEquals(first, second, "same seeds, same texts whatever the batch");
-    }
-
-    private static List<String> parallelTexts(String[] bodies) throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(bodies.length);
-        List<Future<TestModels.Resp>> fs = new ArrayList<>();
+            "{\"model\":\"tiny\",\"prompt\":\"xyz\",\"max_tokens\":7,\"temperature\":0.7,\"top_p\":0.5,\"seed\":3}");
+        long batches = server.stats().batches();
+        long batched = server.stats().batchedRequests();
+        long steps = server.stats().decodeSteps();
+        long rowSteps = server.stats().rowSteps();
+        List<String> batchedTexts = together("/v1/completions", bodies).stream().map(OpenAiServerTest::text).toList();
+        assertEquals(1, server.stats().batches() - batches, "the three requests shared one batch: " + server.stats());
+        assertEquals(3, server.stats().batchedRequests() - batched, server.stats().toString());
+        // 7 decoding steps at most (the longest budget) for 5 + 2 + 7 tokens: rows decoded side by side
+        assertTrue(server.stats().rowSteps() - rowSteps > server.stats().decodeSteps() - steps,
+                "rows shared decoding steps: " + server.stats());
+        List<String> aloneTexts = new ArrayList<>();
         for (String b : bodies) {
-            fs.add(pool.submit(() -> post("/v1/completions", b)));
+            aloneTexts.add(text(post("/v1/completions", b)));
         }
-        List<String> texts = new ArrayList<>();
-        for (Future<TestModels.Resp> f : fs) {
-            TestModels.Resp r = f.get();
-            assertEquals(200, r.status(), r.body());
-            texts.add(r.json().getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString());
-        }
-        pool.shutdown();
-        return texts;
+        assertEquals(aloneTexts, batchedTexts, "each row of the batch decodes as it does alone");
+        assertEquals(batchedTexts, together("/v1/completions", bodies).stream().map(OpenAiServerTest::text).toList(),
+                "same seeds, same texts");
     }
 
     @Test
@@ -360,21 +399,127 @@ class OpenAiServerTest {
     }
 
     @Test
-    void stopStringsCutTheText() throws Exception {
-        TestModels.Resp free = post("/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"abc\",\"max_tokens\":12,"
-                + "\"temperature\":0,\"ignore_eos\":true}");
-        String text = free.json().getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
-        String clean = text.replace("\uFFFD", "");
-        if (clean.length() < 3) {
-            return;
+    void stopStringsCutTheTextOfTheirOwnRowOnly() throws Exception {
+        // a prompt whose greedy continuation shows a new printable character: a stop string that must match
+        List<String> candidates = new ArrayList<>();
+        List<int[]> ids = new ArrayList<>();
+        for (char c = 'a'; c <= 'z'; c++) {
+            candidates.add("ab" + c);
+            ids.add(prompt("ab" + c));
         }
-        int at = text.indexOf(clean.substring(2, 3));
-        String stop = text.substring(at, at + 1);
-        TestModels.Resp cut = post("/v1/completions", "{\"model\":\"tiny\",\"prompt\":\"abc\",\"max_tokens\":12,"
-                + "\"temperature\":0,\"ignore_eos\":true,\"stop\":" + new com.google.gson.Gson().toJson(stop) + "}");
-        JsonObject ch = cut.json().getAsJsonArray("choices").get(0).getAsJsonObject();
-        assertEquals(text.substring(0, text.indexOf(stop)), ch.get("text").getAsString());
+        TestModels.StopCase sc = TestModels.stopCase(model, manager, ids, 12);
+        String p = candidates.get(ids.indexOf(sc.prompt()));
+        String plain = "{\"model\":\"tiny\",\"prompt\":\"" + p + "\",\"max_tokens\":12,\"temperature\":0,"
+                + "\"ignore_eos\":true}";
+        String withStop = plain.substring(0, plain.length() - 1) + ",\"stop\":[\"@@never@@\","
+                + new com.google.gson.Gson().toJson(sc.stop()) + "]}";
+        String free = text(post("/v1/completions", plain));
+        assertTrue(free.startsWith(sc.textBefore() + sc.stop()), free);
+        List<TestModels.Resp> both = together("/v1/completions", List.of(withStop, plain));
+        JsonObject ch = both.get(0).json().getAsJsonArray("choices").get(0).getAsJsonObject();
+        assertEquals(sc.textBefore(), ch.get("text").getAsString());
         assertEquals("stop", ch.get("finish_reason").getAsString());
-        assertFalse(ch.get("text").getAsString().contains(stop));
+        assertFalse(ch.get("text").getAsString().contains(sc.stop()));
+        assertEquals(sc.at() + 1, both.get(0).json().getAsJsonObject("usage").get("completion_tokens").getAsInt(),
+                "decoding stopped at the token that completed the stop string");
+        assertEquals(free, text(both.get(1)), "the row without stop strings in the same batch runs to its budget");
+        assertEquals("length", both.get(1).json().getAsJsonArray("choices").get(0).getAsJsonObject()
+                .get("finish_reason").getAsString());
+    }
+
+    @Test
+    void concurrentStreamsArriveInOrderAndEqualTheirRequestsAlone() throws Exception {
+        int clients = 4;
+        List<String> bodies = new ArrayList<>();
+        int[][] expected = new int[clients][];
+        for (int i = 0; i < clients; i++) {
+            String p = "stream " + i + " " + "x".repeat(3 * i);
+            expected[i] = TestModels.greedy(model, manager, prompt(p), 6 + 5 * i);
+            bodies.add("{\"model\":\"tiny\",\"prompt\":\"" + p + "\",\"max_tokens\":" + (6 + 5 * i)
+                    + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"logprobs\":0,"
+                    + "\"return_tokens_as_token_ids\":true}");
+        }
+        List<TestModels.Resp> answers = together("/v1/completions", bodies);
+        for (int i = 0; i < clients; i++) {
+            TestModels.Resp r = answers.get(i);
+            assertEquals(200, r.status(), r.body());
+            List<Integer> got = new ArrayList<>();
+            String finish = null;
+            String last = null;
+            for (String line : r.body().split("\n")) {
+                if (line.isEmpty()) {
+                    continue;
+                }
+                last = line.substring(6);
+                if (last.equals("[DONE]")) {
+                    continue;
+                }
+                assertEquals(null, finish, "no chunk after the one that ends the stream");
+                JsonObject ch = JsonParser.parseString(last).getAsJsonObject().getAsJsonArray("choices").get(0)
+                        .getAsJsonObject();
+                if (ch.get("logprobs").isJsonObject()) {
+                    for (JsonElement t : ch.getAsJsonObject("logprobs").getAsJsonArray("tokens")) {
+                        got.add(TestModels.tokenId(t.getAsString()));
+                    }
+                }
+                if (!ch.get("finish_reason").isJsonNull()) {
+                    finish = ch.get("finish_reason").getAsString();
+                }
+            }
+            assertEquals("[DONE]", last);
+            assertEquals("length", finish);
+            assertArrayEquals(expected[i], got.stream().mapToInt(Integer::intValue).toArray(), "stream " + i);
+        }
+    }
+
+    @Test
+    void aClientThatDisconnectsMidStreamDoesNotDisturbTheOthers() throws Exception {
+        String streamed = "{\"model\":\"tiny\",\"prompt\":\"going away\",\"max_tokens\":48,\"temperature\":0,"
+                + "\"ignore_eos\":true,\"stream\":true}";
+        List<String> bodies = new ArrayList<>();
+        int[][] expected = new int[3][];
+        for (int i = 0; i < 3; i++) {
+            String p = "staying " + i;
+            expected[i] = TestModels.greedy(model, manager, prompt(p), 12 + 4 * i);
+            bodies.add("{\"model\":\"tiny\",\"prompt\":\"" + p + "\",\"max_tokens\":" + (12 + 4 * i)
+                    + ",\"temperature\":0,\"ignore_eos\":true,\"logprobs\":0,\"return_tokens_as_token_ids\":true}");
+        }
+        Scheduler scheduler = server.scheduler();
+        scheduler.hold();
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try (java.net.Socket leaving = new java.net.Socket("127.0.0.1", server.port())) {
+            byte[] body = streamed.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            leaving.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                    + "application/json\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(
+                    java.nio.charset.StandardCharsets.US_ASCII));
+            leaving.getOutputStream().write(body);
+            leaving.getOutputStream().flush();
+            List<Future<TestModels.Resp>> staying = new ArrayList<>();
+            for (String b : bodies) {
+                staying.add(pool.submit(() -> post("/v1/completions", b)));
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (scheduler.waiting() < 4) {
+                assertTrue(System.nanoTime() < deadline, "the requests never reached the scheduler");
+                Thread.sleep(2);
+            }
+            scheduler.release();
+            // read the first bytes of the stream, then hang up while the rows are decoding
+            assertTrue(leaving.getInputStream().read(new byte[64]) > 0, "the stream started");
+            leaving.setSoLinger(true, 0);
+            leaving.close();
+            for (int i = 0; i < 3; i++) {
+                TestModels.Resp r = staying.get(i).get();
+                assertEquals(200, r.status(), r.body());
+                JsonObject choice = r.json().getAsJsonArray("choices").get(0).getAsJsonObject();
+                assertArrayEquals(expected[i], tokenIds(choice.getAsJsonObject("logprobs").getAsJsonArray("tokens")),
+                        "request " + i);
+                assertEquals("length", choice.get("finish_reason").getAsString());
+            }
+        } finally {
+            scheduler.release();
+            pool.shutdown();
+        }
+        assertStillServes();
     }
 }

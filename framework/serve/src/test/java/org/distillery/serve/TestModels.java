@@ -79,6 +79,39 @@ public final class TestModels {
         return out;
     }
 
+    /**
+     * A greedy continuation of {@code prompt} in which a printable ASCII character first appears at
+     * token {@code at} (at least 2): a stop string that is certain to match there.
+     *
+     * @param prompt the prompt ids
+     * @param tokens the greedy continuation
+     * @param at index of the token that completes the stop string
+     * @param stop the stop string (that character)
+     * @param textBefore the text a server returns: everything before the stop string
+     */
+    record StopCase(int[] prompt, int[] tokens, int at, String stop, String textBefore) {
+    }
+
+    /** The first of {@code prompts} whose greedy continuation of {@code n} tokens gives a {@link StopCase}. */
+    static StopCase stopCase(LanguageModel model, NDManager m, java.util.List<int[]> prompts, int n) {
+        org.distillery.models.tokenizer.ByteTokenizer tok = new org.distillery.models.tokenizer.ByteTokenizer();
+        for (int[] p : prompts) {
+            int[] cont = greedy(model, m, p, n);
+            for (int j = 2; j < n; j++) {
+                if (cont[j] <= 32 || cont[j] >= 127) {
+                    continue;
+                }
+                String upTo = tok.decode(java.util.Arrays.copyOf(cont, j + 1));
+                String stop = String.valueOf((char) cont[j]);
+                if (upTo.indexOf(stop) == upTo.length() - 1) {
+                    return new StopCase(p, cont, j, stop, upTo.substring(0, upTo.length() - 1));
+                }
+            }
+        }
+        throw new AssertionError("no prompt of " + prompts.size() + " gives a printable character within " + n
+                + " greedy tokens; widen the candidates");
+    }
+
     record Resp(int status, String body, java.net.http.HttpHeaders headers) {
         JsonObject json() {
             return JsonParser.parseString(body).getAsJsonObject();

@@ -40,6 +40,15 @@ public interface LanguageModel extends AutoCloseable {
     /** An empty KV cache for incremental decoding. */
     KvCache newCache();
 
+    /**
+     * An empty KV cache of {@code slots} independent rows for continuous batching.
+     *
+     * @throws UnsupportedOperationException if this model has none
+     */
+    default SlotKvCache newSlotCache(int slots) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no slot cache");
+    }
+
     /** Frees the parameters. */
     @Override
     void close();

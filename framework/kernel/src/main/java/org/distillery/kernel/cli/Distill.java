@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
         description = "Knowledge distillation of large language models on an OSGi kernel.",
         subcommands = {Distill.RunCommand.class, Distill.ResumeCommand.class, Distill.ValidateCommand.class,
             Distill.ListCommand.class, Distill.SwapCommand.class, Distill.StopCommand.class,
-            Distill.ShellCommand.class, ModelCommand.class, DataCommand.class, TeacherCommand.class, ServeCommand.class, EvalCommand.class, CompareCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+            Distill.ShellCommand.class, ModelCommand.class, DataCommand.class, TeacherCommand.class, SparkCommand.class, ServeCommand.class, EvalCommand.class, CompareCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 failed, 2 invalid input (usage, config, files), "
             + "3 run stopped before the end (checkpoint kept), 4 no answer from the run."})
 public final class Distill implements Callable<Integer> {
@@ -54,6 +54,9 @@ public final class Distill implements Callable<Integer> {
     /** Runs the command line and returns the exit code. */
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Distill());
+        for (CommandContributor extra : java.util.ServiceLoader.load(CommandContributor.class)) {
+            extra.commands().forEach(cl::addSubcommand);
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (ex instanceof ExperimentException ee) {

@@ -1,9 +1,11 @@
 package org.distillery.kernel.cli;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -13,9 +15,9 @@ import org.distillery.api.run.SwapRequest;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.kernel.config.ExperimentLoader;
-import org.distillery.kernel.osgi.BundleProblems;
 import org.distillery.kernel.run.Run;
 import org.distillery.kernel.run.RunManager;
+import org.distillery.kernel.run.RunStatus;
 
 /**
  * The shell's {@code distill:*} commands, a plain service with Gogo's scope and function
@@ -27,6 +29,7 @@ public final class GogoCommands {
 
     private final Kernel kernel;
     private final RunManager runs;
+    private final List<Path> started = new CopyOnWriteArrayList<>();
 
     private GogoCommands(Kernel kernel, RunManager runs) {
         this.kernel = kernel;
@@ -62,11 +65,12 @@ public final class GogoCommands {
             return "error: " + String.join("\n error: ", e.problems());
         }
         Run run = runs.create(plan);
+        started.add(run.runDir());
         Thread t = new Thread(() -> {
             try (run) {
                 runs.execute(run);
             } catch (Exception e) {
-                run.events().event("run-failed", java.util.Map.of("error", BundleProblems.describe(e)));
+                // RunManager.execute recorded it (run-failed event, results.json); distill:runs shows it
             }
         }, "run-" + run.runId());
         t.setDaemon(true);
@@ -74,9 +78,13 @@ public final class GogoCommands {
         return run.runId() + " started in " + run.runDir();
     }
 
-    /** {@code distill:runs} — runs of this kernel. */
+    /** {@code distill:runs} — runs started in this shell, each with its status (running, finished, failed: ...). */
     public List<String> runs() {
-        return new ArrayList<>(runs.activeIds());
+        List<String> out = new ArrayList<>();
+        for (Path dir : started) {
+            out.add(dir.getFileName() + "  " + RunStatus.read(dir).label() + "  " + dir);
+        }
+        return out;
     }
 
     /** {@code distill:swap <run> <loss-key>} — swaps term 0 at the next step. */

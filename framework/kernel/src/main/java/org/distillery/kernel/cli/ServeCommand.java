@@ -26,7 +26,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Serve a model on an OpenAI-compatible HTTP endpoint: POST /v1/chat/completions, "
             + "POST /v1/completions, GET /v1/models (streaming, logprobs, echo). Concurrent requests are decoded "
-            + "together in batches.", "Stops gracefully on SIGTERM / Ctrl-C: running requests finish first."})
+            + "together (continuous batching by default).",
+            "Stops gracefully on SIGTERM / Ctrl-C: running requests finish first."})
 final class ServeCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "<model-dir>", description = "a Hugging Face model folder with a tokenizer")
@@ -45,7 +46,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "require 'Authorization: Bearer <key>' with the key read from this environment variable")
     String apiKeyEnv;
 
-    @Option(names = "--batch-window-ms", description = "how long to collect requests into one batch (default 5)")
+    @Option(names = "--scheduler", paramLabel = "window|continuous", description = "continuous (default): a request "
+            + "joins the running batch at the next decoding step; window: requests within the batching window are "
+            + "decoded as one batch to its end")
+    String scheduler = "continuous";
+
+    @Option(names = "--batch-window-ms", description = "window scheduler: how long to collect requests into one batch "
+            + "(default 5)")
     long windowMs = 5;
 
     @Option(names = "--max-batch", description = "requests decoded together at most (default 16)")
@@ -81,7 +88,7 @@ final class ServeCommand implements Callable<Integer> {
         ServeOptions options;
         try {
             options = new ServeOptions(host, port, key, name, Duration.ofMillis(windowMs), maxBatch, maxBody, maxTokens,
-                    maxPrompt, defaultMax, 64, Duration.ofSeconds(10));
+                    maxPrompt, defaultMax, 64, Duration.ofSeconds(10), ServeOptions.Scheduling.of(scheduler));
             DjlTensorService.checkSpec(device);
         } catch (IllegalArgumentException e) {
             throw new ExperimentException(List.of("serve: " + e.getMessage()));

@@ -173,8 +173,22 @@ public final class RunManager {
         return run;
     }
 
-    /** Runs every stage not yet complete; returns when done or stopped. */
+    /**
+     * Runs every stage not yet complete; returns when done or stopped. Holds the run's lock
+     * meanwhile and records a failure before rethrowing it ({@link RunStatus}).
+     */
     public Outcome execute(Run run) throws Exception {
+        try (RunStatus.Lock lock = RunStatus.lock(run.runDir())) {
+            try {
+                return executeStages(run);
+            } catch (Exception | Error e) {
+                RunStatus.recordFailure(run.runDir(), run.events(), e);
+                throw e;
+            }
+        }
+    }
+
+    private Outcome executeStages(Run run) throws Exception {
         try {
             kernel.tensors().seed(run.seed());
             List<Stage> stages = run.plan().stages();

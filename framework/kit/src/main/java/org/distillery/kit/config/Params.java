@@ -178,28 +178,41 @@ public final class Params {
 
     /** An integer not below {@code min}. */
     public int integer(String key, int min) {
-        int v;
-        try {
-            v = config.getInt(key);
-        } catch (ConfigException e) {
-            throw wrongType(key, "an integer");
+        long v = whole(key);
+        if (v < min) {
+            throw new InvalidConfigException(at(key), "too small", String.valueOf(v), ">= " + min);
         }
+        if (v > Integer.MAX_VALUE) {
+            throw new InvalidConfigException(at(key), "too large", String.valueOf(v), "<= " + Integer.MAX_VALUE);
+        }
+        return (int) v;
+    }
+
+    /** A long integer not below {@code min}. */
+    public long longInteger(String key, long min) {
+        long v = whole(key);
         if (v < min) {
             throw new InvalidConfigException(at(key), "too small", String.valueOf(v), ">= " + min);
         }
         return v;
     }
 
-    /** A long integer not below {@code min}. */
-    public long longInteger(String key, long min) {
+    /**
+     * A whole number. Typesafe Config reads {@code 1.5} as the integer 1 and {@code 1e30} as the
+     * largest long; here both are refused.
+     */
+    private long whole(String key) {
         long v;
+        double d;
         try {
             v = config.getLong(key);
+            d = config.getDouble(key);
         } catch (ConfigException e) {
             throw wrongType(key, "an integer");
         }
-        if (v < min) {
-            throw new InvalidConfigException(at(key), "too small", String.valueOf(v), ">= " + min);
+        if (d != (double) v) {
+            throw new InvalidConfigException(at(key), "must be a whole number",
+                    config.getValue(key).render(ConfigRenderOptions.concise()), "an integer");
         }
         return v;
     }

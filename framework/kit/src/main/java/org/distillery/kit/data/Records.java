@@ -27,7 +27,7 @@ import org.distillery.api.model.VisionInput;
  *       ({@link #hasPrompt} is false, {@link #promptText} is {@code ""}).</li>
  * </ul>
  * A sequence longer than the maximum length is cut at the end ({@link Truncation#KEEP_START}, as
- * training reads it), or keeps the end of a long prompt and the start of the response
+ * training reads it), or keeps bos, the end of a long prompt and the start of the response
  * ({@link Truncation#KEEP_PROMPT_END}). Batches are right-padded: position t holds token t and
  * predicts token t+1, counted when that token is past the prompt.
  *
@@ -49,7 +49,11 @@ public final class Records {
     public enum Truncation {
         /** Keep the first tokens (training, evaluation, caching). */
         KEEP_START,
-        /** Keep the end of a long prompt (and bos) and as much of the response as fits after it. */
+        /**
+         * Keep the response and the end of the prompt in the room the response leaves, at least one
+         * prompt token, and bos when {@link #encode} put one there; a response longer than the
+         * room is cut at its end.
+         */
         KEEP_PROMPT_END
     }
 
@@ -200,7 +204,8 @@ public final class Records {
 
     /** Tokenises one record, cut to {@code maxLength} as {@code truncation} says. */
     public static Encoded encode(Example e, Tokenizer tok, int maxLength, Truncation truncation) {
-        return join(promptIds(e, tok), responseIds(e, tok), maxLength, truncation);
+        int[] prompt = promptIds(e, tok);
+        return join(prompt, responseIds(e, tok), maxLength, truncation, startsWithBos(prompt, tok) ? 1 : 0);
     }
 
     /**
@@ -231,8 +236,17 @@ public final class Records {
         return join(prompt, response, maxLength, Truncation.KEEP_START);
     }
 
-    /** {@code prompt} followed by {@code response}, cut to {@code maxLength} as {@code truncation} says. */
+    /**
+     * {@code prompt} followed by {@code response}, cut to {@code maxLength} as {@code truncation}
+     * says; {@link Truncation#KEEP_PROMPT_END} keeps the prompt's last tokens only (these ids carry
+     * no tokenizer to say whether the first one is bos: {@link #encode} keeps it).
+     */
     public static Encoded join(int[] prompt, int[] response, int maxLength, Truncation truncation) {
+        return join(prompt, response, maxLength, truncation, 0);
+    }
+
+    /** As {@link #join(int[], int[], int, Truncation)}, always keeping the first {@code head} prompt tokens (bos). */
+    private static Encoded join(int[] prompt, int[] response, int maxLength, Truncation truncation, int head) {
         if (maxLength < 1) {
             throw new IllegalArgumentException("max length must be at least 1, got " + maxLength);
         }
@@ -243,17 +257,21 @@ public final class Records {
         if (truncation == Truncation.KEEP_START) {
             return new Encoded(Arrays.copyOf(ids, maxLength), Math.min(prompt.length, maxLength));
         }
-        int keepPrompt = Math.min(prompt.length, Math.max(1, maxLength - response.length));
-        int[] cut = concat(Arrays.copyOfRange(prompt, prompt.length - keepPrompt, prompt.length), response);
-        return new Encoded(Arrays.copyOf(cut, maxLength), keepPrompt);
+        int keepPrompt = Math.min(prompt.length, Math.max(head + 1, maxLength - response.length));
+        int[] cut = concat(Arrays.copyOf(prompt, head),
+                Arrays.copyOfRange(prompt, prompt.length - (keepPrompt - head), prompt.length), response);
+        return new Encoded(Arrays.copyOf(cut, maxLength), Math.min(keepPrompt, maxLength));
     }
 
     /** Keeps bos (if the tokenizer has one) and the last tokens of a prompt longer than {@code max}. */
     public static int[] truncatePrompt(int[] ids, int max, Tokenizer tok) {
+        if (max < 1) {
+            throw new IllegalArgumentException("max prompt length must be at least 1, got " + max);
+        }
         if (ids.length <= max) {
             return ids;
         }
-        int head = tok.bosId().isPresent() && ids.length > 0 && ids[0] == tok.bosId().getAsInt() ? 1 : 0;
+        int head = startsWithBos(ids, tok) ? 1 : 0;
         int[] out = new int[max];
         System.arraycopy(ids, 0, out, 0, head);
         System.arraycopy(ids, ids.length - (max - head), out, head, max - head);
@@ -379,6 +397,10 @@ public final class Records {
             }
         }
         return images.isEmpty() ? null : vision.pixelValues(images, manager);
+    }
+
+    private static boolean startsWithBos(int[] ids, Tokenizer tok) {
+        return tok.bosId().isPresent() && ids.length > 0 && ids[0] == tok.bosId().getAsInt();
     }
 
     private static int[] bos(Tokenizer tok) {

@@ -42,7 +42,8 @@ public final class RegisteredLoss {
         this.key = key;
         this.params = params;
         if (find() == null) {
-            throw new InvalidConfigException(context.paramsPath().isEmpty() ? "train.loss" : context.paramsPath(),
+            String path = context.paramsPath();
+            throw new InvalidConfigException(path == null || path.isEmpty() ? "train.loss" : path,
                     owner + " composes the loss " + key + ", which no installed bundle provides", owner,
                     "install the bundle that registers " + key);
         }

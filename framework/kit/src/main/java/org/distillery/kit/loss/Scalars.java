@@ -21,9 +21,15 @@ public final class Scalars {
 
     /** {@code value} as a 0-d array of {@code like}'s type, in {@code like}'s manager, owned by the engine. */
     public static NDArray of(NDArray like, double value) {
-        try (NDArray blob = like.getManager().create((float) value)) {
+        // created as float64 so that a float64 `like` gets the double itself, not its float rounding
+        try (NDArray blob = like.getManager().create(value)) {
             NDArray owned = blob.duplicate();
-            return owned.getDataType() == like.getDataType() ? owned : owned.toType(like.getDataType(), false);
+            if (owned.getDataType() == like.getDataType()) {
+                return owned;
+            }
+            NDArray cast = owned.toType(like.getDataType(), false);
+            owned.close();
+            return cast;
         }
     }
 }

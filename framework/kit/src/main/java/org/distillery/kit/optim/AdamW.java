@@ -129,10 +129,12 @@ public final class AdamW {
                 NDArray g = p.getGradient();
                 g.attach(m);
                 g.muli(0);
-                if (!Boolean.TRUE.equals(g.isNaN().any().getBoolean())) {
-                    continue;
+                NDArray nan = g.isNaN();
+                if (nan.any().getBoolean()) {
+                    // in place, in the engine's memory: NDArray.set(Buffer) would make the gradient's
+                    // storage a Java buffer that is freed once this handle is gone
+                    g.set(nan, 0);
                 }
-                g.set(java.nio.ByteBuffer.allocateDirect((int) (g.size() * g.getDataType().getNumOfBytes())));
             }
         }
     }

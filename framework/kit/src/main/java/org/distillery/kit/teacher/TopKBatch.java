@@ -119,10 +119,23 @@ public final class TopKBatch {
      * @param topIds [positions][k] top ids at each position, best first
      * @param topLogProbs [positions][k] their log-probabilities
      * @param restLogMass [positions] log of the mass outside them
+     * @throws IllegalArgumentException when the arrays disagree in length, have fewer than k
+     *     entries at a position, or cover more positions than the row has (they would land in the
+     *     next row)
      */
     public void fill(Row row, int[][] topIds, float[][] topLogProbs, float[] restLogMass) {
+        if (topIds.length > row.positions() || topLogProbs.length != topIds.length
+                || restLogMass.length != topIds.length) {
+            throw new IllegalArgumentException("row " + row.index() + " has " + row.positions() + " positions; got "
+                    + topIds.length + " of ids, " + topLogProbs.length + " of log-probabilities and "
+                    + restLogMass.length + " of rest mass");
+        }
         int base = row.index() * length;
         for (int t = 0; t < topIds.length; t++) {
+            if (topIds[t].length < k || topLogProbs[t].length < k) {
+                throw new IllegalArgumentException("row " + row.index() + ", position " + t + ": fewer than k = " + k
+                        + " entries");
+            }
             for (int j = 0; j < k; j++) {
                 ids[(base + t) * k + j] = topIds[t][j];
                 logProbs[(base + t) * k + j] = topLogProbs[t][j];

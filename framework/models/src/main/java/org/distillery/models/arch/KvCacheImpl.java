@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 import org.distillery.api.model.KvCache;
@@ -17,8 +18,12 @@ import org.distillery.api.model.KvCache;
  * small is replaced by one of {@code max(needed, reserved, 2 × capacity)} positions, so
  * growth is geometric; a caller that knows the final length (the generator: prompt plus new
  * tokens) {@link #reserve reserves} it and never regrows.
+ *
+ * <p>The cached positions are the buffer columns {@code [start, start + length)}; a plain cache
+ * keeps {@code start} at 0, the slot cache of continuous batching ({@link SlotKvCacheImpl}) moves
+ * it as old columns stop being used by any of its rows.
  */
-public final class KvCacheImpl implements KvCache {
+public sealed class KvCacheImpl implements KvCache permits SlotKvCacheImpl {
 
     final TransformerLM owner;
     final NDManager manager;
@@ -26,8 +31,9 @@ public final class KvCacheImpl implements KvCache {
     final NDArray[] values;
     NDArray mask;
     int length;
+    int start;
     long batch = -1;
-    private long reserved;
+    long reserved;
     private boolean closed;
 
     KvCacheImpl(TransformerLM owner, NDManager manager, int layers) {
@@ -66,23 +72,24 @@ public final class KvCacheImpl implements KvCache {
     }
 
     /**
-     * Writes {@code fresh} [b, kvHeads, t, d] at positions {@code [past, past + t)} of the layer's
-     * buffer in {@code slots} (growing it first when it is too small) and returns a view of
-     * positions {@code [0, past + t)}. Nothing here is recorded by autograd: callers use it only
-     * for arrays that do not require a gradient. {@link #length} is left to the caller, who
+     * Writes {@code fresh} [b, kvHeads, t, d] after the {@code past} cached positions of the
+     * layer's buffer in {@code slots} (growing it first when it is too small) and returns a view of
+     * the cached positions and the new ones. Nothing here is recorded by autograd: callers use it
+     * only for arrays that do not require a gradient. {@link #length} is left to the caller, who
      * commits it once every layer is written, so a forward that fails midway leaves the cache as
-     * it was (positions past {@code length} are free space).
+     * it was (columns past the cached ones are free space).
      */
     NDArray append(NDArray[] slots, int layer, NDArray fresh, int past) {
         Shape s = fresh.getShape();
-        long need = past + s.get(2);
-        NDArray buf = slots[layer];
+        long from = start + past;
+        long need = from + s.get(2);
+        NDArray buf = rowsOf(slots[layer]);
         if (buf == null || buf.getShape().get(2) < need) {
             long grown = Math.max(need, Math.max(reserved, buf == null ? 0 : 2 * buf.getShape().get(2)));
             NDArray next = manager.zeros(new Shape(s.get(0), s.get(1), grown, s.get(3)), fresh.getDataType());
             NDScope.unregister(next);
-            if (buf != null && past > 0) {
-                next.set(new NDIndex(":, :, :{}", past), buf.get(new NDIndex(":, :, :{}", past)));
+            if (buf != null && from > 0) {
+                next.set(new NDIndex(":, :, :{}", from), buf.get(new NDIndex(":, :, :{}", from)));
             }
             if (buf != null) {
                 buf.close();
@@ -90,14 +97,36 @@ public final class KvCacheImpl implements KvCache {
             slots[layer] = next;
             buf = next;
         }
-        buf.set(new NDIndex(":, :, {}:{}", past, need), fresh);
-        return buf.get(new NDIndex(":, :, :{}", need));
+        buf.set(new NDIndex(":, :, {}:{}", from, need), fresh);
+        return buf.get(new NDIndex(":, :, {}:{}", start, need));
     }
 
-    /** The layer's first {@code past} cached positions (a view; the buffer may hold more). */
+    /** The layer's cached positions (a view; the buffer may hold more). */
     NDArray cached(NDArray[] slots, int layer, int past) {
-        NDArray buf = slots[layer];
-        return buf.getShape().get(2) == past ? buf : buf.get(new NDIndex(":, :, :{}", past));
+        NDArray buf = rowsOf(slots[layer]);
+        if (start == 0 && buf.getShape().get(2) == past) {
+            return buf;
+        }
+        return buf.get(new NDIndex(":, :, {}:{}", start, start + past));
+    }
+
+    /** The rows of a buffer a pass works on: all of them for a plain cache. */
+    NDArray rowsOf(NDArray buf) {
+        return buf;
+    }
+
+    /** Called by the model before a pass that feeds {@code t} new positions of {@code b} rows; a plain cache needs nothing. */
+    void beforeForward(long b, long t) {
+    }
+
+    /** The mask [b, t] of the positions a pass feeds: all real for a plain cache. */
+    NDArray newTokenMask(NDManager tmp, long b, long t) {
+        return tmp.ones(new Shape(b, t), DataType.FLOAT32);
+    }
+
+    /** The longest sequence's positions so far (the model checks its position limit with it). */
+    int longestSequence() {
+        return length;
     }
 
     @Override

@@ -28,6 +28,7 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.RoutingOverride;
+import org.distillery.api.model.SlotKvCache;
 import org.distillery.kit.loss.Scalars;
 
 /**
@@ -134,6 +135,12 @@ public final class TransformerLM implements LanguageModel {
     }
 
     @Override
+    public SlotKvCache newSlotCache(int slots) {
+        checkOpen();
+        return new SlotKvCacheImpl(this, manager.newSubManager(), arch.numLayers, slots);
+    }
+
+    @Override
     public void close() {
         if (!closed) {
             closed = true;
@@ -191,17 +198,23 @@ public final class TransformerLM implements LanguageModel {
             if (c.isClosed()) {
                 throw new IllegalArgumentException("the KV cache is closed");
             }
+            if (c instanceof SlotKvCacheImpl && o.attentionMask() != null) {
+                throw new IllegalArgumentException("a slot cache keeps its own attention mask; pass none");
+            }
+            c.beforeForward(batch, seq);
             if (c.length > 0 && c.batch != batch) {
                 throw new IllegalArgumentException("the KV cache holds " + c.batch + " sequences, input has " + batch);
             }
             cache = c;
         }
         int past = cache == null ? 0 : cache.length;
+        int longest = cache == null ? 0 : cache.longestSequence();
         if (o.positionIds() == null && !arch.isGpt2() && past + seq > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("sequence too long");
         }
-        if (arch.isGpt2() && o.positionIds() == null && past + seq > arch.maxPositions && o.attentionMask() == null) {
-            throw new IllegalArgumentException("sequence of " + (past + seq) + " tokens exceeds n_positions "
+        if (arch.isGpt2() && o.positionIds() == null && longest + seq > arch.maxPositions
+                && o.attentionMask() == null) {
+            throw new IllegalArgumentException("sequence of " + (longest + seq) + " tokens exceeds n_positions "
                     + arch.maxPositions);
         }
         NDManager out = inputIds.getManager();
@@ -352,7 +365,7 @@ public final class TransformerLM implements LanguageModel {
                             + t + " (new tokens) or " + total + " (cached + new)");
                 }
             } else if (cache != null && cache.mask != null && past > 0) {
-                fullMask = cache.mask.concat(tmp.ones(new Shape(b, t), DataType.FLOAT32), 1);
+                fullMask = cache.mask.concat(cache.newTokenMask(tmp, b, t), 1);
             }
         }
 

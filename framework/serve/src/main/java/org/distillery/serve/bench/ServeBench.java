@@ -25,6 +25,7 @@ import org.distillery.kit.openai.OpenAiClient;
  * Requests/s and tokens/s of an in-process {@link OpenAiServer} on loopback at several numbers of
  * concurrent clients, each sending greedy completions one after another; prints the ratio of
  * the highest to the lowest concurrency's throughput (batching works when it is well above 1).
+ * The mixed-load comparison of the two schedulers is {@link MixedLoad}.
  */
 public final class ServeBench {
 
@@ -34,14 +35,16 @@ public final class ServeBench {
      * @param clients concurrency levels, e.g. 1, 4, 16
      * @param requestsPerClient requests each client sends per level
      * @param maxTokens new tokens per request
-     * @param window the server's batching window
+     * @param window the server's batching window (window scheduler)
      * @param maxBatch the server's batch size
+     * @param scheduling the server's scheduler
      */
-    public record Options(int[] clients, int requestsPerClient, int maxTokens, Duration window, int maxBatch) {
+    public record Options(int[] clients, int requestsPerClient, int maxTokens, Duration window, int maxBatch,
+                          ServeOptions.Scheduling scheduling) {
 
-        /** 1, 4 and 16 clients, 4 requests each, 32 new tokens, 5 ms window, batches of 16. */
+        /** 1, 4 and 16 clients, 4 requests each, 32 new tokens, 5 ms window, batches of 16, continuous batching. */
         public static Options defaults() {
-            return new Options(new int[] {1, 4, 16}, 4, 32, Duration.ofMillis(5), 16);
+            return new Options(new int[] {1, 4, 16}, 4, 32, Duration.ofMillis(5), 16, ServeOptions.Scheduling.CONTINUOUS);
         }
 
         /** Throws {@link IllegalArgumentException} naming a bad field. */
@@ -77,19 +80,20 @@ public final class ServeBench {
         for (int c : o.clients()) {
             maxClients = Math.max(maxClients, c);
         }
-        ServeOptions so = ServeOptions.defaults("bench").withBatching(o.window(), o.maxBatch());
+        ServeOptions so = ServeOptions.defaults("bench").withBatching(o.window(), o.maxBatch())
+                .withScheduling(o.scheduling());
         try (OpenAiServer server = OpenAiServer.start(model, tokenizer, manager, so);
              OpenAiClient client = new OpenAiClient(ClientOptions.of(URI.create(server.baseUrl()), "bench")
                      .withConcurrency(maxClients).withRetries(0, Duration.ZERO, Duration.ZERO))) {
-            out.printf(Locale.ROOT, "server %s, window %d ms, max batch %d; %d requests per client, %d new tokens each "
-                    + "(greedy, ignore_eos)%n", server.baseUrl(), o.window().toMillis(),
+            out.printf(Locale.ROOT, "server %s, %s scheduler, window %d ms, max batch %d; %d requests per client, %d new "
+                    + "tokens each (greedy, ignore_eos)%n", server.baseUrl(), o.scheduling().key(), o.window().toMillis(),
                     o.maxBatch(), o.requestsPerClient(), o.maxTokens());
             request(client, 0, o.maxTokens());
             double first = -1;
             double last = -1;
             for (int c : o.clients()) {
-                long batches0 = server.stats().batches();
-                long batched0 = server.stats().batchedRequests();
+                long steps0 = server.stats().decodeSteps();
+                long rows0 = server.stats().rowSteps();
                 ExecutorService pool = Executors.newFixedThreadPool(c);
                 long t0 = System.nanoTime();
                 List<Future<Integer>> futures = new ArrayList<>();
@@ -110,11 +114,11 @@ public final class ServeBench {
                 double secs = (System.nanoTime() - t0) / 1e9;
                 pool.shutdown();
                 int requests = c * o.requestsPerClient();
-                long batches = server.stats().batches() - batches0;
-                double meanBatch = batches == 0 ? 0 : (server.stats().batchedRequests() - batched0) / (double) batches;
+                long steps = server.stats().decodeSteps() - steps0;
+                double rowsPerStep = steps == 0 ? 0 : (server.stats().rowSteps() - rows0) / (double) steps;
                 double tps = tokens / secs;
                 out.printf(Locale.ROOT, "clients %3d: %4d requests in %6.2f s  %7.2f requests/s  %8.1f tokens/s  "
-                        + "mean batch %.1f%n", c, requests, secs, requests / secs, tps, meanBatch);
+                        + "rows/step %.1f%n", c, requests, secs, requests / secs, tps, rowsPerStep);
                 if (first < 0) {
                     first = tps;
                 }
