@@ -99,8 +99,12 @@ class DashboardIT {
         seed1 = made.get(0);
         seed2 = made.get(1);
 
+        // A malformed line fails validation before a run directory exists; a record with an image the
+        // text-only student cannot take passes it and fails in the run's first stage, leaving a failed run.
         Path bad = dist.work.resolve("bad.jsonl");
-        Files.writeString(bad, "{\"id\":\"a\",\"prompt\":\"x\",\"response\":\"y\"}\nthis line is not JSON\n");
+        Files.copy(dist.home.resolve("config/data/vision-suite/images/test/00000.png"), dist.work.resolve("red.png"));
+        Files.writeString(bad, "{\"id\":\"a\",\"prompt\":\"x\",\"response\":\"y\"}\n"
+                + "{\"id\":\"b\",\"image\":\"red.png\",\"prompt\":\"What color?\",\"response\":\"red\"}\n");
         Distribution.Result f = dist.run(300, "run", "smoke", "--set", "experiment.name=broken", "--set",
                 "experiment.progress=lines", "--set", "data.train-file=" + bad);
         assertEquals(2, f.exit(), f.all());
