@@ -126,14 +126,15 @@ class KernelIT {
         Path lib = dist.home.resolve("lib");
         dist.drop(SamplePlugin.scaledCe(lib, dist.work.resolve("v1"), 1), "sample.jar");
         Path v2 = SamplePlugin.scaledCe(lib, dist.work.resolve("v2"), 2);
-        Path conf = longRunConfig("[ { key = sample.scaled-ce, weight = 1.0 } ]");
+        // kd.sft beside it (weight 0: it only measures) is the same cross-entropy without the scale
+        Path conf = longRunConfig("[ { key = sample.scaled-ce, weight = 1.0 }, { key = kd.sft, weight = 0.0 } ]");
         Process run = dist.start("run", "run", conf.toString());
         try {
             Path runDir = Events.runDir(dist.work.resolve("runs"), 120);
-            Events.await(run, runDir, 120, e -> Events.lastStep(e) >= 4, "4 steps");
+            Events.await(run, runDir, 120, e -> Events.lastStep(e) >= 6, "6 steps");
             dist.drop(v2, "sample.jar");
             List<JsonObject> events = Events.await(run, runDir, 60,
-                    e -> Events.stepsAfterFirst(e, "loss-swap") >= 3,
+                    e -> Events.stepsAfterFirst(e, "loss-swap") >= 6,
                     "a swap to v2 and more steps");
             JsonObject swap = Events.ofType(events, "loss-swap").get(0);
             assertEquals("sample.scaled-ce@org.acme.sample/1.0.0", swap.get("old").getAsString());
@@ -143,6 +144,24 @@ class KernelIT {
                 assertEquals(i + 1, steps.get(i).get("step").getAsLong(), "steps are contiguous");
                 assertFalse(steps.get(i).has("skipped"), steps.get(i).toString());
             }
+            // v2 doubles the term: its median after the swap is about twice the one before, and exactly twice
+            // the unscaled cross-entropy of the same batches (1x before)
+            long swappedAfter = 0;
+            for (JsonObject e : events) {
+                if (e == swap) {
+                    break;
+                }
+                swappedAfter = e.get("type").getAsString().equals("step") ? e.get("step").getAsLong() : swappedAfter;
+            }
+            long lastBefore = swappedAfter;
+            List<JsonObject> before = steps.stream().filter(e -> e.get("step").getAsLong() <= lastBefore).toList();
+            List<JsonObject> after = steps.stream().filter(e -> e.get("step").getAsLong() > lastBefore).toList();
+            double medianBefore = median(before, "0:sample.scaled-ce");
+            double medianAfter = median(after, "0:sample.scaled-ce");
+            assertTrue(medianAfter / medianBefore > 1.6 && medianAfter / medianBefore < 2.4,
+                    "term median " + medianBefore + " before the swap, " + medianAfter + " after");
+            assertEquals(1.0, medianRatio(before), 1e-3, "v1 scales by 1");
+            assertEquals(2.0, medianRatio(after), 2e-3, "v2 scales by 2");
             Files.delete(dist.home.resolve("drop-in/sample.jar"));
             assertTrue(run.waitFor(120, TimeUnit.SECONDS), "run stops after the loss vanished");
             assertEquals(3, run.exitValue(), dist.output("run"));
@@ -179,6 +198,19 @@ class KernelIT {
         byte[] a = Files.readAllBytes(straightDir.resolve("stages/distill/final/model.safetensors"));
         byte[] b = Files.readAllBytes(killedDir.resolve("stages/distill/final/model.safetensors"));
         assertTrue(java.util.Arrays.equals(a, b), "resumed weights equal the uninterrupted run's");
+    }
+
+    private static double median(List<JsonObject> steps, String term) {
+        double[] v = steps.stream().mapToDouble(e -> e.getAsJsonObject("terms").get(term).getAsDouble()).sorted()
+                .toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** Median over steps of the scaled term over the plain cross-entropy of the same step. */
+    private static double medianRatio(List<JsonObject> steps) {
+        double[] v = steps.stream().mapToDouble(e -> e.getAsJsonObject("terms").get("0:sample.scaled-ce").getAsDouble()
+                / e.getAsJsonObject("terms").get("1:kd.sft").getAsDouble()).sorted().toArray();
+        return v[v.length / 2];
     }
 
     private static String[] concat(String[] a, String[] b) {

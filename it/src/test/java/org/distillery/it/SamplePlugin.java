@@ -82,6 +82,122 @@ final class SamplePlugin {
                 Map.of("SampleModule", module, "ScaledCe", loss), pkg, headers, reference);
     }
 
+    /**
+     * A bundle providing the loss {@code sample.throwing-ce}: cross-entropy that throws an
+     * {@link IllegalStateException} on its {@code throwAt}-th computation (one per step at grad-accum 1).
+     */
+    static Path throwingCe(Path lib, Path out, int throwAt) throws IOException {
+        String pkg = "org.acme.throwing.internal";
+        String module = """
+                package org.acme.throwing.internal;
+                import com.google.inject.AbstractModule;
+                import com.google.inject.multibindings.MapBinder;
+                import org.distillery.api.loss.LossFactory;
+                public final class ThrowingModule extends AbstractModule {
+                    @Override protected void configure() {
+                        MapBinder.newMapBinder(binder(), String.class, LossFactory.class)
+                                .addBinding("sample.throwing-ce").to(ThrowingCe.class);
+                    }
+                }
+                """;
+        String loss = """
+                package org.acme.throwing.internal;
+                import java.util.Set;
+                import java.util.concurrent.atomic.AtomicInteger;
+                import com.typesafe.config.Config;
+                import ai.djl.ndarray.NDArray;
+                import org.distillery.api.loss.*;
+                public final class ThrowingCe implements LossFactory {
+                    private static final AtomicInteger CALLS = new AtomicInteger();
+                    @Override public String description() { return "cross-entropy that throws on call %d"; }
+                    @Override public Loss create(LossContext context, Config params) {
+                        return new Loss() {
+                            @Override public Set<Need> needs() { return Set.of(); }
+                            @Override public LossValue compute(LossInput in) {
+                                if (CALLS.incrementAndGet() == %d) {
+                                    throw new IllegalStateException("the loss broke on purpose");
+                                }
+                                NDArray logp = in.studentLogits().logSoftmax(-1);
+                                NDArray picked = logp.gather(in.batch().targets().expandDims(-1), -1).squeeze(-1);
+                                NDArray mask = in.batch().lossMask();
+                                return new LossValue(picked.mul(mask).sum().neg(), (long) mask.sum().getFloat());
+                            }
+                        };
+                    }
+                }
+                """.formatted(throwAt, throwAt);
+        Map<String, String> headers = Map.of(
+                "Bundle-ManifestVersion", "2",
+                "Bundle-SymbolicName", "org.acme.throwing",
+                "Bundle-Version", "1.0.0",
+                "Import-Package", "org.distillery.api.loss,org.distillery.api.data,"
+                        + "com.google.inject,com.google.inject.binder,com.google.inject.multibindings,"
+                        + "com.typesafe.config,ai.djl.ndarray",
+                "Distillery-Module", pkg + ".ThrowingModule");
+        return build(lib, out.resolve("throwing.jar"), Map.of("ThrowingModule", module, "ThrowingCe", loss), pkg,
+                headers, null);
+    }
+
+    /** A bundle whose activator's stop never returns. */
+    static Path hangingStop(Path lib, Path out) throws IOException {
+        String pkg = "org.acme.hang";
+        String activator = """
+                package org.acme.hang;
+                import org.osgi.framework.*;
+                public final class Activator implements BundleActivator {
+                    @Override public void start(BundleContext c) { }
+                    @Override public void stop(BundleContext c) {
+                        while (true) {
+                            try {
+                                Thread.sleep(60_000);
+                            } catch (InterruptedException ignored) {
+                                // a badly written bundle: keeps waiting
+                            }
+                        }
+                    }
+                }
+                """;
+        Map<String, String> headers = Map.of(
+                "Bundle-ManifestVersion", "2",
+                "Bundle-SymbolicName", "org.acme.hang",
+                "Bundle-Version", "1.0.0",
+                "Import-Package", "org.osgi.framework",
+                "Bundle-Activator", pkg + ".Activator");
+        return build(lib, out.resolve("hang.jar"), Map.of("Activator", activator), pkg, headers, null);
+    }
+
+    /** A bundle whose activator starts a (non-daemon) thread and never ends it. */
+    static Path leakyThread(Path lib, Path out) throws IOException {
+        String pkg = "org.acme.leaky";
+        String activator = """
+                package org.acme.leaky;
+                import org.osgi.framework.*;
+                public final class Activator implements BundleActivator {
+                    @Override public void start(BundleContext c) {
+                        Thread t = new Thread(Activator::work, "acme-leaky-worker");
+                        t.start();
+                    }
+                    private static void work() {
+                        while (true) {
+                            try {
+                                Thread.sleep(1000);
+                            } catch (InterruptedException ignored) {
+                                // keeps going
+                            }
+                        }
+                    }
+                    @Override public void stop(BundleContext c) { }
+                }
+                """;
+        Map<String, String> headers = Map.of(
+                "Bundle-ManifestVersion", "2",
+                "Bundle-SymbolicName", "org.acme.leaky",
+                "Bundle-Version", "1.0.0",
+                "Import-Package", "org.osgi.framework",
+                "Bundle-Activator", pkg + ".Activator");
+        return build(lib, out.resolve("leaky.jar"), Map.of("Activator", activator), pkg, headers, null);
+    }
+
     /** A bundle whose activator throws on start. */
     static Path throwingActivator(Path lib, Path out) throws IOException {
         String pkg = "org.acme.broken";

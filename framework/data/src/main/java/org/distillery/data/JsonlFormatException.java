@@ -1,10 +1,11 @@
 package org.distillery.data;
 
-import java.io.IOException;
 import java.nio.file.Path;
 
+import org.distillery.api.InvalidFileException;
+
 /** A bad line in a JSONL file; the message reads {@code <file>:<line>: <what is wrong>}. */
-public final class JsonlFormatException extends IOException {
+public final class JsonlFormatException extends InvalidFileException {
 
     private static final long serialVersionUID = 1L;
 
@@ -30,6 +31,7 @@ public final class JsonlFormatException extends IOException {
     }
 
     /** The file being read. */
+    @Override
     public Path file() {
         return file;
     }

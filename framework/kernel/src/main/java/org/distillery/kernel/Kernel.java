@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -22,6 +23,7 @@ import org.distillery.api.tensor.TensorService;
 import org.distillery.data.JsonlDataService;
 import org.distillery.kernel.osgi.BuiltInModules;
 import org.distillery.kernel.osgi.BundleProblems;
+import org.distillery.kernel.osgi.BundleWatchdog;
 import org.distillery.kernel.osgi.ContributionExtender;
 import org.distillery.kernel.osgi.DropInWatcher;
 import org.distillery.kernel.osgi.OsgiContributionRegistry;
@@ -47,6 +49,16 @@ public final class Kernel implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Kernel.class);
 
+    /**
+     * How long the kernel waits for the framework to stop before it goes on without it (a bundle
+     * whose stop hangs cannot keep the kernel from stopping).
+     */
+    public static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+    /** How long a bundle's stop may take before the watchdog reports it as hanging. */
+    public static final Duration HUNG_STOP = Duration.ofSeconds(5);
+    /** How long a stopped bundle's threads may take to end before they are reported as leaked. */
+    public static final Duration LEAK_GRACE = Duration.ofSeconds(2);
+
     private final KernelOptions options;
     private final DjlTensorService tensors;
     private final ModelService models;
@@ -57,7 +69,10 @@ public final class Kernel implements AutoCloseable {
     private final OsgiContributionRegistry registry;
     private final ContributionExtender extender;
     private final DropInWatcher dropIn;
+    private final BundleWatchdog watchdog;
     private final long readyNanos;
+    /** When the framework was first seen stopping (System.nanoTime), or 0. */
+    private volatile long stopSeenNanos;
     private final java.util.LinkedHashMap<String, Long> phases = new java.util.LinkedHashMap<>();
 
     private Kernel(KernelOptions options) throws Exception {
@@ -103,6 +118,7 @@ public final class Kernel implements AutoCloseable {
         for (BuiltInModules.Found found : BuiltInModules.read(Kernel.class.getClassLoader(), services)) {
             found.contributions().forEach(c -> registry.registerBuiltIn(c, Version.KERNEL));
         }
+        watchdog = new BundleWatchdog(system, problems, HUNG_STOP, LEAK_GRACE);
         extender = new ContributionExtender(system, services, problems);
         extender.open();
         framework.start();
@@ -209,9 +225,30 @@ public final class Kernel implements AutoCloseable {
         return java.util.Collections.unmodifiableMap(phases);
     }
 
-    /** Blocks until the framework stops (the shell's {@code stop 0} or {@link #close()}). */
+    /**
+     * Blocks until the framework stops (the shell's {@code stop 0} or {@link #close()}); once it
+     * is stopping, at most {@link #STOP_TIMEOUT} more, so a bundle whose stop hangs cannot hold
+     * the kernel.
+     */
     public void awaitStop() throws InterruptedException {
-        framework.waitForStop(0);
+        while (framework.waitForStop(500).getType() == FrameworkEvent.WAIT_TIMEDOUT) {
+            if (framework.getState() == Bundle.STOPPING || framework.getState() == Bundle.RESOLVED) {
+                waitStopped();
+                return;
+            }
+        }
+    }
+
+    /** Waits for the framework to stop until {@link #STOP_TIMEOUT} after it was first seen stopping. */
+    private boolean waitStopped() throws InterruptedException {
+        if (stopSeenNanos == 0) {
+            stopSeenNanos = System.nanoTime();
+        }
+        long left = STOP_TIMEOUT.toMillis() - (System.nanoTime() - stopSeenNanos) / 1_000_000;
+        if (left <= 0) {
+            return framework.getState() != Bundle.STOPPING;
+        }
+        return framework.waitForStop(left).getType() != FrameworkEvent.WAIT_TIMEDOUT;
     }
 
     @Override
@@ -221,11 +258,19 @@ public final class Kernel implements AutoCloseable {
         }
         try {
             extender.close();
-            framework.stop();
-            framework.waitForStop(10_000);
+            if (framework.getState() == Bundle.ACTIVE || framework.getState() == Bundle.STARTING) {
+                framework.stop();
+            }
+            if (!waitStopped()) {
+                LOG.warn("the framework did not stop within {} s (a bundle's stop hangs: {}); going on without it",
+                        STOP_TIMEOUT.toSeconds(), problems.all().stream()
+                                .filter(p -> p.phase().equals(BundleProblems.STOP)).map(BundleProblems.Problem::bundle)
+                                .distinct().toList());
+            }
         } catch (BundleException | InterruptedException | IllegalStateException e) {
             LOG.warn("framework did not stop cleanly: {}", e.toString());
         } finally {
+            watchdog.close();
             tensors.close();
             deleteTree(storage);
         }

@@ -2,7 +2,6 @@ package org.distillery.models;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,6 +20,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
+import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.Generator;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
@@ -37,6 +37,7 @@ import org.distillery.models.llava.LlavaLayout;
 import org.distillery.models.llava.LlavaModel;
 import org.distillery.models.tokenizer.Tokenizers;
 import org.distillery.models.vision.ImageProcessor;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * The model service: Hugging Face model folders ({@code config.json}, {@code generation_config.json},
@@ -70,49 +71,20 @@ public class HfModelService implements ModelService {
     @Override
     public LanguageModel load(Path dir, DataType dtype, NDManager manager) throws IOException {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
-        ModelConfig cfg = readConfig(dir);
-        Naming naming = naming(cfg);
-        Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
-                ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
-        ImageProcessor processor = naming.llava == null ? null : ImageProcessor.forModel(dir, naming.llava.vision);
-        Map<String, Shape> shapes = naming.shapes;
-
         List<SafeTensors.Reader> readers = new ArrayList<>();
         try {
-            Map<String, Located> found = locate(dir, naming, readers);
-            List<String> missing = new ArrayList<>();
-            for (String n : shapes.keySet()) {
-                if (!found.containsKey(n)) {
-                    missing.add(n);
-                }
-            }
-            if (!missing.isEmpty()) {
-                throw new IOException(dir + ": " + missing.size() + " parameter(s) of the " + naming.family
-                        + " config missing from the weights: " + abbreviate(missing));
-            }
-            for (Map.Entry<String, Located> e : found.entrySet()) {
-                Shape want = shapes.get(e.getKey());
-                SafeTensors.Entry en = e.getValue().entry;
-                if (!want.equals(en.djlShape())) {
-                    throw new IOException(e.getValue().reader.file() + ": tensor '" + en.name() + "' has shape "
-                            + Arrays.toString(en.shape()) + " but config.json implies " + want);
-                }
-                DataType t = en.dataType();
-                if (!t.isFloating()) {
-                    throw new IOException(e.getValue().reader.file() + ": tensor '" + en.name() + "' has dtype "
-                            + en.dtype() + "; parameters must be floating point");
-                }
-            }
+            Checked checked = check(dir, readers);
             NDManager pm = manager.newSubManager();
             boolean ok = false;
             try {
                 Map<String, NDArray> params = new LinkedHashMap<>();
-                for (String n : shapes.keySet()) {
-                    Located l = found.get(n);
+                for (String n : checked.shapes().keySet()) {
+                    Located l = checked.found().get(n);
                     params.put(n, l.reader.read(l.entry.name(), pm, compute));
                 }
-                LanguageModel model = naming.llava != null ? new LlavaModel(cfg, compute, pm, params, gen, processor)
-                        : new TransformerLM(cfg, compute, pm, params, gen);
+                LanguageModel model = checked.naming().llava != null
+                        ? new LlavaModel(checked.config(), compute, pm, params, checked.generation(), checked.processor())
+                        : new TransformerLM(checked.config(), compute, pm, params, checked.generation());
                 ok = true;
                 return model;
             } finally {
@@ -155,6 +127,65 @@ public class HfModelService implements ModelService {
         return new Naming(arch.modelType, Layout.shapes(arch), null, arch);
     }
 
+    /**
+     * Checks that {@code dir} would load, without reading any tensor data: {@code config.json} is
+     * valid and supported, the weight files' headers are valid, and every parameter the config
+     * implies is there with its shape and a floating-point dtype. Cheap enough to run before a
+     * run directory is created.
+     *
+     * @return the folder's config
+     * @throws InvalidFileException naming the file and what is wrong
+     */
+    public ModelConfig inspect(Path dir) throws IOException {
+        List<SafeTensors.Reader> readers = new ArrayList<>();
+        try {
+            return check(dir, readers).config();
+        } finally {
+            for (SafeTensors.Reader r : readers) {
+                r.close();
+            }
+        }
+    }
+
+    /** What {@link #check} found: the config, generation defaults, parameter shapes and where each is stored. */
+    private record Checked(ModelConfig config, Naming naming, ImageProcessor processor, Map<String, Object> generation,
+                           Map<String, Shape> shapes, Map<String, Located> found) {
+    }
+
+    private Checked check(Path dir, List<SafeTensors.Reader> readers) throws IOException {
+        ModelConfig cfg = readConfig(dir);
+        Naming naming = naming(cfg);
+        Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
+                ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
+        ImageProcessor processor = naming.llava == null ? null : ImageProcessor.forModel(dir, naming.llava.vision);
+        Map<String, Shape> shapes = naming.shapes;
+        Map<String, Located> found = locate(dir, naming, readers);
+        List<String> missing = new ArrayList<>();
+        for (String n : shapes.keySet()) {
+            if (!found.containsKey(n)) {
+                missing.add(n);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new InvalidFileException(dir, missing.size() + " parameter(s) of the " + naming.family
+                    + " config missing from the weights: " + abbreviate(missing));
+        }
+        for (Map.Entry<String, Located> e : found.entrySet()) {
+            Shape want = shapes.get(e.getKey());
+            SafeTensors.Entry en = e.getValue().entry;
+            if (!want.equals(en.djlShape())) {
+                throw new InvalidFileException(e.getValue().reader.file(), "tensor '" + en.name() + "' has shape "
+                        + Arrays.toString(en.shape()) + " but config.json implies " + want);
+            }
+            DataType t = en.dataType();
+            if (!t.isFloating()) {
+                throw new InvalidFileException(e.getValue().reader.file(), "tensor '" + en.name() + "' has dtype "
+                        + en.dtype() + "; parameters must be floating point");
+            }
+        }
+        return new Checked(cfg, naming, processor, gen, shapes, found);
+    }
+
     private record Located(SafeTensors.Reader reader, SafeTensors.Entry entry) {
     }
 
@@ -171,24 +202,24 @@ public class HfModelService implements ModelService {
                 place(naming, r, e, found, unexpected);
             }
             if (!unexpected.isEmpty()) {
-                throw new IOException(single + ": unexpected tensor(s) for a " + naming.family + " model: "
+                throw new InvalidFileException(single, "unexpected tensor(s) for a " + naming.family + " model: "
                         + abbreviate(unexpected));
             }
         } else if (Files.exists(index)) {
             JsonObject idx = Json.readObject(index);
             JsonElement wm = idx.get("weight_map");
             if (wm == null || !wm.isJsonObject()) {
-                throw new IOException(index + ": missing \"weight_map\" object");
+                throw new InvalidFileException(index, "missing \"weight_map\" object");
             }
             Map<String, List<String>> byFile = new TreeMap<>();
             for (Map.Entry<String, JsonElement> e : wm.getAsJsonObject().entrySet()) {
                 JsonElement f = e.getValue();
                 if (!f.isJsonPrimitive() || !f.getAsJsonPrimitive().isString()) {
-                    throw new IOException(index + ": weight_map entry '" + e.getKey() + "' is not a file name");
+                    throw new InvalidFileException(index, "weight_map entry '" + e.getKey() + "' is not a file name");
                 }
                 String file = f.getAsString();
                 if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.startsWith(".")) {
-                    throw new IOException(index + ": weight_map entry '" + e.getKey() + "' names '" + file
+                    throw new InvalidFileException(index, "weight_map entry '" + e.getKey() + "' names '" + file
                             + "', which is not a plain file name in the model folder");
                 }
                 byFile.computeIfAbsent(file, k -> new ArrayList<>()).add(e.getKey());
@@ -196,7 +227,7 @@ public class HfModelService implements ModelService {
             for (Map.Entry<String, List<String>> e : byFile.entrySet()) {
                 Path shard = dir.resolve(e.getKey());
                 if (!Files.exists(shard)) {
-                    throw new IOException(index + ": shard '" + e.getKey() + "' listed for tensor '"
+                    throw new InvalidFileException(index, "shard '" + e.getKey() + "' listed for tensor '"
                             + e.getValue().get(0) + "' does not exist");
                 }
                 SafeTensors.Reader r = SafeTensors.Reader.open(shard);
@@ -204,18 +235,18 @@ public class HfModelService implements ModelService {
                 for (String name : e.getValue()) {
                     SafeTensors.Entry en = r.entries().get(name);
                     if (en == null) {
-                        throw new IOException(shard + ": has no tensor '" + name + "' although " + INDEX
+                        throw new InvalidFileException(shard, "has no tensor '" + name + "' although " + INDEX
                                 + " lists it there");
                     }
                     place(naming, r, en, found, unexpected);
                 }
             }
             if (!unexpected.isEmpty()) {
-                throw new IOException(index + ": unexpected tensor(s) for a " + naming.family + " model: "
+                throw new InvalidFileException(index, "unexpected tensor(s) for a " + naming.family + " model: "
                         + abbreviate(unexpected));
             }
         } else {
-            throw new NoSuchFileException(dir.toString(), null, "no " + WEIGHTS + " or " + INDEX
+            throw new InvalidFileException(dir, "no " + WEIGHTS + " or " + INDEX
                     + " in the model folder (only safetensors weights are supported)");
         }
         return found;
@@ -227,7 +258,7 @@ public class HfModelService implements ModelService {
         if (naming.shapes.containsKey(canon)) {
             Located prev = found.put(canon, new Located(r, e));
             if (prev != null) {
-                throw new IOException(r.file() + ": tensor '" + e.name() + "' is stored twice (also as '"
+                throw new InvalidFileException(r.file(), "tensor '" + e.name() + "' is stored twice (also as '"
                         + prev.entry.name() + "' in " + prev.reader.file().getFileName() + ")");
             }
         } else if (!naming.tolerated(canon)) {
@@ -325,8 +356,12 @@ public class HfModelService implements ModelService {
     public void save(LanguageModel model, Path dir, DataType dtype) throws IOException {
         DataType out = checkSaveType(dtype);
         Files.createDirectories(dir);
-        SafeTensors.write(dir.resolve(WEIGHTS), model.parameters(), out, Map.of("format", "pt"));
-        writeConfigs(model, dir, out);
+        // weights and configs go into place together: a failed write (a full disk) leaves the folder as it was
+        try (AtomicFiles.Group group = AtomicFiles.group()) {
+            SafeTensors.write(group, dir.resolve(WEIGHTS), model.parameters(), out, Map.of("format", "pt"));
+            writeConfigs(group, model, dir, out);
+            group.commit();
+        }
     }
 
     /**
@@ -356,19 +391,22 @@ public class HfModelService implements ModelService {
             shards.add(current);
         }
         Map<String, String> weightMap = new TreeMap<>();
-        for (int i = 0; i < shards.size(); i++) {
-            String file = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
-            SafeTensors.write(dir.resolve(file), shards.get(i), out, Map.of("format", "pt"));
-            for (String n : shards.get(i).keySet()) {
-                weightMap.put(n, file);
+        try (AtomicFiles.Group group = AtomicFiles.group()) {
+            for (int i = 0; i < shards.size(); i++) {
+                String file = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
+                SafeTensors.write(group, dir.resolve(file), shards.get(i), out, Map.of("format", "pt"));
+                for (String n : shards.get(i).keySet()) {
+                    weightMap.put(n, file);
+                }
             }
+            Map<String, Object> index = new LinkedHashMap<>();
+            index.put("metadata", Map.of("total_size", total));
+            index.put("weight_map", weightMap);
+            group.writeString(dir.resolve(INDEX), Json.GSON.toJson(index) + "\n");
+            writeConfigs(group, model, dir, out);
+            group.commit();
         }
-        Map<String, Object> index = new LinkedHashMap<>();
-        index.put("metadata", Map.of("total_size", total));
-        index.put("weight_map", weightMap);
-        Json.writeAtomic(dir.resolve(INDEX), index);
         Files.deleteIfExists(dir.resolve(WEIGHTS));
-        writeConfigs(model, dir, out);
     }
 
     private static DataType checkSaveType(DataType dtype) {
@@ -379,12 +417,13 @@ public class HfModelService implements ModelService {
         return out;
     }
 
-    private static void writeConfigs(LanguageModel model, Path dir, DataType dtype) throws IOException {
+    private static void writeConfigs(AtomicFiles.Group group, LanguageModel model, Path dir, DataType dtype)
+            throws IOException {
         Map<String, Object> cfg = ModelConfigs.toMap(model.config());
         cfg.put("torch_dtype", torchName(dtype));
-        Json.writeAtomic(dir.resolve(CONFIG), cfg);
+        group.writeString(dir.resolve(CONFIG), Json.GSON.toJson(cfg) + "\n");
         if (model instanceof TransformerLM t && !t.generationConfig().isEmpty()) {
-            Json.writeAtomic(dir.resolve(GENERATION_CONFIG), t.generationConfig());
+            group.writeString(dir.resolve(GENERATION_CONFIG), Json.GSON.toJson(t.generationConfig()) + "\n");
         }
         if (model instanceof LlavaModel l) {
             if (!l.generationConfig().isEmpty()) {

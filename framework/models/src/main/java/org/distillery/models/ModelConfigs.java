@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.models.arch.ArchConfig;
 import org.distillery.models.io.Json;
@@ -46,7 +47,7 @@ public final class ModelConfigs {
         try {
             return fromMap(raw);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
+            throw new InvalidFileException(file, e.getMessage(), e);
         }
     }
 

@@ -15,6 +15,9 @@ import org.distillery.api.tensor.TensorService;
  */
 public final class DjlTensorService implements TensorService, AutoCloseable {
 
+    /** The engine's random generator and gradient collector are process-wide: one step at a time. */
+    private final java.util.concurrent.locks.ReentrantLock engineLock = new java.util.concurrent.locks.ReentrantLock(true);
+
     private final Engine engine;
     private final Device device;
     private final NDManager base;
@@ -116,9 +119,49 @@ public final class DjlTensorService implements TensorService, AutoCloseable {
         return bytes;
     }
 
+    /**
+     * Prepares the calling thread for engine work the way the thread that started the engine is:
+     * PyTorch keeps "record gradients" per thread, on by default in a new thread, while the engine
+     * turns it off in the thread that loads it (gradients are recorded inside gradient collectors
+     * only). A run on a thread of its own (the shell's {@code distill:run}) calls this first, or an
+     * optimizer's in-place update of a parameter fails.
+     */
+    public void attachThread() {
+        if (!engine.getEngineName().equals("PyTorch")) {
+            return;
+        }
+        try {
+            Class.forName("ai.djl.pytorch.jni.JniUtils", true, engine.getClass().getClassLoader())
+                    .getMethod("setGradMode", boolean.class).invoke(null, false);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot prepare thread " + Thread.currentThread().getName()
+                    + " for the PyTorch engine: " + e, e);
+        }
+    }
+
     @Override
     public void seed(long seed) {
-        engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+        engineLock.lock();
+        try {
+            engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+        } finally {
+            engineLock.unlock();
+        }
+    }
+
+    /**
+     * Runs {@code body} holding the engine, seeded with {@code seed}. The lock is fair: runs sharing
+     * the kernel take strict turns, so one run's steps cannot starve another's.
+     */
+    @Override
+    public <T> T exclusive(long seed, java.util.concurrent.Callable<T> body) throws Exception {
+        engineLock.lock();
+        try {
+            engine.setRandomSeed((int) (seed ^ (seed >>> 32)));
+            return body.call();
+        } finally {
+            engineLock.unlock();
+        }
     }
 
     @Override

@@ -1,23 +1,19 @@
 package org.distillery.train;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
-import com.google.gson.Gson;
-import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
@@ -70,8 +66,6 @@ import org.distillery.teachers.RunTeachers;
  * the same way ({@link org.distillery.api.model.VisionInput#describe()}).
  */
 public final class KdTrainer implements Trainer {
-
-    private static final Gson GSON = new Gson();
 
     @Override
     public StageResult run(RunContext run, Stage given) throws Exception {
@@ -142,25 +136,20 @@ public final class KdTrainer implements Trainer {
                 }
             }
 
-            Progress progress = new Progress();
+            StageProgress progress = new StageProgress();
             progress.stage = stage.name();
             progress.bestScore = s.minimize() ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
-            Path latest = stageDir.resolve("checkpoints").resolve("latest");
-            if (Files.exists(latest)) {
-                Path ckpt = stageDir.resolve("checkpoints").resolve(Files.readString(latest).trim());
-                progress = restore(run, ckpt, student, teacher, optimizer, sampler);
-                progress.stage = stage.name();
-                for (LossTerm t : terms) {
-                    Path termFile = ckpt.resolve("term-" + t.index + ".bin");
-                    if (Files.exists(termFile)) {
-                        restoreTermState(run, t, termFile, s);
-                    }
-                }
+            Checkpoints checkpoints = new Checkpoints(run, stageDir, stage.name());
+            Checkpoints.Parts parts = new Checkpoints.Parts(student, teacher, optimizer, sampler, terms, s);
+            Optional<Path> resumeFrom = checkpoints.latestValid();
+            if (resumeFrom.isPresent()) {
+                Path ckpt = resumeFrom.get();
+                progress = checkpoints.restore(ckpt, parts);
                 run.events().event("resumed", Map.of("stage", stage.name(), "step", progress.step,
                         "checkpoint", ckpt.getFileName().toString()));
             }
             boolean stopped = false;
-            long lastCheckpoint = progress.step;
+            long lastCheckpoint = resumeFrom.isPresent() ? progress.step : -1;
             while (progress.step < s.steps()) {
                 applySwaps(run, terms);
                 if (!resolveTerms(run, terms, s)) {
@@ -171,7 +160,25 @@ public final class KdTrainer implements Trainer {
                     stopped = true;
                     break;
                 }
-                step(run, s, terms, student, params, teacher, sampler, optimizer, schedule, progress, vocabPolicy);
+                String before = sampler.position();
+                try {
+                    step(run, s, terms, student, params, teacher, sampler, stage.sampler().key(), optimizer, schedule,
+                            progress, vocabPolicy);
+                } catch (ContributionFailure failure) {
+                    // nothing of the failed step reached the weights or the optimizer: keep the state before it
+                    sampler.seek(before);
+                    if (lastCheckpoint != progress.step) {
+                        checkpoints.save(parts, progress);
+                    }
+                    run.events().event("stopping", Map.of("stage", stage.name(), "step", progress.step + 1,
+                            "reason", failure.getMessage() + " at step " + (progress.step + 1)
+                                    + "; stopped with the checkpoint of step " + progress.step
+                                    + " (fix the cause, then distill resume)"));
+                    if (failure.invalidInput().isPresent()) {
+                        throw failure.invalidInput().get();
+                    }
+                    return new StageResult(progress.step, null, Map.of("train.loss", progress.lastLoss), true);
+                }
                 progress.step++;
                 boolean last = progress.step == s.steps();
                 if (s.evalEvery() > 0 && !validation.isEmpty() && (progress.step % s.evalEvery() == 0 || last)) {
@@ -185,18 +192,18 @@ public final class KdTrainer implements Trainer {
                     } else if (s.patience() > 0 && ++progress.sinceBest >= s.patience()) {
                         run.events().event("early-stop", Map.of("stage", stage.name(), "step", progress.step,
                                 "best-step", progress.bestStep));
-                        checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
+                        checkpoints.save(parts, progress);
                         lastCheckpoint = progress.step;
                         break;
                     }
                 }
                 if (s.checkpointEvery() > 0 && progress.step % s.checkpointEvery() == 0) {
-                    checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
+                    checkpoints.save(parts, progress);
                     lastCheckpoint = progress.step;
                 }
             }
-            if (lastCheckpoint != progress.step || !Files.exists(latest)) {
-                checkpoint(run, stageDir, student, teacher, optimizer, sampler, progress, s, terms);
+            if (lastCheckpoint != progress.step) {
+                checkpoints.save(parts, progress);
             }
             Path finalModel = stageDir.resolve("final");
             saveModel(run, student, finalModel, tokenizerDir);
@@ -268,11 +275,26 @@ public final class KdTrainer implements Trainer {
         return true;
     }
 
+    /**
+     * One step, holding the engine for its whole length: the engine's random generator and its one
+     * gradient collector are process-wide, so two runs in one kernel take turns step by step and
+     * each draws what it would draw alone ({@link org.distillery.api.tensor.TensorService#exclusive}).
+     */
     private static void step(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
-                             Map<String, NDArray> trained, Teacher teacher, Sampler sampler, AdamW optimizer,
-                             LrSchedule schedule, Progress progress, String vocabPolicy) {
+                             Map<String, NDArray> trained, Teacher teacher, Sampler sampler, String samplerKey,
+                             AdamW optimizer, LrSchedule schedule, StageProgress progress, String vocabPolicy)
+            throws Exception {
+        run.tensors().exclusive(run.seed() * 7919 + progress.step, () -> {
+            stepHoldingEngine(run, s, terms, student, trained, teacher, sampler, samplerKey, optimizer, schedule,
+                    progress, vocabPolicy);
+            return null;
+        });
+    }
+
+    private static void stepHoldingEngine(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
+                                          Map<String, NDArray> trained, Teacher teacher, Sampler sampler, String samplerKey, AdamW optimizer,
+                                          LrSchedule schedule, StageProgress progress, String vocabPolicy) {
         long t0 = System.nanoTime();
-        Engine.getInstance().setRandomSeed((int) (run.seed() * 7919 + progress.step));
         boolean needTeacher = false;
         boolean needStudentHidden = false;
         boolean needTeacherHidden = false;
@@ -293,7 +315,7 @@ public final class KdTrainer implements Trainer {
         try (NDManager step = run.tensors().newStepScope(run.manager())) {
             List<TokenBatch> micro = new ArrayList<>(s.gradAccum());
             for (int i = 0; i < s.gradAccum(); i++) {
-                TokenBatch b = sampler.next(step);
+                TokenBatch b = ContributionFailure.call(() -> "sampler " + samplerKey, () -> sampler.next(step));
                 micro.add(b);
                 lossTokens += b.lossTokens();
                 tokens += (long) b.attentionMask().sum().getFloat();
@@ -301,7 +323,9 @@ public final class KdTrainer implements Trainer {
             tData = System.nanoTime();
             float norm = Math.max(1, lossTokens);
             for (TokenBatch b : micro) {
-                TeacherOutput tout = needTeacher ? teacher.score(b, needTeacherHidden, step) : null;
+                boolean teacherHidden = needTeacherHidden;
+                TeacherOutput tout = needTeacher ? ContributionFailure.call(() -> "teacher " + teacher.identity(),
+                        () -> teacher.score(b, teacherHidden, step)) : null;
                 if (tout != null && tout.hasLogits() && vocabPolicy.equals("truncate-teacher")) {
                     long vocab = student.config().vocabSize();
                     if (tout.logits().getShape().get(2) > vocab) {
@@ -321,7 +345,8 @@ public final class KdTrainer implements Trainer {
                             tout == null ? List.of() : tout.hiddenStates(), step, gc);
                     NDArray total = null;
                     for (LossTerm t : terms) {
-                        LossValue v = t.loss.compute(in);
+                        LossValue v = ContributionFailure.call(() -> "loss term " + t.index + " ("
+                                + t.current.info().coordinates() + ")", () -> t.loss.compute(in));
                         termSums[t.index] += v.sum().getFloat();
                         NDArray weighted = v.sum().mul(step.create((float) t.weight));
                         total = total == null ? weighted : total.add(weighted);
@@ -525,123 +550,6 @@ public final class KdTrainer implements Trainer {
                 Files.copy(p, dir.resolve(f));
             }
         }
-    }
-
-    /** Writes a loss term's learned parameters, then its optimizer state, in one file. */
-    private static void saveTermState(LossTerm t, Path file) throws IOException {
-        try (OutputStream out = Files.newOutputStream(file)) {
-            NDList params = new NDList();
-            t.namedParameters().forEach((name, a) -> {
-                a.setName(name);
-                params.add(a);
-            });
-            params.encode(out);
-            t.optimizer.save(out);
-        }
-    }
-
-    /** Restores what {@link #saveTermState} wrote into the term's current loss, if it has the same parameters. */
-    private static void restoreTermState(RunContext run, LossTerm t, Path file, TrainSettings s) throws IOException {
-        Map<String, NDArray> named = t.namedParameters();
-        if (named.isEmpty()) {
-            throw new IOException(file + ": the checkpoint has learned parameters for loss term " + t.index + " ("
-                    + t.key + "), but the loss has none yet; it must create them in LossFactory.create to resume exactly");
-        }
-        try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(file));
-             NDManager scratch = run.manager().newSubManager()) {
-            NDList saved = NDList.decode(scratch, in);
-            for (NDArray a : saved) {
-                NDArray target = named.get(a.getName());
-                if (target == null || !target.getShape().equals(a.getShape())) {
-                    throw new IOException(file + ": parameter " + a.getName() + " does not match loss term " + t.index);
-                }
-                target.set(a.toByteBuffer());
-            }
-            t.optimizer = new AdamW(named, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
-            t.optimizerOf = t.loss;
-            t.optimizer.load(in);
-        }
-    }
-
-    private static void checkpoint(RunContext run, Path stageDir, LanguageModel student, Teacher teacher,
-                                   AdamW optimizer, Sampler sampler, Progress progress, TrainSettings s, List<LossTerm> terms)
-            throws IOException {
-        Path dir = stageDir.resolve("checkpoints");
-        String name = String.format("step-%08d", progress.step);
-        Path target = dir.resolve(name);
-        Path staging = AtomicFiles.staging(target);
-        run.models().save(student, staging.resolve("model"), DataType.FLOAT32);
-        try (OutputStream out = Files.newOutputStream(staging.resolve("optimizer.bin"))) {
-            optimizer.save(out);
-        }
-        for (LossTerm t : terms) {
-            if (t.optimizer != null && t.optimizerOf == t.loss) {
-                saveTermState(t, staging.resolve("term-" + t.index + ".bin"));
-            }
-        }
-        if (teacher != null) {
-            teacher.saveState(staging.resolve("teacher"));
-        }
-        sampler.saveState(staging.resolve("sampler"));
-        JsonObject state = new JsonObject();
-        state.addProperty("step", progress.step);
-        state.addProperty("sampler", sampler.position());
-        state.addProperty("best-score", progress.bestScore);
-        state.addProperty("best-step", progress.bestStep);
-        state.addProperty("since-best", progress.sinceBest);
-        state.addProperty("last-loss", progress.lastLoss);
-        Files.writeString(staging.resolve("state.json"), GSON.toJson(state));
-        AtomicFiles.commit(staging, target);
-        AtomicFiles.writeString(dir.resolve("latest"), name + "\n");
-        run.events().event("checkpoint", Map.of("step", progress.step, "path", target.toString()));
-        List<Path> old;
-        try (var list = Files.list(dir)) {
-            old = list.filter(p -> p.getFileName().toString().startsWith("step-")).sorted().toList();
-        }
-        for (int i = 0; i < old.size() - s.keepCheckpoints(); i++) {
-            AtomicFiles.deleteTree(old.get(i));
-        }
-    }
-
-    private static Progress restore(RunContext run, Path ckpt, LanguageModel student, Teacher teacher,
-                                    AdamW optimizer, Sampler sampler) throws IOException {
-        JsonObject state = GSON.fromJson(Files.readString(ckpt.resolve("state.json")), JsonObject.class);
-        try (NDManager scratch = run.manager().newSubManager();
-             LanguageModel saved = run.models().load(ckpt.resolve("model"), DataType.FLOAT32, scratch)) {
-            Map<String, NDArray> from = saved.parameters();
-            for (Map.Entry<String, NDArray> e : student.parameters().entrySet()) {
-                NDArray src = from.get(e.getKey());
-                if (src == null) {
-                    throw new IOException(ckpt + ": checkpoint lacks parameter " + e.getKey());
-                }
-                e.getValue().set(src.toByteBuffer());
-            }
-        }
-        try (InputStream in = Files.newInputStream(ckpt.resolve("optimizer.bin"))) {
-            optimizer.load(in);
-        }
-        if (teacher != null) {
-            teacher.restoreState(ckpt.resolve("teacher"));
-        }
-        sampler.restoreState(ckpt.resolve("sampler"));
-        sampler.seek(state.get("sampler").getAsString());
-        Progress p = new Progress();
-        p.step = state.get("step").getAsLong();
-        p.bestScore = state.get("best-score").getAsDouble();
-        p.bestStep = state.get("best-step").getAsLong();
-        p.sinceBest = state.get("since-best").getAsInt();
-        p.lastLoss = state.get("last-loss").getAsDouble();
-        return p;
-    }
-
-    /** Where a stage is. */
-    private static final class Progress {
-        String stage = "";
-        long step;
-        double bestScore = Double.NaN;
-        long bestStep = -1;
-        int sinceBest;
-        double lastLoss = Double.NaN;
     }
 
     /** The factory. */

@@ -1,5 +1,7 @@
 package org.distillery.api.tensor;
 
+import java.util.concurrent.Callable;
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 
@@ -27,4 +29,17 @@ public interface TensorService {
 
     /** Seeds the engine's random generator. */
     void seed(long seed);
+
+    /**
+     * Runs {@code body} holding the engine's process-wide state: its random generator, seeded with
+     * {@code seed} first, and its gradient collector (the PyTorch engine allows one at a time).
+     * Runs sharing a kernel take turns, one body at a time, so each draws exactly the random
+     * numbers it would draw alone. {@link #seed} waits for a running body.
+     */
+    default <T> T exclusive(long seed, Callable<T> body) throws Exception {
+        synchronized (this) {
+            seed(seed);
+            return body.call();
+        }
+    }
 }

@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Print measured performance figures.",
         subcommands = {BenchCommand.KernelBench.class, BenchCommand.GenerateCommand.class,
             BenchCommand.ForwardCommand.class, BenchCommand.LossCommand.class, ServeBenchCommand.class,
-            RolloutBenchCommand.class, SparkBenchCommand.class})
+            RolloutBenchCommand.class, SparkBenchCommand.class, SoakBenchCommand.class})
 final class BenchCommand implements Callable<Integer> {
 
     @Override

@@ -2,6 +2,7 @@ package org.distillery.kernel.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +17,7 @@ import com.typesafe.config.Config;
 import org.distillery.api.ContributionInfo;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
+import org.distillery.api.InvalidFileException;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.KernelOptions;
 import org.distillery.kernel.config.ExperimentException;
@@ -64,8 +66,12 @@ public final class Distill implements Callable<Integer> {
                 err.flush();
                 return ExitCodes.INVALID;
             }
-            if (ex instanceof InvalidConfigException ice) {
-                err.println("error: " + ice.getMessage());
+            Throwable invalid = invalidInput(ex);
+            if (invalid != null) {
+                err.println("error: " + message(invalid));
+                if (Boolean.getBoolean("distill.trace")) {
+                    ex.printStackTrace(err);
+                }
                 err.flush();
                 return ExitCodes.INVALID;
             }
@@ -90,6 +96,31 @@ public final class Distill implements Callable<Integer> {
         return cl.execute(args);
     }
 
+    /**
+     * The invalid input behind a failure, wherever it sits in the cause chain: a bad config value,
+     * a file that cannot be used (corrupt, truncated, unsupported, inconsistent), a missing file or
+     * a run's own invalid-input report. {@code null} when the failure is not about input.
+     */
+    static Throwable invalidInput(Throwable ex) {
+        for (Throwable c = ex; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof ExperimentException || c instanceof InvalidConfigException
+                    || c instanceof InvalidFileException || c instanceof NoSuchFileException) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    private static String message(Throwable invalid) {
+        if (invalid instanceof NoSuchFileException nsf) {
+            return nsf.getFile() + ": " + (nsf.getReason() == null ? "no such file" : nsf.getReason());
+        }
+        if (invalid instanceof ExperimentException ee) {
+            return String.join("\nerror: ", ee.problems());
+        }
+        return invalid.getMessage();
+    }
+
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getOut());
@@ -110,7 +141,9 @@ public final class Distill implements Callable<Integer> {
     /** Loads an experiment and applies overrides; throws {@link ExperimentException} when it is bad. */
     static Config load(String experiment, List<String> sets) {
         ExperimentLoader loader = new ExperimentLoader(Home.get());
-        return loader.load(loader.locate(experiment), sets);
+        Config c = loader.load(loader.locate(experiment), sets);
+        loader.warnings().forEach(w -> System.err.println("warning: " + w));
+        return c;
     }
 
     static int runToEnd(RunManager runs, Run run) throws Exception {

@@ -60,13 +60,16 @@ public final class GogoCommands {
         ExperimentLoader loader = new ExperimentLoader(kernel.options().home());
         RunManager.Plan plan;
         try {
-            plan = runs.validate(loader.load(loader.locate(experiment), List.of(sets)));
+            Config loaded = loader.load(loader.locate(experiment), List.of(sets));
+            loader.warnings().forEach(w -> System.out.println("warning: " + w));
+            plan = runs.validate(loaded);
         } catch (ExperimentException e) {
             return "error: " + String.join("\n error: ", e.problems());
         }
         Run run = runs.create(plan);
         started.add(run.runDir());
         Thread t = new Thread(() -> {
+            kernel.tensors().attachThread();
             try (run) {
                 runs.execute(run);
             } catch (Exception e) {

@@ -252,6 +252,10 @@ final class ModelCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new ExperimentException(List.of("config: " + e.getMessage()));
             }
+            if (Files.exists(out) && !Files.isDirectory(out)) {
+                throw new ExperimentException(List.of("out-dir: exists and is not a folder (got \"" + out
+                        + "\"; accepted: a new or existing folder)"));
+            }
             HfModelService models = new HfModelService();
             try (DjlTensorService tensors = DjlTensorService.start("cpu");
                  NDManager m = tensors.newRunScope("init");

@@ -27,6 +27,7 @@ public final class ExperimentLoader {
     public static final String HOME_VARIABLE = "DISTILL_HOME";
 
     private final Path home;
+    private final List<String> warnings = new ArrayList<>();
 
     /** Creates a loader for the distribution at {@code home}. */
     public ExperimentLoader(Path home) {
@@ -64,13 +65,28 @@ public final class ExperimentLoader {
                 + hint + ")"));
     }
 
+    /**
+     * Warnings of the last {@link #load}: each {@code include} that found no file (HOCON skips
+     * them silently), as {@code <experiment>: include "x" found no file ...}.
+     */
+    public List<String> warnings() {
+        return List.copyOf(warnings);
+    }
+
     /** Loads, overrides and resolves an experiment (not yet validated). */
     public Config load(Path file, List<String> overrides) {
         Config parsed;
+        MissingIncludes includes = new MissingIncludes();
         try {
-            parsed = ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false));
+            parsed = ConfigFactory.parseFile(file.toFile(),
+                    includes.options(ConfigParseOptions.defaults().setAllowMissing(false)));
         } catch (ConfigException e) {
             throw new ExperimentException(List.of(file + ": cannot parse: " + e.getMessage()));
+        }
+        warnings.clear();
+        for (String m : includes.missing()) {
+            warnings.add(file + ": " + m + " found no file and was skipped (HOCON skips a missing include; "
+                    + "write include required(...) to make it an error)");
         }
         Config merged = parseOverrides(overrides).withFallback(parsed);
         String name = file.getFileName().toString().replaceFirst("\\.conf$", "");

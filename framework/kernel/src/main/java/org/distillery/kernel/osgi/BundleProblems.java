@@ -22,6 +22,9 @@ public final class BundleProblems {
     public record Problem(String bundle, String phase, String reason) {
     }
 
+    /** The phase of faults seen when a bundle stopped (a hanging stop, leaked threads). */
+    public static final String STOP = "stop";
+
     private final List<Problem> problems = new ArrayList<>();
 
     /** Records and logs a failure. */
@@ -31,9 +34,12 @@ public final class BundleProblems {
         LOG.error("bundle {} failed at {}: {}", bundle, phase, reason);
     }
 
-    /** Forgets earlier failures of a bundle (it was updated or removed). */
+    /**
+     * Forgets earlier failures of a bundle (it was updated or removed). Faults at {@link #STOP}
+     * stay: a hanging stop or a leaked thread of an old version lives on in the process.
+     */
     public synchronized void clear(String bundle) {
-        problems.removeIf(p -> p.bundle().equals(bundle));
+        problems.removeIf(p -> p.bundle().equals(bundle) && !p.phase().equals(STOP));
     }
 
     /** All recorded failures. */

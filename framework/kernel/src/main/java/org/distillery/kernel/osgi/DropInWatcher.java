@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -42,6 +43,8 @@ public final class DropInWatcher implements AutoCloseable {
     private final Map<Path, Stamp> applied = new HashMap<>();
     private final Map<Path, Stamp> seen = new HashMap<>();
     private final ScheduledExecutorService executor;
+    /** Runs installs, updates and uninstalls, so one that hangs (a bundle's stop) does not stop the watcher. */
+    private final ExecutorService operations;
 
     /**
      * Creates a watcher; call {@link #start(long)} to poll.
@@ -59,6 +62,35 @@ public final class DropInWatcher implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.operations = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "distillery-bundle-operation");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** How long the watcher waits for one bundle operation before it goes on (the operation keeps running). */
+    static final long OPERATION_TIMEOUT_MS = 30_000;
+
+    /**
+     * Runs {@code op} on its own thread and waits at most {@link #OPERATION_TIMEOUT_MS}; one that
+     * takes longer (a bundle whose stop hangs) is reported and left running.
+     */
+    private boolean bounded(String what, Path jar, java.util.concurrent.Callable<Boolean> op) {
+        java.util.concurrent.Future<Boolean> f = operations.submit(op);
+        try {
+            return f.get(OPERATION_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            problems.report(jar.getFileName().toString(), what, new IllegalStateException(what + " of " + jar
+                    + " has not finished after " + OPERATION_TIMEOUT_MS / 1000 + " s; the drop-in folder is watched on"));
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            problems.report(jar.getFileName().toString(), what, e.getCause());
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** The watched folder. */
@@ -89,14 +121,15 @@ public final class DropInWatcher implements AutoCloseable {
             Stamp stamp = e.getValue();
             boolean stable = initial || stamp.equals(seen.get(jar));
             if (stable && !stamp.equals(applied.get(jar))) {
-                changed |= applied.containsKey(jar) ? update(jar) : install(jar);
+                changed |= applied.containsKey(jar) ? bounded("update", jar, () -> update(jar))
+                        : bounded("install", jar, () -> install(jar));
                 applied.put(jar, stamp);
             }
         }
         Set<Path> gone = new HashSet<>(applied.keySet());
         gone.removeAll(now.keySet());
         for (Path jar : gone) {
-            changed |= uninstall(jar);
+            changed |= bounded("uninstall", jar, () -> uninstall(jar));
             applied.remove(jar);
         }
         seen.clear();
@@ -174,5 +207,6 @@ public final class DropInWatcher implements AutoCloseable {
     @Override
     public void close() {
         executor.shutdownNow();
+        operations.shutdownNow();
     }
 }

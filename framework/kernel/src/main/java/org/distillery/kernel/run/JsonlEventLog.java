@@ -31,10 +31,29 @@ public final class JsonlEventLog implements EventLog, AutoCloseable {
     private final BufferedWriter out;
     private final List<Consumer<Map<String, Object>>> listeners = new ArrayList<>();
 
-    /** Opens (appends to) the log at {@code file}. */
+    /**
+     * Opens (appends to) the log at {@code file}. A last line cut short by a killed process is
+     * ended first, so the next record starts on a line of its own.
+     */
     public JsonlEventLog(Path file) throws IOException {
+        boolean cutShort = endsInsideALine(file);
         this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                 StandardOpenOption.APPEND);
+        if (cutShort) {
+            out.write('\n');
+            out.flush();
+        }
+    }
+
+    private static boolean endsInsideALine(Path file) throws IOException {
+        if (!Files.isRegularFile(file) || Files.size(file) == 0) {
+            return false;
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, StandardOpenOption.READ)) {
+            java.nio.ByteBuffer last = java.nio.ByteBuffer.allocate(1);
+            ch.read(last, ch.size() - 1);
+            return last.get(0) != '\n';
+        }
     }
 
     /** Adds a listener that sees every record after it is written. */

@@ -30,6 +30,7 @@ import org.distillery.api.train.TrainerFactory;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.config.ConfigValidator;
 import org.distillery.kernel.config.ExperimentException;
+import org.distillery.kernel.config.ModelFolderCheck;
 import org.distillery.train.KdStages;
 import org.distillery.train.ResolvedKdStage;
 import org.distillery.kit.io.AtomicFiles;
@@ -87,6 +88,8 @@ public final class RunManager {
             throw new ExperimentException(List.of(e.getMessage()));
         }
         List<Stage> planned = new ArrayList<>();
+        // model folders that would not load fail here, before a run directory exists
+        List<String> folderProblems = ModelFolderCheck.problems(experiment, kernel.models());
         for (Stage s : stages) {
             if (kernel.registry().find(ContributionKind.TRAINER, s.trainer(), TrainerFactory.class).isEmpty()) {
                 problems.add("method.key: method '" + methodKey + "' needs trainer '" + s.trainer()
@@ -104,6 +107,11 @@ public final class RunManager {
                 ResolvedKdStage r = KdStages.resolve(experiment, kd);
                 // the stage's own train, student and teacher blocks get the same checks as the experiment's
                 v.validate(r.experiment(), ConfigValidator.experimentDefaults());
+                for (String p : ModelFolderCheck.problems(r.experiment(), kernel.models())) {
+                    if (!folderProblems.contains(p)) {
+                        problems.add(p + suffix);
+                    }
+                }
                 planned.add(r);
             } catch (ExperimentException e) {
                 e.problems().forEach(p -> problems.add(p + suffix));
@@ -114,6 +122,7 @@ public final class RunManager {
             }
         }
         problems.addAll(org.distillery.kernel.config.VocabCheck.problems(experiment, kernel.models()));
+        problems.addAll(folderProblems);
         if (problems.isEmpty()) {
             // records (and their images) are read only once the configuration itself is sound
             problems.addAll(org.distillery.kernel.config.DatasetCheck.problems(experiment, planned, kernel.data()));

@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
@@ -30,9 +31,12 @@ import org.distillery.api.model.Tokenizer;
  * <p>At most {@link ClientOptions#concurrency()} requests are in flight. A 429, a 5xx, a timeout
  * or a connection error is retried up to {@link ClientOptions#maxRetries()} times, waiting
  * {@code initial-backoff * 2^attempt} (at most {@code max-backoff}) times a random factor in
- * [0.5, 1], or the server's {@code Retry-After} when it sends one. Other 4xx answers fail at once
- * with the endpoint's message. With a cache folder, every successful non-streaming response is
- * kept on disk and the same request is answered from there without any HTTP call.
+ * [0.5, 1], or the server's {@code Retry-After} when it sends one. A 2xx answer whose body is not a
+ * JSON object (cut short on the way) is retried the same way, and so is one the caller's reader
+ * refuses as wrongly shaped ({@link #post(String, JsonObject, Function)}). Other 4xx answers fail at
+ * once with the endpoint's message. With a cache folder, every successful non-streaming response
+ * (that the reader accepted) is kept on disk and the same request is answered from there without
+ * any HTTP call.
  *
  * <pre>{@code
  * try (OpenAiClient c = new OpenAiClient(ClientOptions.of(URI.create("http://127.0.0.1:8000"), "teacher"))) {
@@ -109,13 +113,14 @@ public final class OpenAiClient implements AutoCloseable {
         if (seed != null) {
             body.addProperty("seed", seed);
         }
-        JsonObject r = chat(body);
-        try {
-            return r.getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("message").get("content")
-                    .getAsString();
-        } catch (RuntimeException e) {
-            throw new OpenAiException(200, null, "unexpected chat response from " + base + ": " + abbreviate(r), e);
-        }
+        return post("/v1/chat/completions", body, r -> {
+            try {
+                return r.getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("message").get("content")
+                        .getAsString();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("no choices[0].message.content in " + abbreviate(r), e);
+            }
+        });
     }
 
     /** A conversation as the {@code messages} array of a chat request. */
@@ -139,12 +144,13 @@ public final class OpenAiClient implements AutoCloseable {
         if (seed != null) {
             body.addProperty("seed", seed);
         }
-        JsonObject r = complete(body);
-        try {
-            return r.getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
-        } catch (RuntimeException e) {
-            throw new OpenAiException(200, null, "unexpected completion response from " + base + ": " + abbreviate(r), e);
-        }
+        return complete(body, r -> {
+            try {
+                return r.getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("no choices[0].text in " + abbreviate(r), e);
+            }
+        });
     }
 
     /** {@code GET /v1/models} (never cached). */
@@ -152,8 +158,26 @@ public final class OpenAiClient implements AutoCloseable {
         return send("GET", "/v1/models", null);
     }
 
+    /**
+     * {@code POST /v1/completions}, read by {@code reader}, which throws (any runtime exception)
+     * when the response does not have the shape it needs; such a response is retried like a 5xx.
+     */
+    public <T> T complete(JsonObject body, Function<JsonObject, T> reader) {
+        return post("/v1/completions", body, reader);
+    }
+
     /** POSTs {@code body} to {@code path}, through the cache unless it asks to stream. */
     public JsonObject post(String path, JsonObject body) {
+        return post(path, body, Function.identity());
+    }
+
+    /**
+     * POSTs {@code body} to {@code path} and reads the response with {@code reader}, through the
+     * cache unless it asks to stream. A response the reader refuses (it throws) is retried as a
+     * transient failure and never cached; after the last attempt the failure names the URL and
+     * the reader's complaint.
+     */
+    public <T> T post(String path, JsonObject body, Function<JsonObject, T> reader) {
         JsonObject b = body.deepCopy();
         if (!b.has("model") && options.model() != null && !options.model().isEmpty()) {
             JsonObject withModel = new JsonObject();
@@ -171,26 +195,41 @@ public final class OpenAiClient implements AutoCloseable {
             Optional<String> hit = cache.get(key);
             if (hit.isPresent()) {
                 try {
-                    JsonObject o = JsonParser.parseString(hit.get()).getAsJsonObject();
+                    T read = reader.apply(JsonParser.parseString(hit.get()).getAsJsonObject());
                     cacheHits.incrementAndGet();
-                    return o;
+                    return read;
                 } catch (RuntimeException e) {
                     // an unreadable entry is a miss; it is overwritten below
                 }
             }
         }
-        JsonObject out = send("POST", path, text);
+        @SuppressWarnings("unchecked")
+        Read<T>[] accepted = new Read[1];
+        send("POST", path, text, o -> {
+            accepted[0] = new Read<>(o, reader.apply(o));
+        });
         if (cache != null) {
             try {
-                cache.put(key, GSON.toJson(out));
+                cache.put(key, GSON.toJson(accepted[0].response()));
             } catch (IOException e) {
                 throw new OpenAiException(200, null, "cannot write the response cache " + cache.dir() + ": " + e, e);
             }
         }
-        return out;
+        return accepted[0].value();
+    }
+
+    /** A response and what the caller's reader made of it. */
+    private record Read<T>(JsonObject response, T value) {
     }
 
     private JsonObject send(String method, String path, String body) {
+        JsonObject[] out = new JsonObject[1];
+        send(method, path, body, o -> out[0] = o);
+        return out[0];
+    }
+
+    /** Sends until a 2xx JSON object that {@code accept} takes without throwing, retrying transient failures. */
+    private void send(String method, String path, String body, java.util.function.Consumer<JsonObject> accept) {
         URI uri = URI.create(base + path);
         HttpRequest.Builder rb = HttpRequest.newBuilder(uri).timeout(options.timeout()).header("Accept", "application/json");
         if (options.apiKey() != null && !options.apiKey().isEmpty()) {
@@ -232,16 +271,37 @@ public final class OpenAiClient implements AutoCloseable {
             if (resp != null) {
                 int s = resp.statusCode();
                 if (s >= 200 && s < 300) {
+                    JsonObject o = null;
                     try {
                         JsonElement e = JsonParser.parseString(resp.body());
-                        if (!e.isJsonObject()) {
-                            throw new IllegalStateException("not a JSON object");
+                        if (e.isJsonObject()) {
+                            o = e.getAsJsonObject();
                         }
-                        return e.getAsJsonObject();
                     } catch (RuntimeException e) {
-                        throw new OpenAiException(s, null, method + " " + uri + " answered " + s
-                                + " with a body that is not a JSON object: " + abbreviate(resp.body()), e);
+                        // cut short or garbled on the way: retried below
                     }
+                    if (o == null) {
+                        last = "HTTP " + s + " with a body that is not a JSON object (cut short?): "
+                                + abbreviate(resp.body());
+                        lastError = null;
+                    } else {
+                        try {
+                            accept.accept(o);
+                            return;
+                        } catch (RuntimeException e) {
+                            last = "HTTP " + s + " with a response of the wrong shape: " + e.getMessage();
+                            lastError = e;
+                        }
+                    }
+                    lastStatus = s;
+                    lastCode = null;
+                    if (attempt >= options.maxRetries()) {
+                        throw new OpenAiException(lastStatus, lastCode, method + " " + uri + " failed after "
+                                + (attempt + 1) + " attempt(s); last: " + last, lastError);
+                    }
+                    retries.incrementAndGet();
+                    sleep(backoff(attempt));
+                    continue;
                 }
                 lastStatus = s;
                 lastCode = errorField(resp.body(), "code");

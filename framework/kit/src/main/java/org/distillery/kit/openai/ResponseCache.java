@@ -2,14 +2,14 @@ package org.distillery.kit.openai;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Optional;
+
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * Responses on disk, one file per request, named by the SHA-256 of endpoint, path, model and
@@ -58,20 +58,8 @@ public final class ResponseCache {
         }
     }
 
-    /** Stores {@code response} under {@code key} atomically. */
+    /** Stores {@code response} under {@code key} atomically (concurrent writers of one key each write their own temporary file). */
     public void put(String key, String response) throws IOException {
-        Path f = file(key);
-        Files.createDirectories(f.getParent());
-        Path tmp = Files.createTempFile(f.getParent(), key.substring(0, 8), ".tmp");
-        try {
-            Files.writeString(tmp, response);
-            try {
-                Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.writeString(file(key), response);
     }
 }

@@ -54,7 +54,7 @@ class AtomicFilesTest {
             out.write("half of the new".getBytes(StandardCharsets.UTF_8));
             throw new IOException("disk full");
         }));
-        assertEquals("disk full", io.getMessage());
+        assertEquals("cannot write " + file + ": disk full", io.getMessage(), "names the file and the cause");
         assertEquals("old", Files.readString(file));
         assertEquals(List.of("checkpoint.json"), names(dir));
 

@@ -252,21 +252,25 @@ class OpenAiClientTest {
     }
 
     @Test
-    void answersAreParsedAndUnexpectedShapesNamed() throws IOException {
+    void answersOfTheWrongShapeAreRetriedThenNamed() throws IOException {
+        // a wrong shape may be an endpoint's hiccup: retried like a 5xx, then named with the body
         try (StubEndpoint stub = new StubEndpoint(Answer.json(200, "{\"choices\":[]}"));
-             OpenAiClient client = new OpenAiClient(options(stub, 0))) {
+             OpenAiClient client = new OpenAiClient(options(stub, 2))) {
             OpenAiException chat = assertThrows(OpenAiException.class, () -> client.chatText(TURNS, 8, 0.0, null));
             assertEquals(200, chat.status());
-            assertTrue(chat.getMessage().contains("unexpected chat response"), chat.getMessage());
+            assertTrue(chat.getMessage().contains("failed after 3 attempt(s)")
+                    && chat.getMessage().contains("wrong shape: no choices[0].message.content"), chat.getMessage());
             assertTrue(chat.getMessage().contains("{\"choices\":[]}"), chat.getMessage());
+            assertEquals(3, stub.received().size());
             OpenAiException completion = assertThrows(OpenAiException.class,
                     () -> client.completeText("x", 1, 0.0, null));
-            assertTrue(completion.getMessage().contains("unexpected completion response"), completion.getMessage());
+            assertTrue(completion.getMessage().contains("wrong shape: no choices[0].text"), completion.getMessage());
         }
     }
 
     @Test
-    void aBodyThatIsNotAJsonObjectFailsWithTheStatus() throws IOException {
+    void aBodyThatIsNotAJsonObjectIsRetriedThenFailsWithTheStatus() throws IOException {
+        // a 2xx body that does not parse is usually one cut short on the way
         for (String body : new String[] {"not json {", "[1, 2]", "\"text\""}) {
             try (StubEndpoint stub = new StubEndpoint(Answer.json(201, body));
                  OpenAiClient client = new OpenAiClient(options(stub, 3))) {
@@ -274,7 +278,7 @@ class OpenAiClientTest {
                 assertEquals(201, e.status(), body);
                 assertTrue(e.getMessage().contains("not a JSON object"), e.getMessage());
                 assertTrue(e.getMessage().contains(body), e.getMessage());
-                assertEquals(1, stub.received().size(), "not retried: " + body);
+                assertEquals(4, stub.received().size(), "one attempt and three retries: " + body);
             }
         }
     }

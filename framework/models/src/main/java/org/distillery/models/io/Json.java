@@ -2,14 +2,12 @@ package org.distillery.models.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -21,6 +19,9 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.ToNumberPolicy;
 import com.google.gson.reflect.TypeToken;
+
+import org.distillery.api.InvalidFileException;
+import org.distillery.kit.io.AtomicFiles;
 
 /** JSON reading and atomic writing of the small files of a model folder. */
 public final class Json {
@@ -45,11 +46,11 @@ public final class Json {
         try {
             JsonElement el = JsonParser.parseString(text);
             if (!el.isJsonObject()) {
-                throw new IOException(file + ": expected a JSON object at the top level");
+                throw new InvalidFileException(file, "expected a JSON object at the top level");
             }
             return el.getAsJsonObject();
         } catch (JsonParseException | IllegalStateException e) {
-            throw new IOException(file + ": not valid JSON: " + rootMessage(e), e);
+            throw new InvalidFileException(file, "not valid JSON: " + rootMessage(e), e);
         }
     }
 
@@ -69,7 +70,7 @@ public final class Json {
             throw new NoSuchFileException(file.toString(), null, "file not found");
         }
         if (size > MAX_JSON_BYTES) {
-            throw new IOException(file + ": " + size + " bytes is larger than the " + MAX_JSON_BYTES
+            throw new InvalidFileException(file, size + " bytes is larger than the " + MAX_JSON_BYTES
                     + " bytes accepted for a JSON file");
         }
         return Files.readString(file, StandardCharsets.UTF_8);
@@ -83,24 +84,7 @@ public final class Json {
 
     /** Writes {@code bytes} to {@code file} through a temp file in the same folder and an atomic rename. */
     public static void writeAtomic(Path file, ByteBuffer bytes) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-        boolean ok = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                while (bytes.hasRemaining()) {
-                    ch.write(bytes);
-                }
-                ch.force(true);
-            }
-            moveAtomic(tmp, file);
-            ok = true;
-        } finally {
-            if (!ok) {
-                Files.deleteIfExists(tmp);
-            }
-        }
+        AtomicFiles.writeChannel(file, ch -> AtomicFiles.writeFully(ch, bytes));
     }
 
     /** Renames {@code tmp} onto {@code target}, atomically where the file system allows. */

@@ -1,15 +1,16 @@
 package org.distillery.models.io;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -33,6 +34,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+
+import org.distillery.api.InvalidFileException;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON
@@ -286,7 +290,7 @@ public final class SafeTensors {
             while (buf.hasRemaining()) {
                 int r = ch.read(buf, p);
                 if (r < 0) {
-                    throw new IOException("unexpected end of file");
+                    throw new EOFException("unexpected end of file");
                 }
                 p += r;
             }
@@ -314,12 +318,12 @@ public final class SafeTensors {
         public NDArray read(String name, NDManager manager, DataType target) throws IOException {
             Entry e = entries.get(name);
             if (e == null) {
-                throw new IOException(file + ": no tensor '" + name + "'");
+                throw new InvalidFileException(file, "no tensor '" + name + "'");
             }
             DataType src = e.dataType();
             long len = e.end() - e.begin();
             if (len > Integer.MAX_VALUE) {
-                throw new IOException(file + ": tensor '" + name + "' has " + len
+                throw new InvalidFileException(file, "tensor '" + name + "' has " + len
                         + " bytes; tensors over 2 GiB are not supported");
             }
             DataType want = target == null ? src : target;
@@ -353,7 +357,7 @@ public final class SafeTensors {
                     f32.putInt(bits);
                 }
             } catch (InternalError err) {
-                throw new IOException(file + ": tensor '" + e.name() + "' could not be read (file changed?)", err);
+                throw new InvalidFileException(file, "tensor '" + e.name() + "' could not be read (file changed?)", err);
             }
             f32.flip();
             NDArray a = manager.create(f32, e.djlShape(), DataType.FLOAT32);
@@ -377,6 +381,18 @@ public final class SafeTensors {
      */
     public static void write(Path file, Map<String, NDArray> tensors, DataType dtype, Map<String, String> metadata)
             throws IOException {
+        try (AtomicFiles.Group group = AtomicFiles.group()) {
+            write(group, file, tensors, dtype, metadata);
+            group.commit();
+        }
+    }
+
+    /**
+     * Writes {@code tensors} as {@link #write(Path, Map, DataType, Map)} does, as one file of
+     * {@code group}: it goes into place with the group's other files when the group commits.
+     */
+    public static void write(AtomicFiles.Group group, Path file, Map<String, NDArray> tensors, DataType dtype,
+                             Map<String, String> metadata) throws IOException {
         String dtName = dtypeName(dtype);
         List<String> names = new ArrayList<>(tensors.keySet());
         Collections.sort(names);
@@ -414,39 +430,30 @@ public final class SafeTensors {
         }
         head.flip();
 
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-        boolean ok = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                writeAll(ch, head);
-                for (String name : names) {
-                    NDArray a = tensors.get(name);
-                    if (a.getShape().size() == 0) {
-                        continue;
-                    }
-                    if (dtype == DataType.BFLOAT16) {
-                        writeAll(ch, toBf16(a));
-                        continue;
-                    }
-                    NDArray conv = a.getDataType() == dtype ? a : a.toType(dtype, false);
-                    try {
-                        ByteBuffer bb = conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                        writeAll(ch, bb);
-                    } finally {
-                        if (conv != a) {
-                            conv.close();
-                        }
-                    }
-                }
-                ch.force(true);
+        group.writeChannel(file, ch -> writeData(ch, head, names, tensors, dtype));
+    }
+
+    /** The header and then every tensor's bytes, in name order. */
+    private static void writeData(WritableByteChannel ch, ByteBuffer head, List<String> names,
+                                  Map<String, NDArray> tensors, DataType dtype) throws IOException {
+        AtomicFiles.writeFully(ch, head);
+        for (String name : names) {
+            NDArray a = tensors.get(name);
+            if (a.getShape().size() == 0) {
+                continue;
             }
-            Json.moveAtomic(tmp, file);
-            ok = true;
-        } finally {
-            if (!ok) {
-                Files.deleteIfExists(tmp);
+            if (dtype == DataType.BFLOAT16) {
+                AtomicFiles.writeFully(ch, toBf16(a));
+                continue;
+            }
+            NDArray conv = a.getDataType() == dtype ? a : a.toType(dtype, false);
+            try {
+                ByteBuffer bb = conv.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                AtomicFiles.writeFully(ch, bb);
+            } finally {
+                if (conv != a) {
+                    conv.close();
+                }
             }
         }
     }
@@ -480,13 +487,7 @@ public final class SafeTensors {
         return (short) (bits >>> 16);
     }
 
-    private static void writeAll(FileChannel ch, ByteBuffer bb) throws IOException {
-        while (bb.hasRemaining()) {
-            ch.write(bb);
-        }
-    }
-
     private static IOException bad(Path file, String msg) {
-        return new IOException(file + ": invalid safetensors file: " + msg);
+        return new InvalidFileException(file, "invalid safetensors file: " + msg);
     }
 }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 
+import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.models.io.Json;
 
@@ -66,7 +67,7 @@ public final class ByteTokenizer implements Tokenizer {
         Path file = dir.resolve("tokenizer_config.json");
         Map<String, Object> m = Json.readMap(file);
         if (!CLASS_NAME.equals(m.get("tokenizer_class"))) {
-            throw new IOException(file + ": tokenizer_class is not " + CLASS_NAME);
+            throw new InvalidFileException(file, "tokenizer_class is not " + CLASS_NAME);
         }
         try {
             Object sp = m.getOrDefault("special_tokens", List.of("<pad>", "<bos>", "<eos>"));
@@ -80,7 +81,7 @@ public final class ByteTokenizer implements Tokenizer {
             return new ByteTokenizer(specials, (String) m.get("pad_token"), (String) m.get("bos_token"),
                     (String) m.getOrDefault("eos_token", "<eos>"), t);
         } catch (ClassCastException | IllegalArgumentException e) {
-            throw new IOException(file + ": invalid byte tokenizer config: " + e.getMessage(), e);
+            throw new InvalidFileException(file, "invalid byte tokenizer config: " + e.getMessage(), e);
         }
     }
 

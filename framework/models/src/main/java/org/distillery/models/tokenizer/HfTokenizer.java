@@ -17,6 +17,7 @@ import com.google.gson.JsonObject;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 
+import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.models.io.Json;
 
@@ -57,7 +58,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         JsonObject root = Json.readObject(file);
         JsonObject model = root.has("model") && root.get("model").isJsonObject() ? root.getAsJsonObject("model") : null;
         if (model == null) {
-            throw new IOException(file + ": missing \"model\" object");
+            throw new InvalidFileException(file, "missing \"model\" object");
         }
         String type = model.has("type") ? model.get("type").getAsString() : "unknown";
         Map<String, Integer> vocab = new HashMap<>();
@@ -78,7 +79,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 byId.put(i, tok);
             }
         } else {
-            throw new IOException(file + ": model has no vocab");
+            throw new InvalidFileException(file, "model has no vocab");
         }
         StringBuilder canon = new StringBuilder(type).append('\n');
         JsonElement added = root.get("added_tokens");
@@ -106,7 +107,7 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
                 ? Json.readMap(dir.resolve("tokenizer_config.json")) : Map.of();
         int eos = special(tc.get("eos_token"), vocab, EOS_NAMES);
         if (eos < 0) {
-            throw new IOException(file + ": cannot determine the end-of-sequence token; set \"eos_token\" in "
+            throw new InvalidFileException(file, "cannot determine the end-of-sequence token; set \"eos_token\" in "
                     + "tokenizer_config.json");
         }
         int pad = special(tc.get("pad_token"), vocab, PAD_NAMES);

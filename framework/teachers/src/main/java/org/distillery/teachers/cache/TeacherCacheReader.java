@@ -15,6 +15,8 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.CRC32;
 
+import org.distillery.api.InvalidFileException;
+
 /**
  * A teacher cache opened by memory mapping. Opening checks the header, the index (order,
  * offsets, sizes, checksum) and the file length; reading a record checks its checksum. Every
@@ -44,7 +46,7 @@ public final class TeacherCacheReader implements AutoCloseable {
     /** Opens and checks {@code file}. */
     public static TeacherCacheReader open(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IOException("teacher cache " + file + ": no such file");
+            throw new InvalidFileException("teacher cache " + file + ": no such file");
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -251,14 +253,14 @@ public final class TeacherCacheReader implements AutoCloseable {
     public void read(int entry, int n, long[] ids, float[] logProbs, int idsAt, float[] rest, int restAt, float floor)
             throws IOException {
         if (closed) {
-            throw new IOException("teacher cache " + file + ": closed");
+            throw new IllegalStateException("teacher cache " + file + ": closed");
         }
         int at = entry * CacheFormat.INDEX_ENTRY;
         long offset = index.getLong(at + 8);
         int stored = index.getInt(at + 16);
         int crc = index.getInt(at + 20);
         if (n > stored) {
-            throw new IOException("teacher cache " + file + ": entry " + entry + " has " + stored
+            throw new InvalidFileException("teacher cache " + file + ": entry " + entry + " has " + stored
                     + " positions, asked for " + n);
         }
         int k = header.k();
@@ -272,12 +274,12 @@ public final class TeacherCacheReader implements AutoCloseable {
         int base = (int) (rel - seg * SEGMENT);
         int len = (int) (stored * stride);
         if (base + (long) len > b.limit() || len > maxRecordBytes) {
-            throw new IOException("teacher cache " + file + ": entry " + entry + " runs past its mapped segment");
+            throw new InvalidFileException("teacher cache " + file + ": entry " + entry + " runs past its mapped segment");
         }
         CRC32 c = new CRC32();
         c.update(b.duplicate().position(base).limit(base + len));
         if ((int) c.getValue() != crc) {
-            throw new IOException("teacher cache " + file + ": record " + entry + " (bytes " + offset + ".."
+            throw new InvalidFileException("teacher cache " + file + ": record " + entry + " (bytes " + offset + ".."
                     + (offset + len) + ") fails its checksum (the file is corrupt)");
         }
         for (int t = 0; t < n; t++) {
@@ -291,7 +293,7 @@ public final class TeacherCacheReader implements AutoCloseable {
                     default -> Integer.toUnsignedLong(b.getInt(q));
                 };
                 if (id >= header.vocabSize()) {
-                    throw new IOException("teacher cache " + file + ": record " + entry + " holds token id " + id
+                    throw new InvalidFileException("teacher cache " + file + ": record " + entry + " holds token id " + id
                             + ", outside the vocabulary of " + header.vocabSize());
                 }
                 ids[o + j] = id;
@@ -300,7 +302,7 @@ public final class TeacherCacheReader implements AutoCloseable {
             for (int j = 0; j <= k; j++) {
                 float x = half ? CacheFormat.fromHalf(b.getShort(v + j * vb)) : b.getFloat(v + j * vb);
                 if (Float.isNaN(x)) {
-                    throw new IOException("teacher cache " + file + ": record " + entry + " holds NaN at position " + t);
+                    throw new InvalidFileException("teacher cache " + file + ": record " + entry + " holds NaN at position " + t);
                 }
                 x = Math.max(x, -floor);
                 if (j < k) {
@@ -321,7 +323,7 @@ public final class TeacherCacheReader implements AutoCloseable {
     /** Builds the error messages. */
     private record Problems(Path file) {
         IOException bad(String what) {
-            return new IOException("teacher cache " + file + ": " + what);
+            return new InvalidFileException("teacher cache " + file + ": " + what);
         }
     }
 }

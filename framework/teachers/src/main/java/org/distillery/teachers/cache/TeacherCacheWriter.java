@@ -3,11 +3,7 @@ package org.distillery.teachers.cache;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -27,6 +23,7 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.kit.data.Records;
+import org.distillery.kit.io.AtomicFiles;
 
 /**
  * Computes a teacher cache: tokenises a dataset exactly as training does
@@ -172,11 +169,8 @@ public final class TeacherCacheWriter {
         long[] offsets = new long[records];
         int[] crcs = new int[records];
         Path abs = out.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
-        boolean done = false;
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        // written beside the target and renamed over it: a failure (a full disk) leaves the previous cache
+        AtomicFiles.writePositional(abs, ch -> {
             long pos = dataOffset;
             int written = 0;
             for (int start = 0; start < records; start += options.batchSize()) {
@@ -200,9 +194,7 @@ public final class TeacherCacheWriter {
                         crc.update(rec.duplicate());
                         offsets[r] = pos;
                         crcs[r] = (int) crc.getValue();
-                        while (rec.hasRemaining()) {
-                            pos += ch.write(rec, pos);
-                        }
+                        pos += ch.write(rec, pos);
                     }
                 }
                 written = end;
@@ -228,21 +220,9 @@ public final class TeacherCacheWriter {
             CRC32 indexCrc = new CRC32();
             indexCrc.update(index.duplicate());
             ByteBuffer head = header.encode((int) indexCrc.getValue());
-            long p = 0;
-            while (head.hasRemaining()) {
-                p += ch.write(head, p);
-            }
-            while (index.hasRemaining()) {
-                p += ch.write(index, p);
-            }
-            ch.force(true);
-            done = true;
-        } finally {
-            if (!done) {
-                Files.deleteIfExists(tmp);
-            }
-        }
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            long p = ch.write(head, 0);
+            ch.write(index, p);
+        });
         return new Summary(abs, header, (System.nanoTime() - t0) / 1_000_000);
     }
 

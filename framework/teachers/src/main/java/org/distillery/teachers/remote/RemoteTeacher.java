@@ -132,7 +132,12 @@ public final class RemoteTeacher implements Teacher {
         body.addProperty("logprobs", k);
         body.addProperty("temperature", 0);
         body.addProperty("return_tokens_as_token_ids", true);
-        JsonObject r = client.complete(body);
+        // a response cut short or of the wrong shape is retried (and never cached) like a 5xx
+        return client.complete(body, r -> read(r, seq));
+    }
+
+    /** The top-k of a {@code /v1/completions} echo response for {@code seq}; throws when it has another shape. */
+    private Scores read(JsonObject r, int[] seq) {
         JsonObject lp;
         try {
             lp = r.getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("logprobs");
@@ -165,7 +170,13 @@ public final class RemoteTeacher implements Teacher {
             }
             List<Map.Entry<Integer, Float>> entries = new ArrayList<>();
             for (Map.Entry<String, JsonElement> en : e.getAsJsonObject().entrySet()) {
-                entries.add(Map.entry(tokenId(new com.google.gson.JsonPrimitive(en.getKey())), en.getValue().getAsFloat()));
+                float v;
+                try {
+                    v = en.getValue().getAsFloat();
+                } catch (RuntimeException ex) {
+                    throw bad("top_logprobs[" + (t + 1) + "] has the non-numeric value " + en.getValue(), ex);
+                }
+                entries.add(Map.entry(tokenId(new com.google.gson.JsonPrimitive(en.getKey())), v));
             }
             entries.sort((a, c) -> a.getValue().equals(c.getValue()) ? Integer.compare(a.getKey(), c.getKey())
                     : Float.compare(c.getValue(), a.getValue()));

@@ -539,4 +539,45 @@ class TeacherCacheTest {
             assertEquals(List.of(f), s.toList());
         }
     }
+
+    @Test
+    void aFullDiskAtAnyWriteLeavesThePreviousCacheAndNoPartialFile() throws Exception {
+        java.nio.file.Path target = dir.resolve("disk-full").resolve("cache.bin");
+        Files.createDirectories(target.getParent());
+        write(teacher, teacherDir, target, ValueType.FP16, K);
+        byte[] previous = Files.readAllBytes(target);
+        int failures = 0;
+        try {
+            for (int k = 1; ; k++) {
+                int failAt = k;
+                java.util.concurrent.atomic.AtomicInteger writes = new java.util.concurrent.atomic.AtomicInteger();
+                org.distillery.kit.io.AtomicFiles.writeHook((file, offset, length) -> {
+                    if (file.equals(target.toAbsolutePath()) && writes.incrementAndGet() == failAt) {
+                        throw new java.io.IOException("No space left on device");
+                    }
+                });
+                try {
+                    write(teacher, teacherDir, target, ValueType.FP32, 8);
+                    assertTrue(writes.get() < failAt, "write " + failAt + " failed, yet the cache was written");
+                    break;
+                } catch (java.io.IOException e) {
+                    failures++;
+                    assertTrue(e.getMessage().contains(target.toAbsolutePath().toString())
+                            && e.getMessage().contains("No space left on device"), e.getMessage());
+                    assertTrue(java.util.Arrays.equals(previous, Files.readAllBytes(target)), "previous cache intact");
+                    try (var files = Files.list(target.getParent())) {
+                        assertEquals(List.of("cache.bin"), files.map(f -> f.getFileName().toString()).toList(),
+                                "no partial file left");
+                    }
+                }
+            }
+        } finally {
+            org.distillery.kit.io.AtomicFiles.writeHook(null);
+        }
+        assertTrue(failures > 5, "each record and the header are writes; failed at " + failures);
+        System.out.println("teacher cache: a full disk at each of " + failures + " writes left the previous file intact");
+        try (TeacherCacheReader r = TeacherCacheReader.open(target)) {
+            assertEquals(8, r.header().k());
+        }
+    }
 }

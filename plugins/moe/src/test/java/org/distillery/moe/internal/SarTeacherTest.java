@@ -139,4 +139,130 @@ class SarTeacherTest {
             assertEquals("teacher.params.model-dir", e.path());
         }
     }
+
+    /** Token-mean KL(p_T || q_S) over the loss mask plus {@code coef} times the sum over layers of CV^2 of expert importance. */
+    private static double routerObjective(LanguageModel teacher, float[] sl, int vocab, TokenBatch b, double coef) {
+        var t = teacher.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask())
+                .withRouting(new DenseRouting()).withRouterLogits());
+        float[] tl = t.logits().toFloatArray();
+        float[] lossMask = b.lossMask().toType(DataType.FLOAT32, false).toFloatArray();
+        float[] attention = b.attentionMask().toType(DataType.FLOAT32, false).toFloatArray();
+        int teacherVocab = (int) t.logits().getShape().get(2);
+        double kl = 0;
+        double tokens = 0;
+        for (int pos = 0; pos < lossMask.length; pos++) {
+            double[] logP = logSoftmax(tl, pos * teacherVocab, vocab);
+            double[] logQ = logSoftmax(sl, pos * vocab, vocab);
+            double k = 0;
+            for (int v = 0; v < vocab; v++) {
+                k += Math.exp(logP[v]) * (logP[v] - logQ[v]);
+            }
+            kl += k * lossMask[pos];
+            tokens += lossMask[pos];
+        }
+        double balance = 0;
+        for (NDArray layer : t.routerLogits()) {
+            int experts = (int) layer.getShape().get(1);
+            float[] r = layer.toFloatArray();
+            double[] importance = new double[experts];
+            for (int tok = 0; tok < attention.length; tok++) {
+                double[] p = logSoftmax(r, tok * experts, experts);
+                for (int e = 0; e < experts; e++) {
+                    importance[e] += Math.exp(p[e]) * attention[tok];
+                }
+            }
+            double mean = java.util.Arrays.stream(importance).average().orElseThrow();
+            double var = 0;
+            for (double x : importance) {
+                var += (x - mean) * (x - mean);
+            }
+            var /= experts - 1;
+            balance += var / (mean * mean + 1e-10);
+        }
+        return kl / Math.max(1, tokens) + coef * balance;
+    }
+
+    private static double[] logSoftmax(float[] z, int from, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, z[from + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(z[from + i] - max);
+        }
+        double[] out = new double[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = z[from + i] - max - Math.log(sum);
+        }
+        return out;
+    }
+
+    @Test
+    void theRouterObjectiveAndItsFirstAdamWStepMatchAHandComputation(@TempDir Path dir) throws Exception {
+        double lr = 1e-2;
+        double wd = 0.1;
+        double coef = 0.5;
+        try (MoeTestRun run = new MoeTestRun(dir, "")) {
+            Path folder = dir.resolve("teacher");
+            run.models().save(run.tinyMoe("mixtral", 41), folder, DataType.FLOAT32);
+            LanguageModel student = run.tinyStudent(42);
+            try (SarTeacher sar = open(run, folder, "router-lr = " + lr + ", router-weight-decay = " + wd
+                    + ", router-clip-norm = 0, balance-coef = " + coef);
+                 NDManager m = run.manager().newSubManager()) {
+                sar.attachStudent(student);
+                LanguageModel teacher = sar.model().orElseThrow();
+                TokenBatch b = batch(m);
+                int vocab = student.config().vocabSize();
+                float[] sl = student.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask()))
+                        .logits().toFloatArray();
+                double expected = routerObjective(teacher, sl, vocab, b, coef);
+                // the gradient of that objective by central differences, at every third element of the router
+                Map<String, float[]> before = new LinkedHashMap<>();
+                Map<String, double[]> gradient = new LinkedHashMap<>();
+                double h = 1e-3;
+                for (Map.Entry<String, NDArray> e : sar.routerParameters().entrySet()) {
+                    float[] w = e.getValue().toFloatArray();
+                    before.put(e.getKey(), w);
+                    double[] g = new double[w.length];
+                    for (int i = 0; i < w.length; i += 3) {
+                        float[] moved = w.clone();
+                        moved[i] = (float) (w[i] + h);
+                        e.getValue().set(moved);
+                        double plus = routerObjective(teacher, sl, vocab, b, coef);
+                        moved[i] = (float) (w[i] - h);
+                        e.getValue().set(moved);
+                        double minus = routerObjective(teacher, sl, vocab, b, coef);
+                        g[i] = (plus - minus) / (2 * h);
+                    }
+                    e.getValue().set(w);
+                    gradient.put(e.getKey(), g);
+                }
+                sar.score(b, false, m);
+                assertEquals(expected, sar.lastRouterLoss(), 1e-5 * Math.max(1, Math.abs(expected)),
+                        "the router loss is KL(p_T || q_S) over the loss mask plus balance-coef * sum of CV^2");
+                assertTrue(expected > 0.01 && coef * 0.1 < expected, "a non-trivial objective: " + expected);
+                // AdamW's first step: m/(sqrt(v)+eps) = g/(|g|+eps), so every weight decays by lr*wd and moves by lr
+                // against its gradient's sign
+                int clear = 0;
+                for (Map.Entry<String, NDArray> e : sar.routerParameters().entrySet()) {
+                    float[] w0 = before.get(e.getKey());
+                    float[] w1 = e.getValue().toFloatArray();
+                    double[] g = gradient.get(e.getKey());
+                    for (int i = 0; i < w0.length; i++) {
+                        double decayed = w0[i] * (1 - lr * wd);
+                        double moved = w1[i] - decayed;
+                        assertTrue(Math.abs(moved) <= lr * (1 + 1e-4), e.getKey() + "[" + i + "] moved " + moved);
+                        if (i % 3 == 0 && Math.abs(g[i]) > 1e-2) {
+                            clear++;
+                            assertEquals(-lr * Math.signum(g[i]), moved, 1e-6, e.getKey() + "[" + i + "], gradient "
+                                    + g[i]);
+                        }
+                    }
+                }
+                int all = before.values().stream().mapToInt(a -> a.length).sum();
+                assertTrue(clear > all / 6, "most checked weights have a clear gradient: " + clear + " of " + all / 3);
+            }
+        }
+    }
 }
