@@ -221,7 +221,7 @@ class DashboardIT {
                 .getText().equals("2"));
         WebElement broken = browser.driver.findElement(By.cssSelector("tr[data-run='" + id(failed) + "']"));
         assertEquals("failed", broken.getAttribute("data-status"));
-        assertTrue(broken.getText().contains("not valid JSON"), "the reason is shown: " + broken.getText());
+        assertTrue(broken.getText().contains("has an image"), "the reason is shown: " + broken.getText());
         assertEquals("running", browser.driver.findElement(By.cssSelector("tr[data-run='" + id(live) + "']"))
                 .getAttribute("data-status"));
         WebElement group = browser.driver.findElement(By.xpath("//ul[@id='groups']/li[contains(., 'watch')]"));
