@@ -45,7 +45,17 @@ import org.distillery.kit.io.AtomicFiles;
  * </ul>
  *
  * <p>Every shape may carry an {@code id} (a string; defaults to {@code <filename>:<line>}) and a
- * {@code meta} object whose values are strings. Other fields are ignored; a JSON {@code null} is
+ * {@code meta} object whose values are strings.
+ *
+ * <p>Prompt/response and chat records may have one image: {@code "image": "path"} with the path
+ * relative to the JSONL file's folder (or absolute), marked in the text by {@code <image>}
+ * ({@link Example#IMAGE_PLACEHOLDER}; a prompt without it has the image in front), or a chat
+ * message whose {@code content} is a list of parts, {@code {"type": "text", "text": ...}} and one
+ * {@code {"type": "image", "image": "path"}}, joined in order with the image part as
+ * {@code <image>}. The file must exist and have a readable PNG or JPEG header (its pixels are
+ * decoded when a batch needs them); one image per record,
+ * none in assistant messages or text records, and exactly one marker for it. Images are read as
+ * absolute paths and written relative to the file written. Other fields are ignored; a JSON {@code null} is
  * the same as an absent field. Blank lines are skipped but counted. A bad line fails the whole
  * read with a {@link JsonlFormatException} whose message is {@code <file>:<line>: <what is wrong>}.
  * Files are UTF-8 (a leading byte-order mark is accepted). Writing is atomic and deterministic:
@@ -102,8 +112,17 @@ public final class JsonlDataService implements DataService {
     @Override
     public void writeJsonl(Path file, List<Example> examples) throws IOException {
         List<String> lines = new ArrayList<>(examples.size());
+        Path folder = file.toAbsolutePath().normalize().getParent();
         for (int i = 0; i < examples.size(); i++) {
-            lines.add(toJsonLine(examples.get(i), i));
+            Example e = examples.get(i);
+            if (e.hasImage() && folder != null) {
+                Path image = Path.of(e.image());
+                if (image.isAbsolute()) {
+                    // portable datasets: images relative to the file, with forward slashes
+                    e = e.withImage(folder.relativize(image.normalize()).toString().replace('\\', '/'));
+                }
+            }
+            lines.add(toJsonLine(e, i));
         }
         AtomicFiles.writeUtf8(file, (Writer w) -> {
             for (String line : lines) {
@@ -157,6 +176,12 @@ public final class JsonlDataService implements DataService {
             o.add("messages", arr);
         } else {
             o.addProperty("text", e.text());
+        }
+        if (e.image() != null) {
+            if (text) {
+                throw new IllegalArgumentException(where + ": a text record cannot have an image");
+            }
+            o.addProperty("image", e.image());
         }
         if (e.meta() != null && !e.meta().isEmpty()) {
             JsonObject meta = new JsonObject();
@@ -225,7 +250,11 @@ public final class JsonlDataService implements DataService {
                     "mixed record shapes: " + String.join(" and ", shapes) + " in one record");
         }
         String theId = id != null ? id : defaultId;
+        String image = optionalString(file, lineNo, o, "image");
         if (text != null) {
+            if (image != null) {
+                throw new JsonlFormatException(file, lineNo, "a {text} record cannot have an \"image\"");
+            }
             return new Example(theId, null, null, List.of(), text, meta);
         }
         if (messagesEl == null) {
@@ -235,12 +264,109 @@ public final class JsonlDataService implements DataService {
             if (response == null) {
                 throw new JsonlFormatException(file, lineNo, "\"prompt\" without \"response\"");
             }
-            return new Example(theId, prompt, response, List.of(), null, meta);
+            int marks = count(prompt) + count(response);
+            if (image == null && marks > 0) {
+                throw new JsonlFormatException(file, lineNo, "the prompt marks an image with "
+                        + Example.IMAGE_PLACEHOLDER + " but the record has no \"image\"");
+            }
+            if (image != null && (marks > 1 || count(response) > 0)) {
+                throw new JsonlFormatException(file, lineNo, "one image per record: its prompt may mark it with "
+                        + Example.IMAGE_PLACEHOLDER + " once (found " + marks + " markers)");
+            }
+            return new Example(theId, prompt, response, List.of(), null, meta,
+                    image == null ? null : checkImage(file, lineNo, image));
         }
-        return new Example(theId, null, null, readMessages(file, lineNo, messagesEl), null, meta);
+        String[] partImage = new String[1];
+        List<Example.Message> messages = readMessages(file, lineNo, messagesEl, partImage);
+        if (partImage[0] != null && image != null) {
+            throw new JsonlFormatException(file, lineNo, "one image per record: both \"image\" and an image part");
+        }
+        String theImage = partImage[0] != null ? partImage[0] : image;
+        int marks = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            Example.Message m = messages.get(i);
+            int c = count(m.content());
+            if (c > 0 && m.role().equals("assistant")) {
+                throw new JsonlFormatException(file, lineNo, "messages[" + i + "]: an assistant message cannot hold "
+                        + "an image");
+            }
+            marks += c;
+        }
+        if (theImage == null ? marks > 0 : marks != 1) {
+            throw new JsonlFormatException(file, lineNo, theImage == null
+                    ? "a message marks an image with " + Example.IMAGE_PLACEHOLDER + " but the record has no image"
+                    : "one image per record, marked once with " + Example.IMAGE_PLACEHOLDER + " or as an image part "
+                    + "(found " + marks + " markers)");
+        }
+        return new Example(theId, null, null, messages, null, meta,
+                theImage == null ? null : checkImage(file, lineNo, theImage));
     }
 
-    private static List<Example.Message> readMessages(Path file, long lineNo, JsonElement el)
+    private static int count(String text) {
+        int n = 0;
+        for (int at = text.indexOf(Example.IMAGE_PLACEHOLDER); at >= 0;
+             at = text.indexOf(Example.IMAGE_PLACEHOLDER, at + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    /**
+     * The absolute path of an image a record names (relative to the JSONL file's folder), after
+     * checking that it is a readable file that starts like a PNG or a JPEG image.
+     */
+    private static String checkImage(Path file, long lineNo, String image) throws JsonlFormatException {
+        if (image.isBlank()) {
+            throw new JsonlFormatException(file, lineNo, "\"image\" is empty");
+        }
+        Path folder = file.toAbsolutePath().normalize().getParent();
+        Path p;
+        try {
+            p = Path.of(image);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " is not a valid path");
+        }
+        Path resolved = (p.isAbsolute() || folder == null ? p : folder.resolve(p)).normalize();
+        if (!Files.isRegularFile(resolved)) {
+            throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " (" + resolved + "): no such file");
+        }
+        byte[] head = new byte[8];
+        int n;
+        try (InputStream in = Files.newInputStream(resolved)) {
+            n = in.readNBytes(head, 0, head.length);
+        } catch (IOException e) {
+            throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " (" + resolved + "): not readable ("
+                    + e.getMessage() + ")");
+        }
+        boolean png = n == 8 && (head[0] & 0xFF) == 0x89 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G';
+        boolean jpeg = n >= 3 && (head[0] & 0xFF) == 0xFF && (head[1] & 0xFF) == 0xD8 && (head[2] & 0xFF) == 0xFF;
+        if (!png && !jpeg) {
+            throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " (" + resolved
+                    + "): not a PNG or JPEG file");
+        }
+        // the header's dimensions (read, not the pixels): a broken header fails here, with its line
+        try (javax.imageio.stream.ImageInputStream in = javax.imageio.ImageIO.createImageInputStream(resolved.toFile())) {
+            var readers = in == null ? null : javax.imageio.ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) {
+                throw new IOException("no reader for its format");
+            }
+            javax.imageio.ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                if (reader.getWidth(0) <= 0 || reader.getHeight(0) <= 0) {
+                    throw new IOException("empty image");
+                }
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new JsonlFormatException(file, lineNo, "image " + quote(image) + " (" + resolved
+                    + "): unreadable " + (png ? "PNG" : "JPEG") + " header (" + e.getMessage() + ")");
+        }
+        return resolved.toString();
+    }
+
+    private static List<Example.Message> readMessages(Path file, long lineNo, JsonElement el, String[] image)
             throws JsonlFormatException {
         if (!el.isJsonArray()) {
             throw new JsonlFormatException(file, lineNo, "\"messages\" must be an array, found " + kindOf(el));
@@ -258,7 +384,9 @@ public final class JsonlDataService implements DataService {
             }
             JsonObject mo = m.getAsJsonObject();
             String role = optionalString(file, lineNo, mo, "role", where + ".role");
-            String content = optionalString(file, lineNo, mo, "content", where + ".content");
+            JsonElement parts = present(mo, "content");
+            String content = parts != null && parts.isJsonArray() ? joinParts(file, lineNo, parts, where, image)
+                    : optionalString(file, lineNo, mo, "content", where + ".content");
             if (role == null) {
                 throw new JsonlFormatException(file, lineNo, where + " has no \"role\"");
             }
@@ -272,6 +400,45 @@ public final class JsonlDataService implements DataService {
             messages.add(new Example.Message(role, content));
         }
         return List.copyOf(messages);
+    }
+
+    /** The text of a list of content parts, the image part (one at most) as the image marker. */
+    private static String joinParts(Path file, long lineNo, JsonElement parts, String where, String[] image)
+            throws JsonlFormatException {
+        StringBuilder sb = new StringBuilder();
+        JsonArray arr = parts.getAsJsonArray();
+        for (int k = 0; k < arr.size(); k++) {
+            String at = where + ".content[" + k + "]";
+            if (!arr.get(k).isJsonObject()) {
+                throw new JsonlFormatException(file, lineNo, at + " must be an object, found " + kindOf(arr.get(k)));
+            }
+            JsonObject part = arr.get(k).getAsJsonObject();
+            String type = optionalString(file, lineNo, part, "type", at + ".type");
+            if ("text".equals(type)) {
+                String t = optionalString(file, lineNo, part, "text", at + ".text");
+                if (t == null) {
+                    throw new JsonlFormatException(file, lineNo, at + " has no \"text\"");
+                }
+                sb.append(t);
+            } else if ("image".equals(type)) {
+                String path = optionalString(file, lineNo, part, "image", at + ".image");
+                if (path == null) {
+                    throw new JsonlFormatException(file, lineNo, at + " has no \"image\" path");
+                }
+                if (image[0] != null) {
+                    throw new JsonlFormatException(file, lineNo, "one image per record: " + at + " is a second image");
+                }
+                image[0] = path;
+                sb.append(Example.IMAGE_PLACEHOLDER);
+                if (k + 1 < arr.size()) {
+                    sb.append('\n');
+                }
+            } else {
+                throw new JsonlFormatException(file, lineNo, at + ": unknown part type " + quote(String.valueOf(type))
+                        + " (accepted: text, image)");
+            }
+        }
+        return sb.toString();
     }
 
     private static Map<String, String> readMeta(Path file, long lineNo, JsonObject o) throws JsonlFormatException {

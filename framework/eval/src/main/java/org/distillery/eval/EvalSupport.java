@@ -63,7 +63,7 @@ final class EvalSupport {
         int max = Math.min(maxLength, model.config().maxPositions() + 1);
         List<Records.Encoded> seqs = new ArrayList<>(examples.size());
         for (Example e : examples) {
-            seqs.add(Records.encode(e, tok, max));
+            seqs.add(Records.encode(e, tok, max, model.vision().orElse(null)));
         }
         return sequenceLogProbs(run, model, seqs, tok.padId(), batchSize);
     }
@@ -75,8 +75,9 @@ final class EvalSupport {
         for (int i = 0; i < seqs.size(); i += batchSize) {
             List<Records.Encoded> chunk = seqs.subList(i, Math.min(seqs.size(), i + batchSize));
             try (NDManager step = run.tensors().newStepScope(run.manager())) {
-                TokenBatch b = Records.batch(chunk, padId, step);
-                ModelOutput o = model.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask()));
+                TokenBatch b = Records.batch(chunk, padId, step, model.vision().orElse(null));
+                ModelOutput o = model.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask())
+                        .withPixelValues(b.pixelValues()));
                 NDArray logits = o.logits();
                 logits.attach(step);
                 NDArray logp = logits.toType(DataType.FLOAT32, false).logSoftmax(-1);
@@ -107,10 +108,15 @@ final class EvalSupport {
      * prompt plus {@code room} new tokens fit the model's positions.
      */
     static int[] promptIds(Example e, Tokenizer tok, LanguageModel model, int room) {
-        int[] ids = Records.promptIds(e, tok);
+        int[] ids = Records.promptIds(e, tok, model.vision().orElse(null));
         int limit = Math.max(2, model.config().maxPositions() - room);
         if (ids.length <= limit) {
             return ids;
+        }
+        if (e.hasImage()) {
+            throw new IllegalArgumentException("record " + e.id() + ": its prompt of " + ids.length + " tokens (image "
+                    + "included) leaves no room for " + room + " new tokens in " + model.config().maxPositions()
+                    + " positions");
         }
         boolean bos = tok.bosId().isPresent() && ids[0] == tok.bosId().getAsInt();
         int[] cut = new int[limit];
@@ -140,13 +146,25 @@ final class EvalSupport {
      */
     static List<int[]> generate(RunResources run, Generator generator, LanguageModel model, List<int[]> prompts,
                                 GenerationOptions options, int batchSize) {
+        return generate(run, generator, model, prompts, null, options, batchSize);
+    }
+
+    /**
+     * As {@link #generate(RunResources, Generator, LanguageModel, List, GenerationOptions, int)}, with
+     * the records the prompts were built from ({@code null}: no images), whose images go with them.
+     */
+    static List<int[]> generate(RunResources run, Generator generator, LanguageModel model, List<int[]> prompts,
+                                List<Example> records, GenerationOptions options, int batchSize) {
         List<int[]> out = new ArrayList<>(prompts.size());
         for (int i = 0; i < prompts.size(); i += batchSize) {
-            List<int[]> chunk = prompts.subList(i, Math.min(prompts.size(), i + batchSize));
+            int end = Math.min(prompts.size(), i + batchSize);
+            List<int[]> chunk = prompts.subList(i, end);
             GenerationOptions o = new GenerationOptions(options.maxNewTokens(), options.temperature(), options.topK(),
                     options.topP(), options.stopTokens(), options.seed() + i, options.useCache());
             try (NDManager step = run.tensors().newStepScope(run.manager())) {
-                GenerationResult r = generator.generate(model, chunk, o, step);
+                NDArray pixels = records == null ? null
+                        : Records.pixelValues(records.subList(i, end), model.vision().orElse(null), step);
+                GenerationResult r = generator.generate(model, chunk, pixels, o, step);
                 out.addAll(r.tokens());
             }
         }

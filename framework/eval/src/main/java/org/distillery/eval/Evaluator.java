@@ -220,8 +220,9 @@ public final class Evaluator {
     }
 
     /**
-     * Greedy responses of {@code model} to each record's prompt ({@link Records#promptIds}),
-     * batched, stopping at eos; "" for text records. The eos is not part of the text.
+     * Greedy responses of {@code model} to each record's prompt ({@link Records#promptIds}, with the
+     * record's image for a model that takes images), batched, stopping at eos; "" for text records.
+     * The eos is not part of the text.
      */
     public static List<String> generate(RunResources run, LanguageModel model, Tokenizer tok, List<Example> examples,
                                         int maxNewTokens, int batchSize) {
@@ -237,11 +238,13 @@ public final class Evaluator {
                                         int maxNewTokens, int batchSize, Decoding decoding, long seed) {
         List<Integer> withPrompt = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
+        List<Example> prompted = new ArrayList<>();
         for (int i = 0; i < examples.size(); i++) {
             Example e = examples.get(i);
             if (Records.hasPrompt(e)) {
                 withPrompt.add(i);
                 prompts.add(EvalSupport.promptIds(e, tok, model, maxNewTokens));
+                prompted.add(e);
             }
         }
         List<String> out = new ArrayList<>(java.util.Collections.nCopies(examples.size(), ""));
@@ -253,7 +256,7 @@ public final class Evaluator {
                 ? new GenerationOptions(maxNewTokens, decoding.temperature(), decoding.topK(), decoding.topP(), stops,
                         seed * 1_000_003L, true)
                 : new GenerationOptions(maxNewTokens, 0f, 0, 1f, stops, 0L, true);
-        List<int[]> gen = EvalSupport.generate(run, run.models().generator(), model, prompts, o, batchSize);
+        List<int[]> gen = EvalSupport.generate(run, run.models().generator(), model, prompts, prompted, o, batchSize);
         for (int k = 0; k < gen.size(); k++) {
             out.set(withPrompt.get(k), tok.decode(EvalSupport.untilStop(gen.get(k), stops)));
         }
@@ -292,6 +295,9 @@ public final class Evaluator {
                 Map<String, Object> line = new LinkedHashMap<>();
                 line.put("id", e.id());
                 line.put("prompt", e.prompt());
+                if (e.hasImage()) {
+                    line.put("image", e.image());
+                }
                 line.put("reference", Records.hasReference(e) ? Records.responseText(e) : null);
                 line.put("prediction", result.predictions().get(i));
                 if (result.samples().size() > 1) {

@@ -185,7 +185,8 @@ public final class ExAccErrMetric implements Metric {
         int maxLen = lengths.get(lengths.size() - 1);
         List<int[]> prompts = new ArrayList<>();
         for (Example e : ctx.examples()) {
-            if ((e.prompt() != null || !e.messages().isEmpty()) && EvalSupport.inTasks(e, tasks)) {
+            // records with images are left out: the teacher-mixed sampling here runs on text prompts
+            if ((e.prompt() != null || !e.messages().isEmpty()) && !e.hasImage() && EvalSupport.inTasks(e, tasks)) {
                 prompts.add(EvalSupport.promptIds(e, ctx.tokenizer(), smaller(ctx.model(), ctx.teacher()), maxLen + 1));
                 if (limit > 0 && prompts.size() >= limit) {
                     break;

@@ -37,11 +37,18 @@ import org.distillery.models.io.FolderWeights;
 import org.distillery.models.io.FolderWeights.Located;
 import org.distillery.models.io.Json;
 import org.distillery.models.io.SafeTensors;
+import org.distillery.models.llava.LlavaConfig;
+import org.distillery.models.llava.LlavaLayout;
+import org.distillery.models.llava.LlavaModel;
 import org.distillery.models.tokenizer.Tokenizers;
+import org.distillery.models.vision.ImageProcessor;
 
 /**
  * The model service: Hugging Face model folders ({@code config.json}, {@code generation_config.json},
- * {@code model.safetensors} or a sharded index) for GPT-2, Llama, Qwen2, Mistral, Mixtral and Qwen2-MoE.
+ * {@code model.safetensors} or a sharded index) for GPT-2, Llama, Qwen2, Mistral, Mixtral and Qwen2-MoE,
+ * and LLaVA ({@code LlavaForConditionalGeneration} over any of them, with a SigLIP or CLIP tower and
+ * its {@code preprocessor_config.json}; legacy, current and TinyLLaVA checkpoint names, see
+ * {@link LlavaLayout}).
  */
 public class HfModelService implements ModelService {
 
@@ -100,7 +107,9 @@ public class HfModelService implements ModelService {
                     Located l = checked.found().get(n);
                     params.put(n, l.reader().read(l.entry().name(), pm, held));
                 }
-                LanguageModel model = new TransformerLM(checked.config(), compute, pm, params, checked.generation());
+                LanguageModel model = checked.naming().llava() != null
+                        ? new LlavaModel(checked.config(), compute, pm, params, checked.generation(), checked.processor())
+                        : new TransformerLM(checked.config(), compute, pm, params, checked.generation());
                 ok = true;
                 return model;
             } finally {
@@ -128,27 +137,57 @@ public class HfModelService implements ModelService {
     }
 
     /**
-     * What {@link #checkConfig} and {@link #check} found: the folder, its config and architecture, generation
-     * defaults, parameter shapes and (after {@link #check}) where each is stored.
+     * What {@link #checkConfig} and {@link #check} found: the folder, its config and naming, a LLaVA
+     * model's image processor, generation defaults, parameter shapes and (after {@link #check}) where
+     * each is stored.
      */
-    private record Checked(Path dir, ModelConfig config, ArchConfig arch, Map<String, Object> generation,
-                           Map<String, Shape> shapes, Map<String, Located> found) {
+    private record Checked(Path dir, ModelConfig config, Naming naming, ImageProcessor processor,
+                           Map<String, Object> generation, Map<String, Shape> shapes, Map<String, Located> found) {
+    }
+
+    /**
+     * How checkpoint names of one model family map to its parameters.
+     *
+     * @param family the {@code model_type}, for messages
+     * @param shapes canonical parameter names and shapes
+     * @param llava the LLaVA config, or {@code null} for a text model
+     * @param arch the text architecture (a LLaVA model's language model)
+     */
+    private record Naming(String family, Map<String, Shape> shapes, LlavaConfig llava, ArchConfig arch) {
+
+        String canonical(String fileName) {
+            return llava != null ? LlavaLayout.canonical(fileName) : Layout.canonical(arch, fileName);
+        }
+
+        boolean tolerated(String canonicalName) {
+            return llava != null ? LlavaLayout.tolerated(llava, canonicalName) : Layout.tolerated(arch, canonicalName);
+        }
+    }
+
+    private static Naming naming(ModelConfig cfg) {
+        if (ModelConfigs.isLlava(cfg)) {
+            LlavaConfig c = LlavaConfig.parse(ModelConfigs.toMap(cfg));
+            return new Naming(LlavaConfig.MODEL_TYPE, LlavaLayout.shapes(c), c, c.text);
+        }
+        ArchConfig arch = ModelConfigs.arch(cfg);
+        return new Naming(arch.modelType, Layout.shapes(arch), null, arch);
     }
 
     /** The folder's config files, checked before any weight file is opened. */
     private Checked checkConfig(Path dir) throws IOException {
         ModelConfig cfg = readConfig(dir);
-        ArchConfig arch = ModelConfigs.arch(cfg);
+        Naming naming = naming(cfg);
         Map<String, Object> gen = Files.exists(dir.resolve(GENERATION_CONFIG))
                 ? Json.readMap(dir.resolve(GENERATION_CONFIG)) : Map.of();
-        return new Checked(dir, cfg, arch, gen, Layout.shapes(arch), Map.of());
+        ImageProcessor processor = naming.llava() == null ? null : ImageProcessor.forModel(dir, naming.llava().vision);
+        return new Checked(dir, cfg, naming, processor, gen, naming.shapes(), Map.of());
     }
 
     private static Checked check(Checked header, FolderWeights weights) throws IOException {
         Path dir = header.dir();
-        ArchConfig arch = header.arch();
+        Naming naming = header.naming();
         Map<String, Shape> shapes = header.shapes();
-        Map<String, Located> found = locate(weights, arch, shapes);
+        Map<String, Located> found = locate(weights, naming);
         List<String> missing = new ArrayList<>();
         for (String n : shapes.keySet()) {
             if (!found.containsKey(n)) {
@@ -156,7 +195,7 @@ public class HfModelService implements ModelService {
             }
         }
         if (!missing.isEmpty()) {
-            throw new InvalidFileException(dir, missing.size() + " parameter(s) of the " + arch.modelType
+            throw new InvalidFileException(dir, missing.size() + " parameter(s) of the " + naming.family()
                     + " config missing from the weights: " + abbreviate(missing));
         }
         for (Map.Entry<String, Located> e : found.entrySet()) {
@@ -172,34 +211,33 @@ public class HfModelService implements ModelService {
                         + en.dtype() + "; parameters must be floating point");
             }
         }
-        return new Checked(dir, header.config(), arch, header.generation(), shapes, found);
+        return new Checked(dir, header.config(), naming, header.processor(), header.generation(), shapes, found);
     }
 
     /** The stored tensors of {@code weights} by canonical parameter name; unexpected tensors fail, naming the file. */
-    private static Map<String, Located> locate(FolderWeights weights, ArchConfig arch, Map<String, Shape> shapes)
-            throws IOException {
+    private static Map<String, Located> locate(FolderWeights weights, Naming naming) throws IOException {
         Map<String, Located> found = new LinkedHashMap<>();
         List<String> unexpected = new ArrayList<>();
         for (Located l : weights.located().values()) {
-            place(arch, shapes, l.reader(), l.entry(), found, unexpected);
+            place(naming, l.reader(), l.entry(), found, unexpected);
         }
         if (!unexpected.isEmpty()) {
-            throw new InvalidFileException(weights.source(), "unexpected tensor(s) for a " + arch.modelType
+            throw new InvalidFileException(weights.source(), "unexpected tensor(s) for a " + naming.family()
                     + " model: " + abbreviate(unexpected));
         }
         return found;
     }
 
-    private static void place(ArchConfig arch, Map<String, Shape> shapes, SafeTensors.Reader r, SafeTensors.Entry e,
+    private static void place(Naming naming, SafeTensors.Reader r, SafeTensors.Entry e,
                               Map<String, Located> found, List<String> unexpected) throws IOException {
-        String canon = Layout.canonical(arch, e.name());
-        if (shapes.containsKey(canon)) {
+        String canon = naming.canonical(e.name());
+        if (naming.shapes().containsKey(canon)) {
             Located prev = found.put(canon, new Located(r, e));
             if (prev != null) {
                 throw new InvalidFileException(r.file(), "tensor '" + e.name() + "' is stored twice (also as '"
                         + prev.entry().name() + "' in " + prev.reader().file().getFileName() + ")");
             }
-        } else if (!Layout.tolerated(arch, canon)) {
+        } else if (!naming.tolerated(canon)) {
             unexpected.add(e.name());
         }
     }
@@ -230,16 +268,18 @@ public class HfModelService implements ModelService {
 
     /**
      * Creates a model with parameters drawn from normal(0, initializer_range) (GPT-2's output
-     * projections scaled by 1/sqrt(2 n_layer)), biases zero and norm weights one, using a
+     * projections scaled by 1/sqrt(2 n_layer); a LLaVA tower's and projector's from their own
+     * config's range), biases zero and norm weights one, using a
      * {@link SplittableRandom} per parameter seeded from {@code seed} and the parameter name, so
      * the result is the same in every process.
      */
     public LanguageModel create(ModelConfig config, long seed, NDManager manager, DataType dtype) {
         DataType compute = checkFloat(dtype == null ? DataType.FLOAT32 : dtype);
         Map<String, Object> raw = ModelConfigs.toMap(config);
-        ArchConfig arch = ArchConfig.parse(raw);
-        ModelConfig cfg = arch.toModelConfig(raw);
-        Map<String, Shape> shapes = Layout.shapes(arch);
+        ModelConfig cfg = ModelConfigs.fromMap(raw);
+        Naming naming = naming(cfg);
+        ArchConfig arch = naming.arch();
+        Map<String, Shape> shapes = naming.shapes();
         NDManager pm = manager.newSubManager();
         boolean ok = false;
         try {
@@ -251,7 +291,7 @@ public class HfModelService implements ModelService {
                     throw new IllegalArgumentException("parameter " + name + " has " + size + " elements; too large");
                 }
                 float[] data = new float[(int) size];
-                double std = Layout.initStd(arch, name);
+                double std = naming.llava() != null ? LlavaLayout.initStd(naming.llava(), name) : Layout.initStd(arch, name);
                 if (std < 0) {
                     Arrays.fill(data, 1f);
                 } else if (std > 0) {
@@ -260,7 +300,11 @@ public class HfModelService implements ModelService {
                         data[i] = (float) (rng.nextGaussian() * std);
                     }
                 }
-                if (name.equals("model.embed_tokens.weight") && raw.get("pad_token_id") instanceof Number pad) {
+                Object padId = naming.llava() != null ? naming.llava().textConfig.raw().get("pad_token_id")
+                        : raw.get("pad_token_id");
+                boolean embedding = name.equals(naming.llava() != null ? LlavaLayout.LANGUAGE + "embed_tokens.weight"
+                        : "model.embed_tokens.weight");
+                if (embedding && padId instanceof Number pad) {
                     int row = pad.intValue();
                     if (row >= 0 && row < arch.vocabSize) {
                         Arrays.fill(data, row * arch.hiddenSize, (row + 1) * arch.hiddenSize, 0f);
@@ -274,7 +318,9 @@ public class HfModelService implements ModelService {
                 }
                 params.put(name, a);
             }
-            LanguageModel m = new TransformerLM(cfg, compute, pm, params, Map.of());
+            LanguageModel m = naming.llava() != null
+                    ? new LlavaModel(cfg, compute, pm, params, Map.of(), ImageProcessor.defaults(naming.llava().vision))
+                    : new TransformerLM(cfg, compute, pm, params, Map.of());
             ok = true;
             return m;
         } finally {
@@ -356,6 +402,12 @@ public class HfModelService implements ModelService {
         group.writeString(dir.resolve(CONFIG), Json.GSON.toJson(cfg) + "\n");
         if (model instanceof TransformerLM t && !t.generationConfig().isEmpty()) {
             group.writeString(dir.resolve(GENERATION_CONFIG), Json.GSON.toJson(t.generationConfig()) + "\n");
+        }
+        if (model instanceof LlavaModel l) {
+            if (!l.generationConfig().isEmpty()) {
+                group.writeString(dir.resolve(GENERATION_CONFIG), Json.GSON.toJson(l.generationConfig()) + "\n");
+            }
+            group.writeString(dir.resolve(ImageProcessor.FILE), Json.GSON.toJson(l.processor().fields()) + "\n");
         }
     }
 

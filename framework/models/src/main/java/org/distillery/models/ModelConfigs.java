@@ -11,12 +11,18 @@ import org.distillery.api.InvalidFileException;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.models.arch.ArchConfig;
 import org.distillery.models.io.Json;
+import org.distillery.models.llava.LlavaConfig;
 
-/** Builds {@link ModelConfig} records from {@code config.json} maps and back. */
+/**
+ * Builds {@link ModelConfig} records from {@code config.json} maps and back: the text
+ * architectures of {@link ArchConfig} and LLaVA ({@link LlavaConfig}), whose record carries its
+ * language model's sizes.
+ */
 public final class ModelConfigs {
 
     /** The {@code model_type} values this module implements. */
-    public static final List<String> SUPPORTED = ArchConfig.SUPPORTED;
+    public static final List<String> SUPPORTED = java.util.stream.Stream.concat(ArchConfig.SUPPORTED.stream(),
+            java.util.stream.Stream.of(LlavaConfig.MODEL_TYPE)).toList();
 
     private ModelConfigs() {
     }
@@ -28,6 +34,9 @@ public final class ModelConfigs {
      * @throws IllegalArgumentException naming the field that is missing or invalid
      */
     public static ModelConfig fromMap(Map<String, Object> raw) {
+        if (LlavaConfig.isLlava(raw)) {
+            return LlavaConfig.parse(raw).toModelConfig(new LinkedHashMap<>(raw));
+        }
         ArchConfig a = ArchConfig.parse(raw);
         return a.toModelConfig(new LinkedHashMap<>(raw));
     }
@@ -48,7 +57,7 @@ public final class ModelConfigs {
      * back under the architecture's own key names (the record wins over stale raw values).
      */
     public static Map<String, Object> toMap(ModelConfig config) {
-        return ArchConfig.mergeRecord(config);
+        return isLlava(config) ? LlavaConfig.mergeRecord(config) : ArchConfig.mergeRecord(config);
     }
 
     /**
@@ -122,8 +131,13 @@ public final class ModelConfigs {
         return out;
     }
 
-    /** The parsed architecture of {@code config}. */
+    /** Whether {@code config} is a LLaVA model's. */
+    public static boolean isLlava(ModelConfig config) {
+        return LlavaConfig.MODEL_TYPE.equals(config.modelType());
+    }
+
+    /** The parsed architecture of {@code config}: a text model's, or a LLaVA model's language model. */
     public static ArchConfig arch(ModelConfig config) {
-        return ArchConfig.parse(toMap(config));
+        return isLlava(config) ? LlavaConfig.parse(toMap(config)).text : ArchConfig.parse(toMap(config));
     }
 }

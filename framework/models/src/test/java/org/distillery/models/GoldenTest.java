@@ -40,16 +40,22 @@ class GoldenTest {
     @BeforeAll
     static void open() {
         base = NDManager.newBaseManager();
+        GOLDEN = load();
+    }
+
+    /** The pinned reference logits of {@code golden/reference-logits.json}, by architecture. */
+    static Map<String, double[]> load() {
         try (var in = GoldenTest.class.getResourceAsStream("/golden/reference-logits.json")) {
             Map<String, Object> m = org.distillery.models.io.Json.GSON.fromJson(
                     new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8),
                     new com.google.gson.reflect.TypeToken<Map<String, Object>>() { }.getType());
-            GOLDEN = new LinkedHashMap<>();
+            Map<String, double[]> golden = new LinkedHashMap<>();
             m.forEach((k, val) -> {
                 if (val instanceof List<?> l) {
-                    GOLDEN.put(k, l.stream().mapToDouble(o -> ((Number) o).doubleValue()).toArray());
+                    golden.put(k, l.stream().mapToDouble(o -> ((Number) o).doubleValue()).toArray());
                 }
             });
+            return golden;
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

@@ -84,6 +84,39 @@ final class TinyModels {
     }
 
     static ModelConfig config(String name) {
-        return ModelConfigs.fromMap(raw(name));
+        return ModelConfigs.fromMap(name.startsWith("llava") ? llava(name) : raw(name));
+    }
+
+    /** Tiny LLaVA configs: a SigLIP tower over Llama, and a CLIP tower over GPT-2. */
+    static final List<String> LLAVA = List.of("llava-siglip-llama", "llava-clip-gpt2");
+
+    /** The image token of the tiny LLaVA configs. */
+    static final int IMAGE_TOKEN = 63;
+
+    static Map<String, Object> llava(String name) {
+        boolean siglip = name.equals("llava-siglip-llama");
+        Map<String, Object> vision = new LinkedHashMap<>();
+        vision.put("model_type", siglip ? "siglip_vision_model" : "clip_vision_model");
+        vision.put("hidden_size", 16L);
+        vision.put("intermediate_size", 24L);
+        vision.put("num_hidden_layers", 2L);
+        vision.put("num_attention_heads", siglip ? 2L : 4L);
+        vision.put("image_size", 8L);
+        vision.put("patch_size", 4L);
+        vision.put("initializer_range", 0.2);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model_type", "llava");
+        m.put("vision_config", vision);
+        m.put("text_config", raw(siglip ? "llama" : "gpt2"));
+        m.put("image_token_index", (long) IMAGE_TOKEN);
+        if (siglip) {
+            // Hugging Face's defaults: the second-to-last layer, position 0 dropped (a real patch for SigLIP)
+            m.put("vision_feature_layer", -2L);
+            m.put("vision_feature_select_strategy", "default");
+        } else {
+            m.put("vision_feature_layer", List.of(-1L, 0L));
+            m.put("vision_feature_select_strategy", "full");
+        }
+        return m;
     }
 }

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Predicate;
 
 import com.typesafe.config.Config;
 
@@ -15,6 +16,7 @@ import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.Datasets;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
+import org.distillery.api.model.VisionInput;
 import org.distillery.api.sampler.Sampler;
 import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.sampler.SamplerFactory;
@@ -33,6 +35,9 @@ import org.distillery.kit.data.Records;
  * by the sum of its loss masks, a step's loss is the weighted mean over tokens,
  * {@code Σ_i w_i Σ_t ℓ_it / Σ_i w_i n_i} (GradMatch/CORDS weight each example's loss and normalise
  * by the batch's weights). A record without a valid non-negative weight is refused.
+ *
+ * <p>Records with images expand into the student's image tokens and their batches carry the pixel
+ * values ({@link Records#batch(List, int, NDManager, VisionInput)}); text-only records mix in.
  */
 public final class DatasetSampler implements Sampler {
 
@@ -41,6 +46,7 @@ public final class DatasetSampler implements Sampler {
 
     private final List<Records.Encoded> sequences;
     private final float[] weights;
+    private final VisionInput vision;
     private final int batchSize;
     private final int padId;
     private final long seed;
@@ -49,10 +55,11 @@ public final class DatasetSampler implements Sampler {
     private int epoch;
     private int index;
 
-    private DatasetSampler(List<Records.Encoded> sequences, float[] weights, int batchSize, int padId, long seed,
-                           boolean shuffle) {
+    private DatasetSampler(List<Records.Encoded> sequences, float[] weights, VisionInput vision, int batchSize,
+                           int padId, long seed, boolean shuffle) {
         this.sequences = sequences;
         this.weights = weights;
+        this.vision = vision;
         this.batchSize = batchSize;
         this.padId = padId;
         this.seed = seed;
@@ -85,7 +92,7 @@ public final class DatasetSampler implements Sampler {
             rowWeights[batch.size()] = weights == null ? 1f : weights[record];
             batch.add(sequences.get(record));
         }
-        TokenBatch b = Records.batch(batch, padId, manager);
+        TokenBatch b = Records.batch(batch, padId, manager, vision);
         if (weights == null) {
             return b;
         }
@@ -116,30 +123,37 @@ public final class DatasetSampler implements Sampler {
         public Sampler create(SamplerContext ctx, Config params) {
             String where = ctx.paramsPath();
             String file = params.getString("file");
-            List<Example> examples = new ArrayList<>(ctx.datasets().read(file, Datasets.Split.TRAIN, where + ".file"));
-            for (String extra : params.getStringList("extra-files")) {
-                examples.addAll(ctx.datasets().read(extra, Datasets.Split.TRAIN, where + ".extra-files"));
-            }
+            VisionInput vision = ctx.student().vision().orElse(null);
             List<String> tasks = params.getStringList("tasks");
-            if (!tasks.isEmpty()) {
-                int before = examples.size();
-                examples.removeIf(e -> e.meta() == null || !tasks.contains(e.meta().get("task")));
-                if (examples.isEmpty()) {
-                    throw new InvalidConfigException(where + ".tasks", "no record of the " + before + " has one of these "
-                            + "tasks (meta.task)", tasks.toString(), "task families of the records, e.g. [arith, fact]");
-                }
+            Predicate<Example> inTasks = e -> tasks.isEmpty()
+                    || (e.meta() != null && tasks.contains(e.meta().get("task")));
+            List<Example> examples = new ArrayList<>();
+            List<Records.Encoded> seqs = new ArrayList<>();
+            List<Example> read = ctx.datasets().read(file, Datasets.Split.TRAIN, where + ".file");
+            int before = read.size();
+            List<Example> kept = read.stream().filter(inTasks).toList();
+            encode(ctx, kept, vision, seqs, file.isEmpty() ? "data.train-file" : where + ".file",
+                    ctx.datasets().resolve(file, Datasets.Split.TRAIN, where + ".file"));
+            examples.addAll(kept);
+            for (String extra : params.getStringList("extra-files")) {
+                List<Example> more = ctx.datasets().read(extra, Datasets.Split.TRAIN, where + ".extra-files");
+                before += more.size();
+                kept = more.stream().filter(inTasks).toList();
+                encode(ctx, kept, vision, seqs, where + ".extra-files",
+                        ctx.datasets().resolve(extra, Datasets.Split.TRAIN, where + ".extra-files"));
+                examples.addAll(kept);
+            }
+            if (!tasks.isEmpty() && examples.isEmpty()) {
+                throw new InvalidConfigException(where + ".tasks", "no record of the " + before + " has one of these "
+                        + "tasks (meta.task)", tasks.toString(), "task families of the records, e.g. [arith, fact]");
             }
             if (examples.isEmpty()) {
                 throw new InvalidConfigException(file.isEmpty() ? "data.train-file" : where + ".file", "has no records",
                         file.isEmpty() ? ctx.datasets().file(Datasets.Split.TRAIN).map(Path::toString).orElse("")
                                 : file, "a non-empty JSONL file");
             }
-            List<Records.Encoded> seqs = new ArrayList<>(examples.size());
-            for (Example e : examples) {
-                seqs.add(Records.encode(e, ctx.tokenizer(), ctx.maxLength()));
-            }
             String weightKey = params.getString("record-weight");
-            return new DatasetSampler(seqs, weightKey.isEmpty() ? null : weights(examples, weightKey, where),
+            return new DatasetSampler(seqs, weightKey.isEmpty() ? null : weights(examples, weightKey, where), vision,
                     ctx.batchSize(), ctx.tokenizer().padId(), ctx.resources().seed(), params.getBoolean("shuffle"));
         }
 
@@ -162,6 +176,19 @@ public final class DatasetSampler implements Sampler {
                 w[i] = f;
             }
             return w;
+        }
+
+        /** Encodes records, a record the student cannot take failing at {@code where} with the file and record. */
+        private static void encode(SamplerContext ctx, List<Example> examples, VisionInput vision,
+                                   List<Records.Encoded> out, String where, Path file) {
+            for (Example e : examples) {
+                try {
+                    out.add(Records.encode(e, ctx.tokenizer(), ctx.maxLength(), vision));
+                } catch (IllegalArgumentException bad) {
+                    throw new InvalidConfigException(where, file + ": " + bad.getMessage(), file.toString(),
+                            "records the student can take (images need a model with a vision tower)");
+                }
+            }
         }
     }
 }

@@ -61,6 +61,13 @@ import org.distillery.teachers.RunTeachers;
  * sum of loss terms, normalised by the loss tokens of all micro-batches together. Each step
  * runs in its own NDManager, seeds the engine with {@code seed + step} (so a resumed run draws
  * the same randomness) and looks its loss terms up in the registry (hot swap).
+ *
+ * <p>Only the student parameters the stage names trainable ({@link ResolvedKdStage#trainable()},
+ * prefixes of their names; all when empty) record gradients and are optimised; the others stay
+ * frozen, though gradients still flow through them to earlier trainable ones (a LLaVA projector
+ * learns through a frozen language model). Batches with images hand their pixel values to the
+ * student's and the teacher's forward passes; a teacher that scores them must take the same images
+ * the same way ({@link org.distillery.api.model.VisionInput#describe()}).
  */
 public final class KdTrainer implements Trainer {
 
@@ -111,8 +118,15 @@ public final class KdTrainer implements Trainer {
                     }
                 }
             }
-            Map<String, NDArray> params = student.parameters();
+            checkImageInputs(student, teacher);
+            Map<String, NDArray> params = trainable(student, stage.trainable());
             params.values().forEach(p -> p.setRequiresGradient(true));
+            if (params.size() < student.parameters().size()) {
+                run.events().event("frozen", Map.of("stage", stage.name(), "trainable", stage.trainable(),
+                        "trainable-parameters", params.values().stream().mapToLong(NDArray::size).sum(),
+                        "frozen-parameters", student.parameters().entrySet().stream()
+                                .filter(e -> !params.containsKey(e.getKey())).mapToLong(e -> e.getValue().size()).sum()));
+            }
             AdamW optimizer = new AdamW(params, s.beta1(), s.beta2(), s.eps(), s.weightDecay(), run.manager());
             Sampler sampler = openSampler(run, stage.sampler(), s, tokenizer, student, teacher);
             LrSchedule schedule = new LrSchedule(s.schedule(), s.lr(), s.minLr(), s.warmupSteps(), s.steps());
@@ -121,7 +135,13 @@ public final class KdTrainer implements Trainer {
             Path tokenizerDir = RunTeachers.tokenizerDir(cfg);
             List<Records.Encoded> validation = new ArrayList<>();
             for (Example e : validationExamples) {
-                validation.add(Records.encode(e, tokenizer, s.maxLength()));
+                try {
+                    validation.add(Records.encode(e, tokenizer, s.maxLength(), student.vision().orElse(null)));
+                } catch (IllegalArgumentException bad) {
+                    throw new InvalidConfigException("data.validation-file", bad.getMessage(),
+                            run.datasets().file(Datasets.Split.VALIDATION).map(Path::toString).orElse(""),
+                            "records the student can take");
+                }
             }
 
             StageProgress progress = new StageProgress();
@@ -153,8 +173,8 @@ public final class KdTrainer implements Trainer {
                 clock.step = progress.step;
                 String before = sampler.position();
                 try {
-                    step(run, s, terms, student, teacher, sampler, stage.sampler().key(), optimizer, schedule, progress,
-                            vocabPolicy);
+                    step(run, s, terms, student, params, teacher, sampler, stage.sampler().key(), optimizer, schedule,
+                            progress, vocabPolicy);
                 } catch (ContributionFailure failure) {
                     // nothing of the failed step reached the weights or the optimizer: keep the state before it
                     sampler.seek(before);
@@ -272,17 +292,18 @@ public final class KdTrainer implements Trainer {
      * each draws what it would draw alone ({@link org.distillery.api.tensor.TensorService#exclusive}).
      */
     private static void step(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
-                             Teacher teacher, Sampler sampler, String samplerKey, AdamW optimizer,
-                             LrSchedule schedule, StageProgress progress, String vocabPolicy) throws Exception {
+                             Map<String, NDArray> trained, Teacher teacher, Sampler sampler, String samplerKey,
+                             AdamW optimizer, LrSchedule schedule, StageProgress progress, String vocabPolicy)
+            throws Exception {
         run.tensors().exclusive(run.seed() * 7919 + progress.step, () -> {
-            stepHoldingEngine(run, s, terms, student, teacher, sampler, samplerKey, optimizer, schedule, progress,
-                    vocabPolicy);
+            stepHoldingEngine(run, s, terms, student, trained, teacher, sampler, samplerKey, optimizer, schedule,
+                    progress, vocabPolicy);
             return null;
         });
     }
 
     private static void stepHoldingEngine(RunContext run, TrainSettings s, List<LossTerm> terms, LanguageModel student,
-                                          Teacher teacher, Sampler sampler, String samplerKey, AdamW optimizer,
+                                          Map<String, NDArray> trained, Teacher teacher, Sampler sampler, String samplerKey, AdamW optimizer,
                                           LrSchedule schedule, StageProgress progress, String vocabPolicy) {
         long t0 = System.nanoTime();
         boolean needTeacher = false;
@@ -323,7 +344,8 @@ public final class KdTrainer implements Trainer {
                             ? student.config().vocabSize() : Long.MAX_VALUE);
                 }
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    ForwardOptions opts = ForwardOptions.train().withMask(b.attentionMask());
+                    ForwardOptions opts = ForwardOptions.train().withMask(b.attentionMask())
+                            .withPixelValues(b.pixelValues());
                     if (needStudentHidden) {
                         opts = opts.withHiddenStates();
                     }
@@ -348,7 +370,7 @@ public final class KdTrainer implements Trainer {
                 }
             }
             tModel = System.nanoTime();
-            Map<String, NDArray> trainable = new LinkedHashMap<>(student.parameters());
+            Map<String, NDArray> trainable = new LinkedHashMap<>(trained);
             for (LossTerm t : terms) {
                 Map<String, NDArray> lp = t.namedParameters();
                 if (!lp.isEmpty() && t.optimizerOf != t.loss) {
@@ -435,8 +457,10 @@ public final class KdTrainer implements Trainer {
         int limit = Math.min(data.size(), s.evalBatches() * s.batchSize());
         for (int i = 0; i < limit; i += s.batchSize()) {
             try (NDManager step = run.tensors().newStepScope(run.manager())) {
-                TokenBatch b = Records.batch(data.subList(i, Math.min(limit, i + s.batchSize())), padId, step);
-                ModelOutput out = model.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask()));
+                TokenBatch b = Records.batch(data.subList(i, Math.min(limit, i + s.batchSize())), padId, step,
+                        model.vision().orElse(null));
+                ModelOutput out = model.forward(b.inputIds(), ForwardOptions.inference().withMask(b.attentionMask())
+                        .withPixelValues(b.pixelValues()));
                 out.logits().attach(step);
                 NDArray logp = out.logits().logSoftmax(-1);
                 NDArray picked = logp.gather(b.targets().expandDims(-1), -1).squeeze(-1);
@@ -445,6 +469,66 @@ public final class KdTrainer implements Trainer {
             }
         }
         return count == 0 ? Double.NaN : sum / count;
+    }
+
+    /**
+     * The student parameters that train: those whose names start with one of {@code prefixes}, or
+     * all when there are none; the others are frozen (no gradient recorded). A prefix ending in
+     * {@code ?} may name no parameter (e.g. {@code lm_head.?}, absent when the head is tied).
+     *
+     * @throws InvalidConfigException at {@code train.trainable} for a prefix that names no parameter
+     */
+    static Map<String, NDArray> trainable(LanguageModel student, List<String> prefixes) {
+        Map<String, NDArray> all = student.parameters();
+        if (prefixes.isEmpty()) {
+            return all;
+        }
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (String given : prefixes) {
+            boolean optional = given.endsWith("?");
+            String prefix = optional ? given.substring(0, given.length() - 1) : given;
+            boolean any = optional;
+            for (Map.Entry<String, NDArray> e : all.entrySet()) {
+                if (e.getKey().startsWith(prefix)) {
+                    out.put(e.getKey(), e.getValue());
+                    any = true;
+                }
+            }
+            if (!any) {
+                java.util.Set<String> groups = new java.util.TreeSet<>();
+                for (String n : all.keySet()) {
+                    int dot = n.indexOf('.', n.indexOf('.') + 1);
+                    groups.add(dot > 0 ? n.substring(0, dot + 1) : n);
+                }
+                throw new InvalidConfigException("train.trainable", "names no parameter of the "
+                        + student.config().modelType() + " student", prefix, "prefixes such as " + groups);
+            }
+        }
+        if (out.isEmpty()) {
+            throw new InvalidConfigException("train.trainable", "names no parameter of the student", prefixes.toString(),
+                    "prefixes of parameter names");
+        }
+        for (Map.Entry<String, NDArray> e : all.entrySet()) {
+            if (!out.containsKey(e.getKey())) {
+                e.getValue().setRequiresGradient(false);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A teacher that scores a student's image batches must take images as the student does: same
+     * image token, tokens per image and preprocessing.
+     */
+    static void checkImageInputs(LanguageModel student, Teacher teacher) {
+        var sv = student.vision();
+        var tv = teacher == null ? java.util.Optional.<org.distillery.api.model.VisionInput>empty()
+                : teacher.model().flatMap(LanguageModel::vision);
+        if (sv.isPresent() && tv.isPresent() && !sv.get().describe().equals(tv.get().describe())) {
+            throw new InvalidConfigException("teacher.params.model-dir", "the teacher takes images differently from "
+                    + "the student (teacher: " + tv.get().describe() + "; student: " + sv.get().describe() + ")",
+                    null, "a teacher with the student's image token, tokens per image and preprocessor_config.json");
+        }
     }
 
     /** The validation records an evaluation uses: the first eval-batches x batch-size of data.validation-file. */

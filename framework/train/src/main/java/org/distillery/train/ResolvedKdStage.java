@@ -21,9 +21,11 @@ import org.distillery.api.train.Stage;
  * @param loss the loss terms (the stage's, else the experiment's)
  * @param sampler the sampler (the stage's, else the experiment's)
  * @param initFrom the earlier stage whose model the student starts from, {@code ""} for the student block
+ * @param trainable prefixes of the student parameters that train (the stage's, else the experiment's
+ *     {@code train.trainable}); empty trains every parameter
  */
 public record ResolvedKdStage(KdStage stage, Config experiment, TrainSettings settings, List<LossSpec> loss,
-                              ContributionRef sampler, String initFrom) implements Stage {
+                              ContributionRef sampler, String initFrom, List<String> trainable) implements Stage {
 
     @Override
     public String name() {

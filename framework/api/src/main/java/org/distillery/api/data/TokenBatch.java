@@ -16,9 +16,15 @@ import java.util.Map;
  * @param extras per-token or per-row arrays a sampler attaches for the losses that read them
  *     (for example MiniLLM's rollout advantages and old log-probabilities), keyed by name; empty
  *     for plain dataset batches
+ * @param pixelValues [images, channels, height, width] float32: the images of the rows that have one,
+ *     in row order (the model's {@link org.distillery.api.model.ForwardOptions#pixelValues()}), or
+ *     {@code null} when no row has an image
+ * @param imageSpans [batch, 2] int32: per row, the position of its first image token and the number
+ *     of image tokens (0 and 0 for a text-only row), or {@code null} when no row has an image
  */
 public record TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray targets, NDArray lossMask,
-                         NDArray promptLengths, Map<String, NDArray> extras) {
+                         NDArray promptLengths, Map<String, NDArray> extras, NDArray pixelValues,
+                         NDArray imageSpans) {
 
     /** A batch without extras. */
     public TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray targets, NDArray lossMask,
@@ -26,9 +32,28 @@ public record TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray target
         this(inputIds, attentionMask, targets, lossMask, promptLengths, Map.of());
     }
 
+    /** A batch without images. */
+    public TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray targets, NDArray lossMask,
+                      NDArray promptLengths, Map<String, NDArray> extras) {
+        this(inputIds, attentionMask, targets, lossMask, promptLengths, extras, null, null);
+    }
+
     /** Copies the extras map (never {@code null}). */
     public TokenBatch {
         extras = extras == null ? Map.of() : Map.copyOf(extras);
+        if ((pixelValues == null) != (imageSpans == null)) {
+            throw new IllegalArgumentException("a batch with images needs both pixel values and image spans");
+        }
+    }
+
+    /** True when some row has an image. */
+    public boolean hasImages() {
+        return pixelValues != null;
+    }
+
+    /** A copy with these images ({@code null} and {@code null}: none). */
+    public TokenBatch withImages(NDArray pixels, NDArray spans) {
+        return new TokenBatch(inputIds, attentionMask, targets, lossMask, promptLengths, extras, pixels, spans);
     }
 
     /** Number of positions whose prediction counts. */
@@ -48,6 +73,6 @@ public record TokenBatch(NDArray inputIds, NDArray attentionMask, NDArray target
 
     /** A copy with another loss mask (for a loss that counts a different set of positions). */
     public TokenBatch withLossMask(NDArray mask) {
-        return new TokenBatch(inputIds, attentionMask, targets, mask, promptLengths, extras);
+        return new TokenBatch(inputIds, attentionMask, targets, mask, promptLengths, extras, pixelValues, imageSpans);
     }
 }

@@ -30,6 +30,23 @@ public interface LanguageModel extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * How the model takes images, when it has a vision tower (LLaVA); empty for text-only models,
+     * which reject {@link ForwardOptions#pixelValues()}.
+     */
+    default Optional<VisionInput> vision() {
+        return Optional.empty();
+    }
+
+    /**
+     * The input embeddings [batch, seq, hidden] of {@code ids} [batch, seq], looked up as
+     * {@link #forward} does (recorded by a gradient collector), for callers that build their own
+     * {@link ForwardOptions#inputEmbeddings()} (e.g. learned query vectors in front of the text).
+     */
+    default NDArray embedTokens(NDArray ids) {
+        throw new UnsupportedOperationException(config().modelType() + " models do not expose their input embeddings");
+    }
+
     /** An empty KV cache for incremental decoding. */
     KvCache newCache();
 

@@ -15,13 +15,16 @@ import ai.djl.ndarray.NDArray;
  * @param cache the extended KV cache, or {@code null} if none was given
  * @param finalHidden [batch, seq, hidden] the final norm's output (the output head's input) after a
  *     {@link ForwardOptions#headless() headless} pass, else {@code null}
+ * @param imageFeatures [images, tokensPerImage, hidden] the features that replaced the image tokens'
+ *     embeddings (a LLaVA projector's outputs), or {@code null} when the input had no images
  */
 public record ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
-                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache, NDArray finalHidden) {
+                          List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache, NDArray finalHidden,
+                          NDArray imageFeatures) {
 
-    /** The output of a pass through the head. */
+    /** The output of a pass through the head, without image features. */
     public ModelOutput(NDArray logits, List<NDArray> hiddenStates, List<NDArray> attentions,
                        List<NDArray> routerLogits, List<NDArray> expertCounts, KvCache cache) {
-        this(logits, hiddenStates, attentions, routerLogits, expertCounts, cache, null);
+        this(logits, hiddenStates, attentions, routerLogits, expertCounts, cache, null, null);
     }
 }

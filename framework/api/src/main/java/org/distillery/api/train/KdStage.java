@@ -32,9 +32,13 @@ import org.distillery.api.ContributionRef;
  * @param teacher a block laid over the experiment's {@code teacher} block for this stage only
  * @param configPath where the stage was written in the experiment, for messages (e.g.
  *     {@code method.params.variants[2]}); {@code ""} when the method built it itself
+ * @param trainable the student parameters that train in this stage, as prefixes of their Hugging Face
+ *     names (e.g. {@code model.multi_modal_projector.} alone for LLaVA's distilled pre-training); every
+ *     other parameter is frozen. Empty means the experiment's {@code train.trainable}, whose default
+ *     (empty) trains every parameter; each prefix must name at least one parameter
  */
 public record KdStage(String name, List<LossSpec> loss, ContributionRef sampler, String initFrom, Config train,
-                      Config student, Config teacher, String configPath) implements Stage {
+                      Config student, Config teacher, String configPath, List<String> trainable) implements Stage {
 
     /** The registry key of the trainer that runs every {@code KdStage}. */
     public static final String TRAINER = "train.kd";
@@ -46,11 +50,18 @@ public record KdStage(String name, List<LossSpec> loss, ContributionRef sampler,
         student = student == null ? ConfigFactory.empty() : student;
         teacher = teacher == null ? ConfigFactory.empty() : teacher;
         configPath = configPath == null ? "" : configPath;
+        trainable = trainable == null ? List.of() : List.copyOf(trainable);
+    }
+
+    /** A stage that trains every parameter unless the experiment's {@code train.trainable} says otherwise. */
+    public KdStage(String name, List<LossSpec> loss, ContributionRef sampler, String initFrom, Config train,
+                   Config student, Config teacher, String configPath) {
+        this(name, loss, sampler, initFrom, train, student, teacher, configPath, List.of());
     }
 
     /** A stage that takes everything from the experiment's {@code train} block. */
     public static KdStage named(String name) {
-        return new KdStage(name, List.of(), null, null, null, null, null, "");
+        return new KdStage(name, List.of(), null, null, null, null, null, "", List.of());
     }
 
     @Override
@@ -60,36 +71,41 @@ public record KdStage(String name, List<LossSpec> loss, ContributionRef sampler,
 
     /** A copy with these loss terms. */
     public KdStage withLoss(List<LossSpec> terms) {
-        return new KdStage(name, terms, sampler, initFrom, train, student, teacher, configPath);
+        return new KdStage(name, terms, sampler, initFrom, train, student, teacher, configPath, trainable);
     }
 
     /** A copy drawing batches from {@code ref}. */
     public KdStage withSampler(ContributionRef ref) {
-        return new KdStage(name, loss, ref, initFrom, train, student, teacher, configPath);
+        return new KdStage(name, loss, ref, initFrom, train, student, teacher, configPath, trainable);
     }
 
     /** A copy whose student starts from the model stage {@code stage} handed on ({@code ""}: the student block). */
     public KdStage withInitFrom(String stage) {
-        return new KdStage(name, loss, sampler, stage, train, student, teacher, configPath);
+        return new KdStage(name, loss, sampler, stage, train, student, teacher, configPath, trainable);
     }
 
     /** A copy with these overrides of the {@code train} block (laid over earlier ones). */
     public KdStage withTrain(Config overrides) {
-        return new KdStage(name, loss, sampler, initFrom, overrides.withFallback(train), student, teacher, configPath);
+        return new KdStage(name, loss, sampler, initFrom, overrides.withFallback(train), student, teacher, configPath, trainable);
     }
 
     /** A copy with this block laid over the experiment's {@code student} block. */
     public KdStage withStudent(Config block) {
-        return new KdStage(name, loss, sampler, initFrom, train, block, teacher, configPath);
+        return new KdStage(name, loss, sampler, initFrom, train, block, teacher, configPath, trainable);
     }
 
     /** A copy with this block laid over the experiment's {@code teacher} block. */
     public KdStage withTeacher(Config block) {
-        return new KdStage(name, loss, sampler, initFrom, train, student, block, configPath);
+        return new KdStage(name, loss, sampler, initFrom, train, student, block, configPath, trainable);
+    }
+
+    /** A copy that trains only the parameters whose names start with one of {@code prefixes} (empty: all). */
+    public KdStage withTrainable(List<String> prefixes) {
+        return new KdStage(name, loss, sampler, initFrom, train, student, teacher, configPath, prefixes);
     }
 
     /** A copy that names where it was written in the experiment. */
     public KdStage at(String path) {
-        return new KdStage(name, loss, sampler, initFrom, train, student, teacher, path);
+        return new KdStage(name, loss, sampler, initFrom, train, student, teacher, path, trainable);
     }
 }

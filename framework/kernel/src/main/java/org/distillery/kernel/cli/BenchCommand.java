@@ -198,6 +198,11 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--teacher-repeats", description = "timed teacher forwards per precision (default 5)")
         int teacherRepeats = 5;
 
+        @Option(names = "--vlm", description = {"a LLaVA model instead: a SigLIP-style tower (224 pixels in 16-pixel "
+            + "patches: 196 image tokens, width 384, 6 layers, MLP 1536) and the language model above, each sequence "
+            + "one image's tokens then text; the tower frozen, projector and language model trained."})
+        boolean vlm;
+
         @Override
         public Integer call() throws Exception {
             if (!List.of("all", "step", "teacher").contains(part)) {
@@ -210,9 +215,17 @@ final class BenchCommand implements Callable<Integer> {
             ForwardBench.Options o = d.withShape(batch, seq).withModel(hidden, layers, heads, ff, vocab)
                     .withSteps(warmup, steps).withMatmul(matmulSize, d.matmulRepeats());
             checked("forward", o::check);
+            ForwardBench.Vision v = ForwardBench.Vision.defaults();
+            if (vlm) {
+                checked("forward", () -> v.check(seq));
+            }
             try (DjlTensorService tensors = startTensors("forward", device)) {
                 if (!part.equals("teacher")) {
-                    ForwardBench.run(System.out, tensors, o);
+                    if (vlm) {
+                        ForwardBench.runVlm(System.out, tensors, o, v);
+                    } else {
+                        ForwardBench.run(System.out, tensors, o);
+                    }
                 }
                 if (!part.equals("step")) {
                     Path dir = teacher != null ? teacher : Home.get().resolve("config/models/teacher");

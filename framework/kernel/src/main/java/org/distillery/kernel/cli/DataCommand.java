@@ -9,6 +9,8 @@ import org.distillery.data.synthetic.ReasoningSuite;
 import org.distillery.data.synthetic.Suite;
 import org.distillery.data.synthetic.SuiteSettings;
 import org.distillery.data.synthetic.SyntheticSuite;
+import org.distillery.data.synthetic.vision.VisionSuite;
+import org.distillery.data.synthetic.vision.VisionSuiteSettings;
 import org.distillery.kernel.config.ExperimentException;
 
 import picocli.CommandLine.Command;
@@ -17,7 +19,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code distill data ...}: datasets. */
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Create datasets.",
-        subcommands = {DataCommand.Synth.class})
+        subcommands = {DataCommand.Synth.class, DataCommand.SynthVision.class})
 final class DataCommand implements Callable<Integer> {
 
     @Override
@@ -121,6 +123,58 @@ final class DataCommand implements Callable<Integer> {
             }
             suite.write(out);
             System.out.println("reasoning suite written to " + out + ": " + suite.summary());
+            return ExitCodes.OK;
+        }
+    }
+
+    /** {@code distill data synth-vision}. */
+    @Command(name = "synth-vision", mixinStandardHelpOptions = true,
+            description = {"Write the deterministic synthetic image suite: PNG images of coloured shapes, counts (1-5), "
+                + "spatial relations and bitmap-font digits; captions (captions-<split>.jsonl, for distilled "
+                + "pre-training), questions with one exact answer (qa-<split>.jsonl: color, shape, count, spatial, "
+                + "digit), both for evaluation (validation.jsonl, test.jsonl), the questions about scenes described in words (qa-text-<split>.jsonl), a text-only corpus and suite.json.",
+                "The same seed gives pixel-identical images on every JDK."})
+    static final class SynthVision implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "<out-dir>")
+        Path out;
+
+        @Option(names = "--seed", description = "scene seed (default: the suite default)")
+        Long seed;
+
+        @Option(names = "--image-size", description = "square image side in pixels (default 48)")
+        Integer size;
+
+        @Option(names = "--train", description = "training scenes (default 3000)")
+        Integer train;
+
+        @Option(names = "--validation", description = "validation scenes (default 150)")
+        Integer validation;
+
+        @Option(names = "--test", description = "test scenes (default 250)")
+        Integer test;
+
+        @Option(names = "--corpus", description = "text-only corpus lines (default 3000)")
+        Integer corpus;
+
+        @Override
+        public Integer call() throws Exception {
+            VisionSuiteSettings s;
+            try {
+                s = VisionSuiteSettings.defaults();
+                if (seed != null) {
+                    s = s.withSeed(seed);
+                }
+                if (size != null) {
+                    s = s.withImageSize(size);
+                }
+                s = s.withSizes(train != null ? train : s.trainScenes(),
+                        validation != null ? validation : s.validationScenes(),
+                        test != null ? test : s.testScenes(), corpus != null ? corpus : s.corpus());
+            } catch (IllegalArgumentException e) {
+                throw new ExperimentException(List.of("data synth-vision: " + e.getMessage()));
+            }
+            VisionSuite.Summary summary = new VisionSuite(s).write(out);
+            System.out.println("vision suite written to " + out + ": " + summary);
             return ExitCodes.OK;
         }
     }

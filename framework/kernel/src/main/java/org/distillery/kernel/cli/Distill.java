@@ -81,6 +81,12 @@ public final class Distill implements Callable<Integer> {
                 err.flush();
                 return ExitCodes.INVALID;
             }
+            if (ex instanceof org.distillery.api.model.ImageInputException iie) {
+                // an image that passed the dataset check but cannot be decoded when its batch is built
+                err.println("error: " + iie.getMessage());
+                err.flush();
+                return ExitCodes.INVALID;
+            }
             err.println("failed: " + BundleProblems.describe(ex));
             if (Boolean.getBoolean("distill.trace")) {
                 ex.printStackTrace(err);

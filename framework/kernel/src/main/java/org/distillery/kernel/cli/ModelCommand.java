@@ -18,7 +18,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
+import org.distillery.api.data.Example;
 import org.distillery.api.model.ForwardOptions;
+import org.distillery.api.model.ImageInputException;
+import org.distillery.api.model.VisionInput;
 import org.distillery.api.model.GenerationOptions;
 import org.distillery.api.model.GenerationResult;
 import org.distillery.api.model.LanguageModel;
@@ -27,14 +30,21 @@ import org.distillery.api.model.Tokenizer;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.models.HfModelService;
 import org.distillery.models.ModelConfigs;
+import org.distillery.models.llava.LlavaConfig;
+import org.distillery.models.llava.LlavaModel;
 import org.distillery.models.tokenizer.ByteTokenizer;
+import org.distillery.models.tokenizer.ChatTemplates;
+import org.distillery.kit.data.Records;
 import org.distillery.tensor.DjlTensorService;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code distill model ...}: inspect, create, sample and score Hugging Face model folders. */
+/**
+ * {@code distill model ...}: inspect, create, sample and score Hugging Face model folders, LLaVA
+ * folders with images included.
+ */
 @Command(name = "model", mixinStandardHelpOptions = true, description = "Inspect, create, generate with and score models.",
         subcommands = {ModelCommand.Info.class, ModelCommand.Init.class, ModelCommand.Generate.class,
             ModelCommand.Score.class})
@@ -78,6 +88,22 @@ final class ModelCommand implements Callable<Integer> {
                         + "intermediate   %d%nmax positions  %d%n", c.modelType(), params, dtype, c.vocabSize(),
                         c.hiddenSize(), c.numLayers(), c.numHeads(), c.numKeyValueHeads(), c.intermediateSize(),
                         c.maxPositions());
+                if (model instanceof LlavaModel l) {
+                    LlavaConfig lc = l.llava();
+                    long[] counts = l.parameterCounts();
+                    System.out.printf(Locale.ROOT, "language model %s (%,d parameters)%n", lc.text.modelType, counts[2]);
+                    System.out.printf(Locale.ROOT, "vision tower   %s: %dx%d pixels, patch %d, hidden %d, %d layers, "
+                                    + "%d heads, MLP %d, %s (%,d parameters)%n", lc.vision.modelType, lc.vision.imageSize,
+                            lc.vision.imageSize, lc.vision.patchSize, lc.vision.hiddenSize, lc.vision.numLayers,
+                            lc.vision.numHeads, lc.vision.intermediateSize, lc.vision.activation, counts[0]);
+                    System.out.printf(Locale.ROOT, "features       hidden state(s) %s, %s strategy: %d image tokens "
+                                    + "(id %d) per image%n", java.util.Arrays.toString(lc.featureLayers),
+                            lc.dropFirst ? "default (position 0 dropped)" : "full", lc.tokensPerImage(), lc.imageTokenId);
+                    System.out.printf(Locale.ROOT, "projector      linear %d -> %d, %s, linear %d -> %d%s (%,d parameters)%n",
+                            lc.projectorInput(), lc.text.hiddenSize, lc.projectorActivation, lc.text.hiddenSize,
+                            lc.text.hiddenSize, lc.projectorBias ? "" : " (no bias)", counts[1]);
+                    System.out.println("preprocessing  " + l.processor().describe());
+                }
                 try {
                     Tokenizer t = models.tokenizer(dir);
                     System.out.printf("tokenizer      %s (%d ids)%n", t.fingerprint(), t.vocabSize());
@@ -87,6 +113,31 @@ final class ModelCommand implements Callable<Integer> {
             }
             return ExitCodes.OK;
         }
+    }
+
+    /** The model's image input; a text model given an image is invalid input. */
+    static VisionInput requireVision(LanguageModel model) {
+        return model.vision().orElseThrow(() -> new ExperimentException(List.of("--image: this "
+                + model.config().modelType() + " model has no vision tower (accepted: a llava model folder)")));
+    }
+
+    /** Pixel values of the records' images; a missing or unreadable image is invalid input naming the file. */
+    static NDArray pixelValues(VisionInput vision, List<Example> records, NDManager m) {
+        try {
+            return Records.pixelValues(records, vision, m);
+        } catch (ImageInputException e) {
+            throw new ExperimentException(List.of("--image: " + e.getMessage()));
+        }
+    }
+
+    /** Generated ids up to (not including) the tokenizer's eos. */
+    static int[] untilEos(int[] tokens, Tokenizer tok) {
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] == tok.eosId()) {
+                return java.util.Arrays.copyOf(tokens, i);
+            }
+        }
+        return tokens;
     }
 
     /** Small default configs, overridable with {@code --set}. */
@@ -123,6 +174,26 @@ final class ModelCommand implements Callable<Integer> {
                     m.put("shared_expert_intermediate_size", 64);
                 }
             }
+            case "llava" -> {
+                // a SigLIP-style tower on 32-pixel images over a small Llama with a byte-level vocabulary
+                // plus the image token (259)
+                Map<String, Object> vision = new LinkedHashMap<>();
+                vision.put("model_type", "siglip_vision_model");
+                vision.put("hidden_size", 32);
+                vision.put("intermediate_size", 64);
+                vision.put("num_hidden_layers", 2);
+                vision.put("num_attention_heads", 2);
+                vision.put("image_size", 32);
+                vision.put("patch_size", 8);
+                Map<String, Object> text = defaults("llama");
+                text.put("vocab_size", 260);
+                m.put("vision_config", vision);
+                m.put("text_config", text);
+                m.put("image_token_index", 259);
+                m.put("vision_feature_layer", -1);
+                m.put("vision_feature_select_strategy", "full");
+                m.remove("vocab_size");
+            }
             default -> throw new ExperimentException(List.of("arch: unknown architecture (got \"" + arch
                     + "\"; accepted: " + String.join(", ", ModelConfigs.SUPPORTED) + ")"));
         }
@@ -133,7 +204,8 @@ final class ModelCommand implements Callable<Integer> {
     @Command(name = "init", mixinStandardHelpOptions = true,
             description = "Create a randomly initialised model folder (with a byte-level tokenizer).")
     static final class Init implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "<arch>", description = "gpt2, llama, qwen2, mistral, mixtral, qwen2_moe")
+        @Parameters(index = "0", paramLabel = "<arch>", description = "gpt2, llama, qwen2, mistral, mixtral, qwen2_moe, "
+                + "llava (fields of its vision_config and text_config as --set vision_config.hidden_size=64)")
         String arch;
 
         @Parameters(index = "1", paramLabel = "<out-dir>")
@@ -164,7 +236,15 @@ final class ModelCommand implements Callable<Integer> {
                 if (value instanceof Double d && d == Math.rint(d) && !v.contains(".")) {
                     value = d.longValue();
                 }
-                raw.put(s.substring(0, eq), value);
+                String key = s.substring(0, eq);
+                int dot = key.indexOf('.');
+                if (dot > 0 && raw.get(key.substring(0, dot)) instanceof Map<?, ?> nested) {
+                    @SuppressWarnings("unchecked")
+                    Map<String, Object> inner = (Map<String, Object>) nested;
+                    inner.put(key.substring(dot + 1), value);
+                } else {
+                    raw.put(key, value);
+                }
             }
             ModelConfig config;
             try {
@@ -181,7 +261,13 @@ final class ModelCommand implements Callable<Integer> {
                  NDManager m = tensors.newRunScope("init");
                  LanguageModel model = models.create(config, seed, m)) {
                 models.save(model, out, DataType.FLOAT32);
-                new ByteTokenizer().save(out);
+                if (model.vision().isPresent() && model.vision().get().imageTokenId() == 259) {
+                    // the image token is the byte tokenizer's fourth special token
+                    new ByteTokenizer(List.of("<pad>", "<bos>", "<eos>", "<image>"), "<pad>", "<bos>", "<eos>",
+                            ChatTemplates.DEFAULT).save(out);
+                } else {
+                    new ByteTokenizer().save(out);
+                }
                 long params = model.parameters().values().stream().mapToLong(NDArray::size).sum();
                 System.out.printf(Locale.ROOT, "%s with %,d parameters written to %s%n", arch, params, out);
             }
@@ -216,14 +302,43 @@ final class ModelCommand implements Callable<Integer> {
         @Option(names = "--no-cache", description = "decode without the KV cache")
         boolean noCache;
 
+        @Option(names = "--image", paramLabel = "<file>", description = {"a PNG or JPEG image for a model with a vision "
+            + "tower: one for every prompt, or one per prompt (repeatable).", "With an image the prompt is laid out as "
+            + "training records are: bos, the image's tokens (where the prompt says <image>, else in front, followed "
+            + "by a newline), the prompt, a newline."})
+        List<Path> images = new ArrayList<>();
+
         @Override
         public Integer call() throws Exception {
             requireModelDir(dir);
+            if (!images.isEmpty() && images.size() != 1 && images.size() != prompts.size()) {
+                throw new ExperimentException(List.of("--image: give one image, or one per --prompt (got "
+                        + images.size() + " for " + prompts.size() + " prompts)"));
+            }
             HfModelService models = new HfModelService();
             try (DjlTensorService tensors = DjlTensorService.start("auto");
                  NDManager m = tensors.newRunScope("generate");
                  LanguageModel model = models.load(dir, DataType.FLOAT32, m)) {
                 Tokenizer tok = models.tokenizer(dir);
+                if (!images.isEmpty()) {
+                    VisionInput vision = requireVision(model);
+                    List<Example> records = new ArrayList<>();
+                    List<int[]> ids = new ArrayList<>();
+                    for (int i = 0; i < prompts.size(); i++) {
+                        Path image = images.get(images.size() == 1 ? 0 : i);
+                        Example e = Example.imagePair("prompt-" + i, image.toAbsolutePath().toString(), prompts.get(i), "",
+                                Map.of());
+                        records.add(e);
+                        ids.add(Records.promptIds(e, tok, vision));
+                    }
+                    NDArray pixels = pixelValues(vision, records, m);
+                    GenerationResult r = models.generator().generate(model, ids, pixels,
+                            new GenerationOptions(maxNew, temperature, topK, topP, java.util.Set.of(), seed, !noCache), m);
+                    for (int i = 0; i < prompts.size(); i++) {
+                        System.out.println(prompts.get(i) + "\n" + tok.decode(untilEos(r.tokens().get(i), tok)));
+                    }
+                    return ExitCodes.OK;
+                }
                 List<int[]> ids = new ArrayList<>();
                 for (String p : prompts) {
                     int[] enc = tok.encode(p);
@@ -255,8 +370,13 @@ final class ModelCommand implements Callable<Integer> {
         @Option(names = "--text", description = "text to score (tokenised with the model's tokenizer)")
         String text;
 
-        @Option(names = "--ids", split = ",", description = "token ids to score, e.g. 1,2,3")
+        @Option(names = "--ids", split = ",", description = "token ids to score, e.g. 1,2,3 (with --image: holding the "
+                + "image token once per image feature, as a processor expands it)")
         int[] ids;
+
+        @Option(names = "--image", paramLabel = "<file>", description = "a PNG or JPEG image for a model with a vision "
+                + "tower; with --text it goes where the text says <image>, else right after bos")
+        Path image;
 
         @Override
         public Integer call() throws Exception {
@@ -271,7 +391,15 @@ final class ModelCommand implements Callable<Integer> {
                 Tokenizer tok = text != null || Files.exists(dir.resolve("tokenizer_config.json"))
                         || Files.exists(dir.resolve("tokenizer.json")) ? models.tokenizer(dir) : null;
                 int[] seq = ids;
-                if (text != null) {
+                VisionInput vision = image == null ? null : requireVision(model);
+                if (text != null && vision != null) {
+                    String marked = text.contains(Example.IMAGE_PLACEHOLDER) ? text : Example.IMAGE_PLACEHOLDER + text;
+                    int at = marked.indexOf(Example.IMAGE_PLACEHOLDER);
+                    int[] img = new int[vision.tokensPerImage()];
+                    java.util.Arrays.fill(img, vision.imageTokenId());
+                    seq = Records.withBos(Records.concat(tok.encode(marked.substring(0, at)), img,
+                            tok.encode(marked.substring(at + Example.IMAGE_PLACEHOLDER.length()))), tok);
+                } else if (text != null) {
                     int[] enc = tok.encode(text);
                     seq = enc;
                     if (tok.bosId().isPresent()) {
@@ -288,11 +416,25 @@ final class ModelCommand implements Callable<Integer> {
                     }
                 }
                 long[] input = new long[seq.length];
+                int imageTokens = 0;
+                int imageId = model.vision().map(VisionInput::imageTokenId).orElse(-1);
                 for (int i = 0; i < seq.length; i++) {
                     input[i] = seq[i];
+                    imageTokens += seq[i] == imageId ? 1 : 0;
+                }
+                NDArray pixels = null;
+                if (vision != null) {
+                    if (imageTokens != vision.tokensPerImage()) {
+                        throw new ExperimentException(List.of("--ids: hold " + imageTokens + " image tokens (id " + imageId
+                                + ") but the image " + image + " gives " + vision.tokensPerImage() + " features"));
+                    }
+                    pixels = pixelValues(vision, List.of(Example.imagePair("image", image.toString(), "", "", Map.of())), m);
+                } else if (imageTokens > 0) {
+                    throw new ExperimentException(List.of("--ids: hold " + imageTokens + " image tokens (id " + imageId
+                            + ") but no --image was given"));
                 }
                 NDArray logits = model.forward(m.create(input, new ai.djl.ndarray.types.Shape(1, seq.length)),
-                        ForwardOptions.inference()).logits();
+                        ForwardOptions.inference().withPixelValues(pixels)).logits();
                 float[] logp = logits.logSoftmax(-1).toFloatArray();
                 JsonArray tokens = new JsonArray();
                 double total = 0;
@@ -310,6 +452,9 @@ final class ModelCommand implements Callable<Integer> {
                 }
                 JsonObject out = new JsonObject();
                 out.addProperty("model", dir.toString());
+                if (image != null) {
+                    out.addProperty("image", image.toString());
+                }
                 out.add("tokens", tokens);
                 out.addProperty("sum_logprob", total);
                 out.addProperty("mean_logprob", seq.length > 1 ? total / (seq.length - 1) : 0);

@@ -126,6 +126,10 @@ public final class RunManager {
         }
         problems.addAll(org.distillery.kernel.config.VocabCheck.problems(experiment, kernel.models()));
         problems.addAll(folderProblems);
+        if (problems.isEmpty()) {
+            // records (and their images) are read only once the configuration itself is sound
+            problems.addAll(org.distillery.kernel.config.DatasetCheck.problems(experiment, planned, kernel.data()));
+        }
         if (!problems.isEmpty()) {
             throw new ExperimentException(problems.stream().distinct().toList());
         }

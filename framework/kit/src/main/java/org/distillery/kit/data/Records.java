@@ -1,9 +1,11 @@
 package org.distillery.kit.data;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -11,6 +13,7 @@ import ai.djl.ndarray.types.Shape;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.model.Tokenizer;
+import org.distillery.api.model.VisionInput;
 
 /**
  * How records become tokens, the same for training, evaluation, generation, caching and serving:
@@ -27,6 +30,15 @@ import org.distillery.api.model.Tokenizer;
  * training reads it), or keeps bos, the end of a long prompt and the start of the response
  * ({@link Truncation#KEEP_PROMPT_END}). Batches are right-padded: position t holds token t and
  * predicts token t+1, counted when that token is past the prompt.
+ *
+ * <p>Records with an image ({@link Example#image()}) need the model's {@link VisionInput}: the
+ * {@link Example#IMAGE_PLACEHOLDER} in the prompt (in front of a pair's prompt when it has none:
+ * {@code "<image>\n" + prompt}) becomes the image token repeated
+ * {@link VisionInput#tokensPerImage()} times, as Hugging Face's LLaVA processors expand it; the
+ * text around it is tokenised on its own. A cut that would split an image's tokens fails. A batch
+ * of such records carries the images' pixel values and each row's image span
+ * ({@link TokenBatch#pixelValues()}, {@link TokenBatch#imageSpans()}); text-only rows mix freely
+ * with image rows.
  */
 public final class Records {
 
@@ -50,8 +62,14 @@ public final class Records {
      *
      * @param ids all tokens
      * @param promptLength tokens before the first one the loss counts
+     * @param image the record's image file when {@code ids} hold its tokens, else {@code null}
      */
-    public record Encoded(int[] ids, int promptLength) {
+    public record Encoded(int[] ids, int promptLength, String image) {
+
+        /** A text-only sequence. */
+        public Encoded(int[] ids, int promptLength) {
+            this(ids, promptLength, null);
+        }
 
         /** The prompt part of {@link #ids()}. */
         public int[] prompt() {
@@ -92,7 +110,8 @@ public final class Records {
             return "";
         }
         if (e.prompt() != null) {
-            return e.prompt() + PROMPT_SUFFIX;
+            boolean front = e.hasImage() && !e.prompt().contains(Example.IMAGE_PLACEHOLDER);
+            return (front ? Example.IMAGE_PLACEHOLDER + "\n" : "") + e.prompt() + PROMPT_SUFFIX;
         }
         if (!e.messages().isEmpty()) {
             List<Tokenizer.ChatTurn> turns = new ArrayList<>();
@@ -127,9 +146,40 @@ public final class Records {
         return "";
     }
 
-    /** Prompt ids, with bos when the tokenizer has one. */
+    /**
+     * Prompt ids, with bos when the tokenizer has one.
+     *
+     * @throws IllegalArgumentException for a record with an image (it needs the model's {@link VisionInput})
+     */
     public static int[] promptIds(Example e, Tokenizer tok) {
-        return withBos(tok.encode(promptText(e, tok)), tok);
+        return promptIds(e, tok, null);
+    }
+
+    /**
+     * Prompt ids, with bos when the tokenizer has one, the record's image (if any) expanded into the
+     * model's image tokens.
+     *
+     * @param vision the model's image input, or {@code null} for a text-only model
+     * @throws IllegalArgumentException naming the record when it has an image and {@code vision} is {@code null}
+     */
+    public static int[] promptIds(Example e, Tokenizer tok, VisionInput vision) {
+        String text = promptText(e, tok);
+        if (!e.hasImage()) {
+            return withBos(tok.encode(text), tok);
+        }
+        if (vision == null) {
+            throw new IllegalArgumentException("record " + e.id() + " has an image (" + e.image()
+                    + ") but the model has no vision tower");
+        }
+        int at = text.indexOf(Example.IMAGE_PLACEHOLDER);
+        if (at < 0 || text.indexOf(Example.IMAGE_PLACEHOLDER, at + 1) >= 0) {
+            throw new IllegalArgumentException("record " + e.id() + " must mark its one image with exactly one "
+                    + Example.IMAGE_PLACEHOLDER + " in its prompt");
+        }
+        int[] image = new int[vision.tokensPerImage()];
+        Arrays.fill(image, vision.imageTokenId());
+        return withBos(concat(tok.encode(text.substring(0, at)), image,
+                tok.encode(text.substring(at + Example.IMAGE_PLACEHOLDER.length()))), tok);
     }
 
     /** Prompt ids of a conversation rendered with the tokenizer's chat template and its generation prompt. */
@@ -156,6 +206,29 @@ public final class Records {
     public static Encoded encode(Example e, Tokenizer tok, int maxLength, Truncation truncation) {
         int[] prompt = promptIds(e, tok);
         return join(prompt, responseIds(e, tok), maxLength, truncation, startsWithBos(prompt, tok) ? 1 : 0);
+    }
+
+    /**
+     * Tokenises one record for a model that may take images ({@code vision} {@code null}: a
+     * text-only model), cut at the end to {@code maxLength}.
+     *
+     * @throws IllegalArgumentException naming the record when it has an image the model cannot
+     *     take, or when {@code maxLength} would cut into its image tokens
+     */
+    public static Encoded encode(Example e, Tokenizer tok, int maxLength, VisionInput vision) {
+        Encoded enc = join(promptIds(e, tok, vision), responseIds(e, tok), maxLength, Truncation.KEEP_START);
+        if (!e.hasImage()) {
+            return enc;
+        }
+        int tokens = 0;
+        for (int id : enc.ids()) {
+            tokens += id == vision.imageTokenId() ? 1 : 0;
+        }
+        if (tokens != vision.tokensPerImage()) {
+            throw new IllegalArgumentException("record " + e.id() + ": a maximum length of " + maxLength
+                    + " tokens cuts into its image's " + vision.tokensPerImage() + " tokens");
+        }
+        return new Encoded(enc.ids(), enc.promptLength(), e.image());
     }
 
     /** {@code prompt} followed by {@code response}, cut at the end to {@code maxLength}. */
@@ -210,6 +283,57 @@ public final class Records {
      * token is past the prompt; padding positions have attention 0 and loss 0.
      */
     public static TokenBatch batch(List<Encoded> seqs, int padId, NDManager manager) {
+        for (Encoded s : seqs) {
+            if (s.image() != null) {
+                throw new IllegalArgumentException("the batch holds an image (" + s.image()
+                        + "); batch it with the model's VisionInput");
+            }
+        }
+        return tokens(seqs, padId, manager);
+    }
+
+    /**
+     * A right-padded batch as {@link #batch(List, int, NDManager)}, with the images of the rows that
+     * have one: their pixel values, in row order, from {@code vision} and each row's image span (the
+     * position of its first image token and their number; 0 and 0 for a text-only row). Without
+     * images in the batch it is the plain batch, and {@code vision} may be {@code null}.
+     *
+     * @throws org.distillery.api.model.ImageInputException naming an image file that cannot be read
+     */
+    public static TokenBatch batch(List<Encoded> seqs, int padId, NDManager manager, VisionInput vision) {
+        TokenBatch plain = tokens(seqs, padId, manager);
+        List<Path> images = new ArrayList<>();
+        int[] spans = new int[seqs.size() * 2];
+        for (int i = 0; i < seqs.size(); i++) {
+            Encoded s = seqs.get(i);
+            if (s.image() == null) {
+                continue;
+            }
+            if (vision == null) {
+                throw new IllegalArgumentException("the batch holds an image (" + s.image()
+                        + ") but the model has no vision tower");
+            }
+            images.add(Path.of(s.image()));
+            int[] ids = s.ids();
+            int start = -1;
+            int count = 0;
+            for (int t = 0; t < ids.length; t++) {
+                if (ids[t] == vision.imageTokenId()) {
+                    start = start < 0 ? t : start;
+                    count++;
+                }
+            }
+            spans[2 * i] = start;
+            spans[2 * i + 1] = count;
+        }
+        if (images.isEmpty()) {
+            return plain;
+        }
+        NDArray pixels = vision.pixelValues(images, manager);
+        return plain.withImages(pixels, manager.create(spans, new Shape(seqs.size(), 2)));
+    }
+
+    private static TokenBatch tokens(List<Encoded> seqs, int padId, NDManager manager) {
         int b = seqs.size();
         int len = 1;
         for (Encoded s : seqs) {
@@ -255,6 +379,24 @@ public final class Records {
             o += p.length;
         }
         return out;
+    }
+
+    /**
+     * Pixel values of the records' images, in order, for prompts built by
+     * {@link #promptIds(Example, Tokenizer, VisionInput)} ({@code null} when none has an image).
+     */
+    public static NDArray pixelValues(List<Example> records, VisionInput vision, NDManager manager) {
+        List<Path> images = new ArrayList<>();
+        for (Example e : records) {
+            if (e.hasImage()) {
+                if (vision == null) {
+                    throw new IllegalArgumentException("record " + e.id() + " has an image (" + e.image()
+                            + ") but the model has no vision tower");
+                }
+                images.add(Path.of(e.image()));
+            }
+        }
+        return images.isEmpty() ? null : vision.pixelValues(images, manager);
     }
 
     private static boolean startsWithBos(int[] ids, Tokenizer tok) {

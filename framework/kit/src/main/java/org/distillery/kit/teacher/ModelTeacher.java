@@ -18,7 +18,8 @@ import org.distillery.api.teacher.TeacherOutput;
 
 /**
  * A teacher over one in-process model, which it owns and closes: it scores a batch with one
- * inference forward pass (no gradients), its outputs attached to the step's manager. A teacher
+ * inference forward pass (no gradients; the batch's images, if any, included), its outputs
+ * attached to the step's manager. A teacher
  * that changes how the model runs (sampled or dense MoE routing, several passes) overrides
  * {@link #score} and uses {@link #forward}.
  *
@@ -59,7 +60,8 @@ public abstract class ModelTeacher implements Teacher {
      */
     protected TeacherOutput forward(TokenBatch batch, boolean hiddenStates, NDManager manager,
                                     RoutingOverride routing) {
-        ForwardOptions opts = ForwardOptions.inference().withMask(batch.attentionMask());
+        ForwardOptions opts = ForwardOptions.inference().withMask(batch.attentionMask())
+                .withPixelValues(batch.pixelValues());
         if (routing != null) {
             opts = opts.withRouting(routing);
         }

@@ -136,7 +136,7 @@ class ModelTeacherTest {
             }
             Shape s = inputIds.getShape();
             return new ModelOutput(null, out.hiddenStates(), List.of(), List.of(), List.of(), null,
-                    inner.scope.create(h, new Shape(s.get(0), s.get(1), H)));
+                    inner.scope.create(h, new Shape(s.get(0), s.get(1), H)), null);
         }
 
         @Override

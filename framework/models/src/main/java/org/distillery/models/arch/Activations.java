@@ -12,7 +12,7 @@ public final class Activations {
 
     /** Accepted activation names. */
     public static final List<String> NAMES = List.of("gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu", "relu",
-            "silu", "swish");
+            "silu", "swish", "quick_gelu");
 
     private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
 
@@ -36,6 +36,9 @@ public final class Activations {
                 return Activation.relu(x);
             case "gelu":
                 return Activation.gelu(x);
+            case "quick_gelu":
+                // CLIP: x * sigmoid(1.702 x)
+                return x.mul(Activation.sigmoid(x.mul(Scalars.of(x, 1.702))));
             default:
                 // tanh approximation (GPT-2 gelu_new): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
                 NDArray cube = x.mul(x).mul(x);

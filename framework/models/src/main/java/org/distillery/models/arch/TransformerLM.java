@@ -138,6 +138,21 @@ public final class TransformerLM implements LanguageModel {
         return Optional.of(head);
     }
 
+    /** The name of the token embedding table. */
+    private String embeddingName() {
+        return arch.isGpt2() ? "transformer.wte.weight" : "model.embed_tokens.weight";
+    }
+
+    @Override
+    public NDArray embedTokens(NDArray ids) {
+        checkOpen();
+        NDArray idx = ids.getDataType() == DataType.INT64 ? ids : ids.toType(DataType.INT64, false);
+        NDArray out = Embedding.embedding(idx, p(embeddingName()), SparseFormat.DENSE).singletonOrThrow();
+        // the lookup lands in the table's manager; the caller owns the result
+        out.attach(ids.getManager());
+        return out;
+    }
+
     @Override
     public KvCache newCache() {
         checkOpen();
@@ -195,6 +210,17 @@ public final class TransformerLM implements LanguageModel {
         long seq = s.get(1);
         if (seq == 0 || batch == 0) {
             throw new IllegalArgumentException("input ids must not be empty, got " + s);
+        }
+        if (o.pixelValues() != null) {
+            throw new IllegalArgumentException("this " + arch.modelType + " model has no vision tower; it takes no "
+                    + "images (a LLaVA model does)");
+        }
+        if (o.inputEmbeddings() != null) {
+            Shape es = o.inputEmbeddings().getShape();
+            if (!es.equals(new Shape(batch, seq, arch.hiddenSize))) {
+                throw new IllegalArgumentException("input embeddings must be [" + batch + ", " + seq + ", "
+                        + arch.hiddenSize + "], got " + es);
+            }
         }
         KvCacheImpl cache = null;
         if (o.cache() != null) {
@@ -273,14 +299,15 @@ public final class TransformerLM implements LanguageModel {
             prepareMask();
             preparePositions();
             NDArray x;
+            NDArray tokens = castCompute(o.inputEmbeddings() != null ? o.inputEmbeddings()
+                    : embed(ids, stored(embeddingName())));
             if (arch.isGpt2()) {
                 NDArray pos = positions.clip(0, arch.maxPositions - 1);
-                x = castCompute(embed(ids, stored("transformer.wte.weight")))
-                        .add(castCompute(embed(pos, stored("transformer.wpe.weight"))));
+                x = tokens.add(castCompute(embed(pos, stored("transformer.wpe.weight"))));
                 x = dropout(x, arch.embdDropout);
             } else {
                 prepareRope();
-                x = castCompute(embed(ids, stored("model.embed_tokens.weight")));
+                x = tokens;
             }
             for (int l = 0; l < arch.numLayers; l++) {
                 if (o.hiddenStates()) {
@@ -295,7 +322,7 @@ public final class TransformerLM implements LanguageModel {
             commitCache();
             if (o.headless()) {
                 return new ModelOutput(null, keepAll(hidden), keepAll(attentions), keepAll(routerLogits),
-                        keepAll(expertCounts), cache, keep(x));
+                        keepAll(expertCounts), cache, keep(x), null);
             }
             NDArray logits = head.apply(x);
             return new ModelOutput(keep(logits), keepAll(hidden), keepAll(attentions), keepAll(routerLogits),

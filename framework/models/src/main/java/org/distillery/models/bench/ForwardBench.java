@@ -252,43 +252,233 @@ public final class ForwardBench {
             double[] adjacent = new double[o.steps()];
             double[] seconds = steps(scope, model, o, shapes.get(0), adjacent);
 
-            List<Gemm> gemms = new ArrayList<>();
-            double peak = 0;
-            out.println("fp32 matmul peak (best of " + o.matmulRepeats() + " after a warm-up; before / after the steps):");
+            return report(out, scope, o, shapes, before, adjacent, seconds, params, nmm, flops);
+        }
+    }
+
+    /**
+     * The vision case: a LLaVA model whose language model is {@code o}'s Llama and whose tower is a
+     * SigLIP-style ViT.
+     *
+     * @param imageSize square image side in pixels
+     * @param patch patch side (image tokens per sequence: (imageSize / patch)^2, all of them kept)
+     * @param hidden tower width d_v
+     * @param layers tower layers L_v
+     * @param heads tower heads
+     * @param mlp tower MLP width
+     */
+    public record Vision(int imageSize, int patch, int hidden, int layers, int heads, int mlp) {
+
+        /** A SigLIP-S-like tower: 224 pixels in 16-pixel patches (196 tokens), width 384, 6 layers, MLP 1536. */
+        public static Vision defaults() {
+            return new Vision(224, 16, 384, 6, 6, 1536);
+        }
+
+        /** Image tokens per image. */
+        public int tokens() {
+            int side = imageSize / patch;
+            return side * side;
+        }
+
+        /** Throws {@link IllegalArgumentException} naming what is out of range. */
+        public void check(int seq) {
+            if (imageSize <= 0 || patch <= 0 || imageSize % patch != 0 || hidden <= 0 || layers <= 0 || heads <= 0
+                    || hidden % heads != 0 || mlp <= 0) {
+                throw new IllegalArgumentException("the tower needs positive sizes, an image size divisible by the "
+                        + "patch and a width divisible by the heads");
+            }
+            if (tokens() >= seq) {
+                throw new IllegalArgumentException("the sequence of " + seq + " tokens must hold the image's " + tokens()
+                        + " tokens and some text");
+            }
+        }
+    }
+
+    static ModelConfig vlmConfig(Options o, Vision v) {
+        Map<String, Object> text = new LinkedHashMap<>(ModelConfigs.toMap(config(o)));
+        text.remove("architectures");
+        Map<String, Object> vision = new LinkedHashMap<>();
+        vision.put("model_type", "siglip_vision_model");
+        vision.put("hidden_size", (long) v.hidden());
+        vision.put("intermediate_size", (long) v.mlp());
+        vision.put("num_hidden_layers", (long) v.layers());
+        vision.put("num_attention_heads", (long) v.heads());
+        vision.put("image_size", (long) v.imageSize());
+        vision.put("patch_size", (long) v.patch());
+        Map<String, Object> raw = new LinkedHashMap<>();
+        raw.put("model_type", "llava");
+        raw.put("vision_config", vision);
+        raw.put("text_config", text);
+        raw.put("image_token_index", (long) (o.vocab() - 1));
+        raw.put("vision_feature_layer", -1L);
+        raw.put("vision_feature_select_strategy", "full");
+        return ModelConfigs.fromMap(raw);
+    }
+
+    /**
+     * {@code distill bench forward --vlm}: achieved FLOP/s of one training step of a LLaVA model on
+     * image + text sequences (one image per sequence, its tokens first), the tower frozen and the
+     * projector and language model training (LLaVA's fine-tuning), against the fp32 matmul peak of
+     * the same command:
+     * <pre>
+     *   FLOPs = 6 * N_llm * B * S + 12 * L * B * S^2 * d       language model, forward + backward
+     *         + 6 * N_proj * B * P                              projector, forward + backward
+     *         + 2 * N_tower * B * P + 4 * L_v * B * P^2 * d_v   tower, forward only (frozen)
+     * </pre>
+     * with P image tokens per sequence, N_llm as {@link #run}, N_proj the projector's two matrices and
+     * N_tower the tower's matrices (patch embedding as a matrix, q, k, v, o, the MLP).
+     */
+    public static Result runVlm(PrintStream out, TensorService tensors, Options o, Vision v) {
+        o.check();
+        v.check(o.seq());
+        HfModelService models = new HfModelService();
+        try (NDManager scope = tensors.newRunScope("bench-forward-vlm");
+             LanguageModel model = models.create(vlmConfig(o, v), o.seed(), scope)) {
+            long params = 0;
+            long tower = 0;
+            long proj = 0;
+            long llm = 0;
+            boolean head = false;
+            for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+                String n = e.getKey();
+                Shape s = e.getValue().getShape();
+                params += s.size();
+                if (n.startsWith("model.vision_tower.")) {
+                    if (s.dimension() >= 2 && !n.contains("position_embedding")) {
+                        tower += s.size();
+                    }
+                } else if (n.startsWith("model.multi_modal_projector.")) {
+                    proj += s.dimension() == 2 ? s.size() : 0;
+                } else if (s.dimension() == 2 && !n.endsWith("embed_tokens.weight")) {
+                    llm += s.size();
+                }
+                head |= n.equals("lm_head.weight");
+            }
+            if (!head) {
+                llm += (long) o.vocab() * o.hidden();
+            }
+            long b = o.batch();
+            long seq = o.seq();
+            long p = v.tokens();
+            double llmFlops = 6.0 * llm * b * seq + 12.0 * o.layers() * b * (double) seq * seq * o.hidden();
+            double projFlops = 6.0 * proj * b * p;
+            double towerFlops = 2.0 * tower * b * p + 4.0 * v.layers() * b * (double) p * p * v.hidden();
+            double flops = llmFlops + projFlops + towerFlops;
+            out.printf(Locale.ROOT, "distill bench forward --vlm: llava, SigLIP-style tower %dpx / %d (%d image tokens), "
+                            + "width %d, %d layers, MLP %d; llama d %d, %d layers, vocab %d: %s parameters, float32, %s (%s)%n",
+                    v.imageSize(), v.patch(), p, v.hidden(), v.layers(), v.mlp(), o.hidden(), o.layers(), o.vocab(),
+                    BenchSupport.grouped(params), tensors.device(), tensors.engineDescription());
+            out.println(BenchSupport.threads(scope));
+            out.printf(Locale.ROOT, "step: batch %d x seq %d = %d image + %d text tokens each; tower frozen (forward "
+                    + "only), projector and language model trained; cross-entropy on random targets + backward; no "
+                    + "optimizer update%n", b, seq, p, seq - p);
+            out.printf(Locale.ROOT, "FLOPs/step = 6 * N_llm * B * S + 12 * L * B * S^2 * d + 6 * N_proj * B * P "
+                    + "+ 2 * N_tower * B * P + 4 * L_v * B * P^2 * d_v%n");
+            out.printf(Locale.ROOT, "  language model %.3f GFLOP (N_llm = %s) + projector %.3f GFLOP (N_proj = %s) "
+                            + "+ tower %.3f GFLOP (N_tower = %s) = %.3f GFLOP/step%n", llmFlops / 1e9,
+                    BenchSupport.grouped(llm), projFlops / 1e9, BenchSupport.grouped(proj), towerFlops / 1e9,
+                    BenchSupport.grouped(tower), flops / 1e9);
+            out.flush();
+            List<Gemm> shapes = new ArrayList<>();
+            shapes.add(new Gemm("square n^3", o.matmulSize(), o.matmulSize(), o.matmulSize(), 0));
+            shapes.add(new Gemm("output head x*W^T", b * seq, o.hidden(), o.vocab(), 0));
+            shapes.add(new Gemm("SwiGLU up x*W^T", b * seq, o.hidden(), o.intermediate(), 0));
+            shapes.add(new Gemm("tower MLP x*W^T", b * p, v.hidden(), v.mlp(), 0));
+            double[] before = new double[shapes.size()];
             for (int i = 0; i < shapes.size(); i++) {
-                Gemm g = shapes.get(i);
-                double after = gemmRate(scope, g, o.matmulRepeats());
-                double best = Math.max(before[i], after);
-                if (i == 0) {
-                    for (double a : adjacent) {
-                        best = Math.max(best, a);
+                before[i] = gemmRate(scope, shapes.get(i), o.matmulRepeats());
+            }
+            double[] adjacent = new double[o.steps()];
+            double[] seconds = vlmSteps(scope, model, o, v, shapes.get(0), adjacent);
+            return report(out, scope, o, shapes, before, adjacent, seconds, params, llm + proj + tower, flops);
+        }
+    }
+
+    private static double[] vlmSteps(NDManager scope, LanguageModel model, Options o, Vision v, Gemm square,
+                                     double[] adjacent) {
+        String towerPrefix = "model.vision_tower.";
+        for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+            e.getValue().setRequiresGradient(!e.getKey().startsWith(towerPrefix));
+        }
+        double[] seconds = new double[o.steps()];
+        int p = v.tokens();
+        int image = model.vision().orElseThrow().imageTokenId();
+        try {
+            for (int i = 0; i < o.warmup() + o.steps(); i++) {
+                try (NDManager step = scope.newSubManager()) {
+                    NDArray text = step.randomInteger(0, o.vocab() - 1, new Shape(o.batch(), o.seq() - p), DataType.INT64);
+                    NDArray ids = step.full(new Shape(o.batch(), p), image, DataType.INT64).concat(text, 1);
+                    NDArray pixels = step.randomUniform(-1f, 1f, new Shape(o.batch(), 3, v.imageSize(), v.imageSize()));
+                    NDArray targets = step.randomInteger(0, o.vocab(), new Shape(o.batch(), o.seq(), 1), DataType.INT64);
+                    long t0 = System.nanoTime();
+                    try (GradientCollector gc = step.getEngine().newGradientCollector()) {
+                        NDArray logits = model.forward(ids, ForwardOptions.train().withPixelValues(pixels)).logits();
+                        NDArray loss = logits.logSoftmax(-1).gather(targets, 2).mean().neg();
+                        gc.backward(loss);
+                    }
+                    NDArray g = model.parameters().get("model.multi_modal_projector.linear_1.weight").getGradient();
+                    g.attach(step);
+                    g.get(0).get(0).getFloat();
+                    double s = (System.nanoTime() - t0) / 1e9;
+                    for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+                        if (!e.getKey().startsWith(towerPrefix)) {
+                            NDArray gr = e.getValue().getGradient();
+                            gr.attach(step);
+                            gr.muli(0);
+                        }
+                    }
+                    if (i >= o.warmup()) {
+                        seconds[i - o.warmup()] = s;
+                        adjacent[i - o.warmup()] = gemmRate(scope, square, 2);
                     }
                 }
-                gemms.add(new Gemm(g.name(), g.m(), g.k(), g.n(), best));
-                peak = Math.max(peak, best);
-                out.printf(Locale.ROOT, "  %-18s [%d x %d] x [%d x %d]: %8.2f / %8.2f GFLOP/s%n", g.name(), g.m(), g.k(),
-                        g.k(), g.n(), before[i] / 1e9, after / 1e9);
             }
-            Result r = new Result(params, nmm, flops, seconds, List.copyOf(gemms), peak, adjacent);
-            out.printf(Locale.ROOT, "steps (%d timed after %d warm-up):%n", seconds.length, o.warmup());
-            for (int i = 0; i < seconds.length; i++) {
-                double rate = flops / seconds[i];
-                out.printf(Locale.ROOT, "  step %d: %8.3f s %8.2f GFLOP/s; square matmul right after: %8.2f GFLOP/s "
-                        + "(step = %5.1f%% of it)%n", i + 1, seconds[i], rate / 1e9, adjacent[i] / 1e9,
-                        100 * rate / adjacent[i]);
+        } finally {
+            for (NDArray a : model.parameters().values()) {
+                a.setRequiresGradient(false);
             }
-            out.printf(Locale.ROOT, "peak: %.2f GFLOP/s (best of all the matmuls above, square ones after the steps "
-                    + "included)%n", peak / 1e9);
-            out.printf(Locale.ROOT, "achieved (median step %.3f s): %.2f GFLOP/s = %.1f%% of peak%n",
-                    BenchSupport.median(seconds), r.medianFlopsPerSecond() / 1e9, 100 * r.medianFlopsPerSecond() / peak);
-            out.printf(Locale.ROOT, "achieved (fastest step %.3f s): %.2f GFLOP/s = %.1f%% of peak%n",
-                    BenchSupport.min(seconds), r.bestFlopsPerSecond() / 1e9, 100 * r.bestFlopsPerSecond() / peak);
-            out.printf(Locale.ROOT, "paired (median over steps of step / square matmul right after it): %.1f%%%n",
-                    100 * r.medianPairedRatio());
-            double ratio = r.medianFlopsPerSecond() / peak;
-            out.printf(Locale.ROOT, "goal (>= 50%% of the matmul peak, median step): %s%n", ratio >= 0.5 ? "met" : "NOT met");
-            return r;
         }
+        return seconds;
+    }
+
+    /** Prints the peaks, the steps and the achieved fraction; shared by the text and vision cases. */
+    private static Result report(PrintStream out, NDManager scope, Options o, List<Gemm> shapes, double[] before,
+                                 double[] adjacent, double[] seconds, long params, long nmm, double flops) {
+        List<Gemm> gemms = new ArrayList<>();
+        double peak = 0;
+        out.println("fp32 matmul peak (best of " + o.matmulRepeats() + " after a warm-up; before / after the steps):");
+        for (int i = 0; i < shapes.size(); i++) {
+            Gemm g = shapes.get(i);
+            double after = gemmRate(scope, g, o.matmulRepeats());
+            double best = Math.max(before[i], after);
+            if (i == 0) {
+                for (double a : adjacent) {
+                    best = Math.max(best, a);
+                }
+            }
+            gemms.add(new Gemm(g.name(), g.m(), g.k(), g.n(), best));
+            peak = Math.max(peak, best);
+            out.printf(Locale.ROOT, "  %-18s [%d x %d] x [%d x %d]: %8.2f / %8.2f GFLOP/s%n", g.name(), g.m(), g.k(),
+                    g.k(), g.n(), before[i] / 1e9, after / 1e9);
+        }
+        Result r = new Result(params, nmm, flops, seconds, List.copyOf(gemms), peak, adjacent);
+        out.printf(Locale.ROOT, "steps (%d timed after %d warm-up):%n", seconds.length, o.warmup());
+        for (int i = 0; i < seconds.length; i++) {
+            double rate = flops / seconds[i];
+            out.printf(Locale.ROOT, "  step %d: %8.3f s %8.2f GFLOP/s; square matmul right after: %8.2f GFLOP/s "
+                    + "(step = %5.1f%% of it)%n", i + 1, seconds[i], rate / 1e9, adjacent[i] / 1e9, 100 * rate / adjacent[i]);
+        }
+        out.printf(Locale.ROOT, "peak: %.2f GFLOP/s (best of all the matmuls above, square ones after the steps "
+                + "included)%n", peak / 1e9);
+        out.printf(Locale.ROOT, "achieved (median step %.3f s): %.2f GFLOP/s = %.1f%% of peak%n",
+                BenchSupport.median(seconds), r.medianFlopsPerSecond() / 1e9, 100 * r.medianFlopsPerSecond() / peak);
+        out.printf(Locale.ROOT, "achieved (fastest step %.3f s): %.2f GFLOP/s = %.1f%% of peak%n",
+                BenchSupport.min(seconds), r.bestFlopsPerSecond() / 1e9, 100 * r.bestFlopsPerSecond() / peak);
+        out.printf(Locale.ROOT, "paired (median over steps of step / square matmul right after it): %.1f%%%n",
+                100 * r.medianPairedRatio());
+        double ratio = r.medianFlopsPerSecond() / peak;
+        out.printf(Locale.ROOT, "goal (>= 50%% of the matmul peak, median step): %s%n", ratio >= 0.5 ? "met" : "NOT met");
+        return r;
     }
 
     /** Times warm-up then timed training steps; returns the seconds of each timed step. */

@@ -23,10 +23,13 @@ import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.NextTokenHook;
 import org.distillery.models.arch.KvCacheImpl;
 import org.distillery.models.arch.TransformerLM;
+import org.distillery.models.llava.LlavaModel;
 
 /**
  * Batched decoding with left padding, optional KV caches, greedy / temperature / top-k / top-p,
  * and per-row {@link SplittableRandom}s split from the seed, so results repeat exactly.
+ *
+ * <p>A model with a vision tower never generates its image token (its logit is set to -inf).
  *
  * <p>Log-probabilities are those of the distribution each token was drawn from: after
  * temperature, top-k and top-p when sampling, the model's plain distribution when greedy, and
@@ -38,7 +41,18 @@ public final class HfGenerator implements Generator {
     @Override
     public GenerationResult generate(LanguageModel model, List<int[]> prompts, GenerationOptions options,
                                      NDManager manager) {
-        return run(model, null, null, prompts, options, manager);
+        return run(model, null, null, prompts, null, options, manager);
+    }
+
+    /**
+     * Generates with images: the prompts hold the images' tokens ({@link LanguageModel#vision()}),
+     * {@code pixelValues} their pixels in row-major order. With the KV cache the images are encoded
+     * once, in the forward pass over the prompts; without it, in every step's full forward.
+     */
+    @Override
+    public GenerationResult generate(LanguageModel model, List<int[]> prompts, NDArray pixelValues,
+                                     GenerationOptions options, NDManager manager) {
+        return run(model, null, null, prompts, pixelValues, options, manager);
     }
 
     @Override
@@ -47,11 +61,11 @@ public final class HfGenerator implements Generator {
         if (teacher == null || hook == null) {
             throw new IllegalArgumentException("generateMixed needs a teacher and a hook");
         }
-        return run(student, teacher, hook, prompts, options, manager);
+        return run(student, teacher, hook, prompts, null, options, manager);
     }
 
     private GenerationResult run(LanguageModel model, LanguageModel teacher, NextTokenHook hook, List<int[]> prompts,
-                                 GenerationOptions o, NDManager manager) {
+                                 NDArray pixelValues, GenerationOptions o, NDManager manager) {
         validate(prompts, o);
         int b = prompts.size();
         Set<Integer> stops = new LinkedHashSet<>(o.stopTokens() == null ? Set.of() : o.stopTokens());
@@ -68,8 +82,9 @@ public final class HfGenerator implements Generator {
         }
         boolean[] done = new boolean[b];
         if (o.maxNewTokens() > 0) {
-            try (Stepper s = new Stepper(model, prompts, pad, o.maxNewTokens(), o.useCache());
-                 Stepper t = teacher == null ? null : new Stepper(teacher, prompts, pad, o.maxNewTokens(), o.useCache())) {
+            try (Stepper s = new Stepper(model, prompts, pixelValues, pad, o.maxNewTokens(), o.useCache());
+                 Stepper t = teacher == null ? null
+                         : new Stepper(teacher, prompts, null, pad, o.maxNewTokens(), o.useCache())) {
                 long[] next = null;
                 for (int step = 0; step < o.maxNewTokens(); step++) {
                     try (NDManager sm = manager.newSubManager()) {
@@ -140,10 +155,14 @@ public final class HfGenerator implements Generator {
         }
     }
 
-    /** Eos ids from {@code config.json} and {@code generation_config.json}. */
+    /** Eos ids from {@code config.json} (a LLaVA model's and its language model's) and {@code generation_config.json}. */
     static Set<Integer> eosIds(LanguageModel m) {
         Set<Integer> ids = new LinkedHashSet<>();
         addIds(ids, m.config().raw() == null ? null : m.config().raw().get("eos_token_id"));
+        if (m instanceof LlavaModel l) {
+            addIds(ids, l.textModel().config().raw().get("eos_token_id"));
+            addIds(ids, l.generationConfig().get("eos_token_id"));
+        }
         if (m instanceof TransformerLM t) {
             addIds(ids, t.generationConfig().get("eos_token_id"));
         }
@@ -165,6 +184,9 @@ public final class HfGenerator implements Generator {
     static long padId(LanguageModel m) {
         Map<String, Object> raw = m.config().raw();
         Object p = raw == null ? null : raw.get("pad_token_id");
+        if (p == null && m instanceof LlavaModel l) {
+            p = l.textModel().config().raw().get("pad_token_id");
+        }
         if (p instanceof Number n && n.intValue() >= 0 && n.intValue() < m.config().vocabSize()) {
             return n.longValue();
         }
@@ -298,6 +320,8 @@ public final class HfGenerator implements Generator {
     /** Feeds one model: the whole sequence each step, or the new token with a KV cache. */
     private static final class Stepper implements AutoCloseable {
         private final LanguageModel model;
+        private final NDArray pixelValues;
+        private final int imageToken;
         private final boolean useCache;
         private final int b;
         private final long[][] ids;
@@ -305,8 +329,10 @@ public final class HfGenerator implements Generator {
         private int len;
         private KvCache cache;
 
-        Stepper(LanguageModel model, List<int[]> prompts, long pad, int maxNew, boolean useCache) {
+        Stepper(LanguageModel model, List<int[]> prompts, NDArray pixelValues, long pad, int maxNew, boolean useCache) {
             this.model = model;
+            this.pixelValues = pixelValues;
+            this.imageToken = model.vision().map(v -> v.imageTokenId()).orElse(-1);
             this.useCache = useCache;
             this.b = prompts.size();
             int maxLen = 0;
@@ -348,6 +374,10 @@ public final class HfGenerator implements Generator {
             NDArray input = sm.create(slice(ids, from, len)).reshape(b, len - from);
             NDArray m = sm.create(slice(mask, 0, len)).reshape(b, len);
             ForwardOptions fo = ForwardOptions.inference().withMask(m);
+            if (pixelValues != null && from == 0) {
+                // the prompt's forward (every step's without a cache) holds the image tokens
+                fo = fo.withPixelValues(pixelValues);
+            }
             if (useCache) {
                 if (cache == null) {
                     cache = model.newCache();
@@ -359,7 +389,13 @@ public final class HfGenerator implements Generator {
                 fo = fo.withCache(cache);
             }
             ModelOutput out = model.forward(input, fo);
-            return out.logits().get(":, -1, :");
+            NDArray last = out.logits().get(":, -1, :");
+            if (imageToken >= 0) {
+                // a model never writes its image token: generated text carries no images
+                last = last.duplicate();
+                last.set(new ai.djl.ndarray.index.NDIndex(":, {}", imageToken), Float.NEGATIVE_INFINITY);
+            }
+            return last;
         }
 
         private long[] slice(long[][] a, int from, int to) {

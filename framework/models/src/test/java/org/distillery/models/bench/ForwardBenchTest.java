@@ -84,4 +84,43 @@ class ForwardBenchTest {
         assertTrue(text.contains("threads: "), text);
         assertTrue(text.contains("goal (>= 50% of the matmul peak, median step): "), text);
     }
+
+    @Test
+    void tinyVisionLanguageModelReportParses() {
+        int d = 32;
+        int layers = 2;
+        int ff = 48;
+        int vocab = 64;
+        int b = 2;
+        int s = 24;
+        ForwardBench.Options o = ForwardBench.Options.defaults().withShape(b, s).withModel(d, layers, 4, ff, vocab)
+                .withSteps(1, 2).withMatmul(64, 2);
+        ForwardBench.Vision v = new ForwardBench.Vision(16, 4, 16, 2, 2, 24);
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        ForwardBench.Result r;
+        try (TestTensors tensors = new TestTensors();
+             PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
+            r = ForwardBench.runVlm(out, tensors, o, v);
+        }
+        String text = buf.toString(StandardCharsets.UTF_8);
+        int p = 16;
+        long llm = (long) layers * (4L * d * d + 3L * d * ff) + (long) vocab * d;
+        long proj = 16L * d + (long) d * d;
+        long tower = 16L * 3 * 4 * 4 + 2L * (4L * 16 * 16 + 2L * 16 * 24);
+        double flops = 6.0 * llm * b * s + 12.0 * layers * b * s * s * d + 6.0 * proj * b * p
+                + 2.0 * tower * b * p + 4.0 * 2 * b * p * p * 16;
+        assertEquals(llm + proj + tower, r.matmulParameters(), text);
+        assertEquals(flops, r.flopsPerStep(), 1e-6 * flops);
+        Matcher m = TOTAL.matcher(text);
+        assertTrue(m.find(), text);
+        assertEquals(flops / 1e9, Double.parseDouble(m.group(1)), 1e-3);
+        m = GEMM.matcher(text);
+        int gemms = 0;
+        while (m.find()) {
+            gemms++;
+        }
+        assertEquals(4, gemms, text);
+        assertTrue(ACHIEVED.matcher(text).find(), text);
+        assertEquals(2, r.stepSeconds().length);
+    }
 }

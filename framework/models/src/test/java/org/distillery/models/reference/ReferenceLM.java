@@ -53,7 +53,23 @@ public final class ReferenceLM {
 
     /** Logits [seq][vocab] of one unpadded sequence. */
     public double[][] forward(long[] ids) {
-        return type.equals("gpt2") ? gpt2(ids) : llama(ids);
+        return forward(ids, null);
+    }
+
+    /**
+     * Logits [seq][vocab] of one unpadded sequence whose token embeddings are {@code embeddings}
+     * [seq][hidden] instead of the looked-up ones (Hugging Face's {@code inputs_embeds}); GPT-2
+     * still adds its position embeddings. {@code null} looks the ids up.
+     */
+    public double[][] forward(long[] ids, double[][] embeddings) {
+        return type.equals("gpt2") ? gpt2(ids, embeddings) : llama(ids, embeddings);
+    }
+
+    /** The token embedding table's row of {@code id}. */
+    public double[] embedding(long id) {
+        int hs = type.equals("gpt2") ? i("n_embd", 768) : i("hidden_size", 4096);
+        double[] table = p(type.equals("gpt2") ? "transformer.wte.weight" : "model.embed_tokens.weight");
+        return Arrays.copyOfRange(table, (int) id * hs, (int) id * hs + hs);
     }
 
     // ------------------------------------------------------------------ building blocks
@@ -185,7 +201,7 @@ public final class ReferenceLM {
 
     // ------------------------------------------------------------------ GPT-2
 
-    private double[][] gpt2(long[] ids) {
+    private double[][] gpt2(long[] ids, double[][] given) {
         int hs = i("n_embd", 768);
         int layers = i("n_layer", 12);
         int heads = i("n_head", 12);
@@ -199,7 +215,7 @@ public final class ReferenceLM {
         double[][] x = new double[t][hs];
         for (int a = 0; a < t; a++) {
             for (int c = 0; c < hs; c++) {
-                x[a][c] = wte[(int) ids[a] * hs + c] + wpe[a * hs + c];
+                x[a][c] = (given != null ? given[a][c] : wte[(int) ids[a] * hs + c]) + wpe[a * hs + c];
             }
         }
         for (int l = 0; l < layers; l++) {
@@ -295,7 +311,7 @@ public final class ReferenceLM {
         return linear(g, p(pre + down + ".weight"), opt(pre + down + ".bias"), inter, hs);
     }
 
-    private double[][] llama(long[] ids) {
+    private double[][] llama(long[] ids, double[][] given) {
         int hs = i("hidden_size", 4096);
         int layers = i("num_hidden_layers", 32);
         int heads = i("num_attention_heads", 32);
@@ -309,7 +325,7 @@ public final class ReferenceLM {
         double[] inv = inverseFrequencies(dim, t);
         double[][] x = new double[t][];
         for (int a = 0; a < t; a++) {
-            x[a] = Arrays.copyOfRange(emb, (int) ids[a] * hs, (int) ids[a] * hs + hs);
+            x[a] = given != null ? given[a].clone() : Arrays.copyOfRange(emb, (int) ids[a] * hs, (int) ids[a] * hs + hs);
         }
         for (int l = 0; l < layers; l++) {
             String pre = "model.layers." + l + ".";
