@@ -78,9 +78,9 @@ public final class LocalTeacher extends ModelTeacher {
             if (h.getDataType() == DataType.FLOAT32) {
                 widened.add(h);
             } else {
+                // h stays with the step: the last one may be the input of the fused logits' head
                 NDArray w = h.toType(DataType.FLOAT32, false);
                 w.attach(manager);
-                h.close();
                 widened.add(w);
             }
         }
