@@ -123,7 +123,7 @@ public final class DatasetSampler implements Sampler {
         public Sampler create(SamplerContext ctx, Config params) {
             String where = ctx.paramsPath();
             String file = params.getString("file");
-            VisionInput vision = ctx.student().vision().orElse(null);
+            VisionInput vision = ctx.student() == null ? null : ctx.student().vision().orElse(null);
             List<String> tasks = params.getStringList("tasks");
             Predicate<Example> inTasks = e -> tasks.isEmpty()
                     || (e.meta() != null && tasks.contains(e.meta().get("task")));
