@@ -188,7 +188,7 @@ class KdTrainerTest {
                     "train.sampler.params");
             try (var m = run.manager().newSubManager()) {
                 var batch = factory.create(ctx, ConfigFactory.parseString("file = \"\", extra-files = [], shuffle = false, "
-                        + "tasks = [arith]")).next(m);
+                        + "tasks = [arith], record-weight = \"\"")).next(m);
                 String text = tok.decode(java.util.Arrays.stream(batch.inputIds().toLongArray()).mapToInt(x -> (int) x)
                         .toArray());
                 assertTrue(text.contains("1 + 1?") && text.contains("2 + 2?") && !text.contains("capital"), text);
