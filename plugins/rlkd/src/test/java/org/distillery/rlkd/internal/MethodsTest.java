@@ -95,7 +95,7 @@ class MethodsTest {
                 e.getMessage());
         e = assertThrows(InvalidConfigException.class, () -> stages(CompareMethod.KEY,
                 "stages = [ { name = g, init-from = nothing, loss = [ { key = rl.grpo } ] } ]"));
-        assertTrue(e.getMessage().startsWith("method.params.stages[0].init-from: names no earlier variant"),
+        assertTrue(e.getMessage().startsWith("method.params.stages[0].init-from: names no earlier stage"),
                 e.getMessage());
         e = assertThrows(InvalidConfigException.class, () -> stages(CompareMethod.KEY,
                 "stages = [ { name = t, data { key = rl.traces, params { verifiers = [ { weight = 1 } ] } } } ]"));
