@@ -37,6 +37,7 @@ import org.distillery.api.model.ModelService;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.api.run.EventLog;
 import org.distillery.api.run.RunContext;
+import org.distillery.api.run.RunResources;
 import org.distillery.api.run.SwapRequest;
 import org.distillery.api.sampler.SamplerContext;
 import org.distillery.api.teacher.Teacher;
@@ -66,6 +67,9 @@ public class TestRunContext implements RunContext, AutoCloseable {
         Random random(long seed, String purpose);
     }
 
+    /** The sources the kernel derives for a run ({@link RunResources#seeded}). */
+    public static final RandomSource KERNEL_RANDOM = RunResources::seeded;
+
     /** The kernel's experiment defaults, relative to the repository root. */
     public static final String EXPERIMENT_DEFAULTS = "framework/kernel/src/main/resources/distillery-experiment.conf";
 
@@ -88,6 +92,7 @@ public class TestRunContext implements RunContext, AutoCloseable {
     private final boolean ownsTensors;
     private final ModelService models;
     private final DataService data;
+    private final String tinyModelConfig;
 
     protected TestRunContext(Builder b) {
         this.dir = b.dir != null ? b.dir : tempDir();
@@ -99,6 +104,7 @@ public class TestRunContext implements RunContext, AutoCloseable {
         this.recordSteps = b.recordSteps;
         this.models = b.models != null ? b.models : new HfModelService();
         this.data = b.data != null ? b.data : new JsonlDataService();
+        this.tinyModelConfig = b.tinyModel;
         if (b.tensors != null) {
             this.tensors = b.tensors;
             this.manager = b.manager;
@@ -114,6 +120,16 @@ public class TestRunContext implements RunContext, AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * The {@code config.json} text of a GPT-2 32 wide over the byte vocabulary (259 ids, bos 257,
+     * eos 258), without dropout: the tiny model most tests train.
+     */
+    public static String tinyGpt2(int layers, int heads, int positions) {
+        return "{\"model_type\": \"gpt2\", \"vocab_size\": 259, \"n_embd\": 32, \"n_layer\": " + layers
+                + ", \"n_head\": " + heads + ", \"n_positions\": " + positions + ", \"bos_token_id\": 257, "
+                + "\"eos_token_id\": 258, \"resid_pdrop\": 0, \"embd_pdrop\": 0, \"attn_pdrop\": 0}";
     }
 
     /** The kernel's experiment defaults with {@code overrides} on top (unresolved). */
@@ -259,6 +275,28 @@ public class TestRunContext implements RunContext, AutoCloseable {
         new ByteTokenizer().save(folder);
     }
 
+    /** {@link #writeTinyModel(Path, String, long)} with the builder's {@link Builder#tinyModel(String)}. */
+    public void writeTinyModel(Path folder, long seed) throws IOException {
+        writeTinyModel(folder, tinyModelConfig(), seed);
+    }
+
+    /**
+     * A random model of the builder's {@link Builder#tinyModel(String)} with {@code seed} in {@code m},
+     * its config written to {@code folder/config.json}.
+     */
+    public LanguageModel tinyModel(Path folder, long seed, NDManager m) throws IOException {
+        Files.createDirectories(folder);
+        Files.writeString(folder.resolve("config.json"), tinyModelConfig());
+        return models.create(models.readConfig(folder), seed, m);
+    }
+
+    private String tinyModelConfig() {
+        if (tinyModelConfig == null) {
+            throw new IllegalStateException("this test context was built without a tiny model (Builder.tinyModel)");
+        }
+        return tinyModelConfig;
+    }
+
     // ---- RunContext -----------------------------------------------------------------------
 
     @Override
@@ -393,6 +431,7 @@ public class TestRunContext implements RunContext, AutoCloseable {
         private DataService data;
         private boolean registry = true;
         private boolean recordSteps = true;
+        private String tinyModel;
         private final List<Contribution<?>> contributions = new ArrayList<>();
 
         private Builder() {
@@ -492,6 +531,12 @@ public class TestRunContext implements RunContext, AutoCloseable {
         /** {@link RunContext#registry()} throws: for tests that must not look anything up. */
         public Builder noRegistry() {
             this.registry = false;
+            return this;
+        }
+
+        /** The {@code config.json} text of the tests' tiny model ({@link TestRunContext#tinyGpt2} or any). */
+        public Builder tinyModel(String configJson) {
+            this.tinyModel = Objects.requireNonNull(configJson);
             return this;
         }
 

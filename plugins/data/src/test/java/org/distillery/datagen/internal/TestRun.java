@@ -2,7 +2,6 @@ package org.distillery.datagen.internal;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Random;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -36,7 +35,7 @@ final class TestRun extends TestRunContext {
 
     TestRun(Path dir, String experiment) {
         super(builder().dir(dir).experiment(experiment)
-                .random((seed, purpose) -> new Random(seed * 0x9E3779B97F4A7C15L ^ purpose.hashCode())));
+                .random(KERNEL_RANDOM).tinyModel(TINY_GPT2));
         registerModules(new TrainModule(), new EvalModule(), new TeachersModule());
         Config reference = DataModule.reference();
         DataModule.generators().forEach((k, f) -> register(ContributionKind.DATA_GENERATOR, k, f,
@@ -47,10 +46,6 @@ final class TestRun extends TestRunContext {
     }
 
     /** Writes a random tiny GPT-2 with the byte tokenizer into {@code folder}. */
-    void writeTinyModel(Path folder, long seed) throws IOException {
-        writeTinyModel(folder, TINY_GPT2, seed);
-    }
-
     /** Serves a random tiny GPT-2 (seed {@code seed}) as model {@code tiny}; returns its base URL with /v1. */
     String serve(long seed) throws IOException {
         Path folder = runDir().resolve("served-model");

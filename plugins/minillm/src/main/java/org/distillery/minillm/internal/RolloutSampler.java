@@ -1,7 +1,6 @@
 package org.distillery.minillm.internal;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -35,6 +34,7 @@ import org.distillery.kit.config.Params;
 import org.distillery.kit.data.Records;
 import org.distillery.kit.rollout.Rollout;
 import org.distillery.kit.rollout.RolloutBuffer;
+import org.distillery.kit.rollout.RolloutRounds;
 import org.distillery.kit.rollout.SeededOrder;
 
 /**
@@ -85,11 +85,8 @@ final class RolloutSampler implements Sampler {
     private final Map<Long, List<Integer>> promptOrders = new HashMap<>();
     private final Map<Long, List<Integer>> corpusOrders = new HashMap<>();
 
-    private long round;
-    private int epoch;
-    private int index;
+    private final RolloutRounds rounds;
     private long corpusCursor;
-    private RolloutBuffer buffer;
 
     /**
      * The checked parameters.
@@ -148,32 +145,16 @@ final class RolloutSampler implements Sampler {
         this.corpus = corpus;
         this.corpusPromptLength = corpusPromptLength;
         this.seed = seed;
+        this.rounds = new RolloutRounds(KEY, seed, s.ppoEpochs());
     }
 
     @Override
     public TokenBatch next(NDManager manager) {
-        if (buffer == null || buffer.round() != round) {
-            buffer = sampleRound(round, manager);
-        }
-        List<Rollout> all = buffer.rollouts();
-        List<Integer> order = SeededOrder.shuffled(all.size(), SeededOrder.mix(seed, 1, round, epoch));
-        List<Rollout> rows = new ArrayList<>();
-        int end = Math.min(all.size(), index + ctx.batchSize());
-        for (int i = index; i < end; i++) {
-            rows.add(all.get(order.get(i)));
-        }
+        List<Rollout> rows = rounds.next(ctx.batchSize(), r -> sampleRound(r, manager));
         if (s.whiten().equals("minibatch")) {
             List<float[]> whitened = RolloutMath.whitenPadded(rows.stream().map(r -> r.value(Extras.ADVANTAGES)).toList());
             for (int i = 0; i < rows.size(); i++) {
                 rows.set(i, rows.get(i).with(Extras.ADVANTAGES, whitened.get(i)));
-            }
-        }
-        index = end;
-        if (index >= all.size()) {
-            index = 0;
-            if (++epoch >= s.ppoEpochs()) {
-                epoch = 0;
-                round++;
             }
         }
         List<int[]> pt = new ArrayList<>(s.ptBatchSize());
@@ -185,38 +166,34 @@ final class RolloutSampler implements Sampler {
 
     @Override
     public String position() {
-        return round + ":" + epoch + ":" + index + ":" + corpusCursor;
+        return rounds.position() + ":" + corpusCursor;
     }
 
     @Override
     public void seek(String position) {
-        String[] parts = position.split(":");
-        if (parts.length != 4) {
+        int cut = position.lastIndexOf(':');
+        try {
+            rounds.seek(position.substring(0, Math.max(0, cut)));
+            corpusCursor = Long.parseLong(position.substring(cut + 1));
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("not a " + KEY + " position: " + position
                     + " (expected round:epoch:index:pt-cursor)");
         }
-        round = Long.parseLong(parts[0]);
-        epoch = Integer.parseInt(parts[1]);
-        index = Integer.parseInt(parts[2]);
-        corpusCursor = Long.parseLong(parts[3]);
     }
 
     @Override
     public void saveState(Path dir) throws IOException {
-        if (buffer != null && buffer.round() == round) {
-            buffer.save(dir.resolve(RolloutBuffer.FILE));
-        }
+        rounds.save(dir);
     }
 
     @Override
     public void restoreState(Path dir) throws IOException {
-        Path file = dir.resolve(RolloutBuffer.FILE);
-        buffer = Files.exists(file) ? RolloutBuffer.load(file) : null;
+        rounds.restore(dir);
     }
 
     /** The current buffer, for tests. */
     RolloutBuffer buffer() {
-        return buffer;
+        return rounds.buffer();
     }
 
     /** Samples and scores one round of rollouts with the current student. */

@@ -1,7 +1,6 @@
 package org.distillery.rlkd.internal;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,6 +31,7 @@ import org.distillery.kit.data.Records;
 import org.distillery.kit.rollout.Rollout;
 import org.distillery.kit.rollout.RolloutBatches;
 import org.distillery.kit.rollout.RolloutBuffer;
+import org.distillery.kit.rollout.RolloutRounds;
 import org.distillery.kit.rollout.SeededOrder;
 
 /**
@@ -136,20 +136,15 @@ abstract class PolicySampler implements Sampler {
     protected final Common common;
     protected final RewardSet rewards;
     protected final long seed;
-    private final String key;
     private final List<Example> examples;
     private final List<int[]> prompts;
     private final Teacher teacher;
 
-    private long round;
-    private int epoch;
-    private int index;
-    private RolloutBuffer buffer;
+    private final RolloutRounds rounds;
     private final Figures served = new Figures();
 
     PolicySampler(String key, SamplerContext ctx, Common common, RewardSet rewards, List<Example> examples,
                   List<int[]> prompts, long seed) {
-        this.key = key;
         this.ctx = ctx;
         this.common = common;
         this.rewards = rewards;
@@ -157,6 +152,7 @@ abstract class PolicySampler implements Sampler {
         this.prompts = prompts;
         this.seed = seed;
         this.teacher = ctx.teacher();
+        this.rounds = new RolloutRounds(key, seed, common.ppoEpochs());
     }
 
     /** The prompts of a sampler's {@code file} parameter: every record with a prompt, cut to the maximum length. */
@@ -204,24 +200,7 @@ abstract class PolicySampler implements Sampler {
 
     @Override
     public TokenBatch next(NDManager manager) {
-        if (buffer == null || buffer.round() != round) {
-            buffer = sampleRound(round, manager);
-        }
-        List<Rollout> all = buffer.rollouts();
-        List<Integer> order = SeededOrder.shuffled(all.size(), SeededOrder.mix(seed, 1, round, epoch));
-        List<Rollout> rows = new ArrayList<>();
-        int end = Math.min(all.size(), index + ctx.batchSize());
-        for (int i = index; i < end; i++) {
-            rows.add(all.get(order.get(i)));
-        }
-        index = end;
-        if (index >= all.size()) {
-            index = 0;
-            if (++epoch >= common.ppoEpochs()) {
-                epoch = 0;
-                round++;
-            }
-        }
+        List<Rollout> rows = rounds.next(ctx.batchSize(), r -> sampleRound(r, manager));
         rows.forEach(served::add);
         return RolloutBatches.assemble(rows, batchValues(), Map.of(), ctx.tokenizer().padId(), manager);
     }
@@ -233,36 +212,27 @@ abstract class PolicySampler implements Sampler {
 
     @Override
     public String position() {
-        return round + ":" + epoch + ":" + index;
+        return rounds.position();
     }
 
     @Override
     public void seek(String position) {
-        String[] parts = position.split(":");
-        if (parts.length != 3) {
-            throw new IllegalArgumentException("not a " + key + " position: " + position + " (expected round:epoch:index)");
-        }
-        round = Long.parseLong(parts[0]);
-        epoch = Integer.parseInt(parts[1]);
-        index = Integer.parseInt(parts[2]);
+        rounds.seek(position);
     }
 
     @Override
     public void saveState(Path dir) throws IOException {
-        if (buffer != null && buffer.round() == round) {
-            buffer.save(dir.resolve(RolloutBuffer.FILE));
-        }
+        rounds.save(dir);
     }
 
     @Override
     public void restoreState(Path dir) throws IOException {
-        Path file = dir.resolve(RolloutBuffer.FILE);
-        buffer = Files.exists(file) ? RolloutBuffer.load(file) : null;
+        rounds.restore(dir);
     }
 
     /** The current buffer, for tests. */
     RolloutBuffer buffer() {
-        return buffer;
+        return rounds.buffer();
     }
 
     /** Samples, scores and rewards one round. */
