@@ -1,7 +1,5 @@
 package org.distillery.eval;
 
-import java.util.Map;
-
 import ai.djl.ndarray.NDManager;
 
 import org.distillery.api.ContributionRegistry;
@@ -12,21 +10,12 @@ import org.distillery.api.run.RunResources;
 import org.distillery.api.tensor.TensorService;
 
 /**
- * The resources of an evaluation outside a run ({@code distill eval}, tests): the caller's tensor,
- * model and data services, its own run-scope manager (closed by {@link #close()}), the built-in
- * metrics as registry, and an event log that discards events.
+ * The resources of work outside a run ({@code distill eval}, {@code distill merge}, benchmarks,
+ * tests): the caller's tensor, model and data services, a run scope of its own (closed by
+ * {@link #close()}), a registry (the built-in metrics, or a kernel's), a seed, and an event log
+ * that discards events (the command prints what it reports).
  */
 public final class EvalResources implements RunResources, AutoCloseable {
-
-    private static final EventLog DISCARD = new EventLog() {
-        @Override
-        public void event(String type, Map<String, ?> fields) {
-        }
-
-        @Override
-        public void step(long step, Map<String, ?> figures) {
-        }
-    };
 
     private final TensorService tensors;
     private final ModelService models;
@@ -47,12 +36,18 @@ public final class EvalResources implements RunResources, AutoCloseable {
     /** Resources whose metrics come from {@code registry} (e.g. a kernel's, with the bundles' metrics). */
     public EvalResources(TensorService tensors, ModelService models, DataService data, long seed,
                          ContributionRegistry registry) {
+        this(tensors, models, data, seed, registry, "eval");
+    }
+
+    /** Resources whose run scope is named {@code scope} (e.g. {@code merge}, {@code bench}). */
+    public EvalResources(TensorService tensors, ModelService models, DataService data, long seed,
+                         ContributionRegistry registry, String scope) {
         this.registry = registry;
         this.tensors = tensors;
         this.models = models;
         this.data = data;
         this.seed = seed;
-        this.manager = tensors.newRunScope("eval");
+        this.manager = tensors.newRunScope(scope);
     }
 
     @Override
@@ -67,7 +62,7 @@ public final class EvalResources implements RunResources, AutoCloseable {
 
     @Override
     public EventLog events() {
-        return DISCARD;
+        return EventLog.DISCARD;
     }
 
     @Override

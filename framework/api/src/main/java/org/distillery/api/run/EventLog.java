@@ -8,6 +8,17 @@ import java.util.Map;
  */
 public interface EventLog {
 
+    /** A log that keeps nothing: for work outside a run, which prints what it reports. */
+    EventLog DISCARD = new EventLog() {
+        @Override
+        public void event(String type, Map<String, ?> fields) {
+        }
+
+        @Override
+        public void step(long step, Map<String, ?> figures) {
+        }
+    };
+
     /** Records a named event, e.g. {@code loss-swap} with its old and new provenance. */
     void event(String type, Map<String, ?> fields);
 

@@ -15,6 +15,7 @@ import ai.djl.ndarray.NDManager;
 import org.distillery.api.ContributionKind;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.merge.MergerFactory;
+import org.distillery.eval.EvalResources;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.bench.KernelStartBench;
 import org.distillery.kernel.bench.LossBench;
@@ -345,7 +346,8 @@ final class BenchCommand implements Callable<Integer> {
                             + "needs the surgery bundle in bundles/ (see distill list bundles)");
                     return ExitCodes.FAILED;
                 }
-                try (CommandResources resources = new CommandResources(kernel, "bench", 0)) {
+                try (EvalResources resources = new EvalResources(kernel.tensors(), kernel.models(), kernel.data(), 0,
+                        kernel.registry(), "bench")) {
                     MergeBench.run(System.out, resources, found.get(), o);
                 }
                 System.out.flush();

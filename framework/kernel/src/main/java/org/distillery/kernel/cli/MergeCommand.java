@@ -20,6 +20,7 @@ import org.distillery.api.merge.MergeContext;
 import org.distillery.api.merge.MergeResult;
 import org.distillery.api.merge.MergerFactory;
 import org.distillery.data.RunDatasets;
+import org.distillery.eval.EvalResources;
 import org.distillery.kernel.Kernel;
 import org.distillery.kernel.config.ExperimentException;
 import org.distillery.kit.config.Params;
@@ -94,7 +95,8 @@ final class MergeCommand implements Callable<Integer> {
             Params.checkKnown(given.root(), merger.defaults().root(), "");
             Config params = given.withFallback(merger.defaults()).resolve();
             MergeResult r;
-            try (CommandResources resources = new CommandResources(kernel, "merge", 0)) {
+            try (EvalResources resources = new EvalResources(kernel.tensors(), kernel.models(), kernel.data(), 0,
+                        kernel.registry(), "merge")) {
                 RunDatasets datasets = new RunDatasets(Path.of("").toAbsolutePath(), ConfigFactory.empty(),
                         kernel.data());
                 r = merger.factory().create(params).merge(new MergeContext(resources, datasets, models, out, "",

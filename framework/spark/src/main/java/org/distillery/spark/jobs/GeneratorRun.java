@@ -1,7 +1,6 @@
 package org.distillery.spark.jobs;
 
 import java.nio.file.Path;
-import java.util.Map;
 
 import com.typesafe.config.ConfigFactory;
 
@@ -25,18 +24,6 @@ import org.distillery.data.RunDatasets;
  */
 final class GeneratorRun implements RunResources {
 
-    private static final EventLog NO_EVENTS = new EventLog() {
-        @Override
-        public void event(String type, Map<String, ?> fields) {
-            // a generator's progress events have no run log here; the job prints its own progress
-        }
-
-        @Override
-        public void step(long step, Map<String, ?> figures) {
-            // no training steps in a generator
-        }
-    };
-
     private final Path dir;
     private final long seed;
     private final DataService data = new JsonlDataService();
@@ -54,7 +41,7 @@ final class GeneratorRun implements RunResources {
 
     @Override
     public EventLog events() {
-        return NO_EVENTS;
+        return EventLog.DISCARD; // the job prints its own progress
     }
 
     @Override
