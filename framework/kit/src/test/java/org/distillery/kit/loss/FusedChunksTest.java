@@ -307,11 +307,13 @@ class FusedChunksTest {
     }
 
     @Test
-    void fusedChunksHoldAboutAsManyLogitsAsTheHiddenStatesHoldNumbers() {
-        // B 8, T 512, width 512, vocab 32000: 4096·512/32000 = 65.5 rows -> 64 rows = 8 positions
-        assertEquals(8, Chunks.fusedChunkSize(64, 8, 512, 512, 32000));
-        // a small vocabulary: 2560·64/259 = 632 rows -> 512 rows = 32 positions
-        assertEquals(32, Chunks.fusedChunkSize(64, 16, 160, 64, 259));
+    void fusedChunksHoldAboutTwiceAsManyLogitsAsTheHiddenStatesHoldNumbers() {
+        // B 8, T 512, width 512, vocab 32000: 2·4096·512/32000 = 131 rows -> 128 rows = 16 positions
+        assertEquals(16, Chunks.fusedChunkSize(64, 8, 512, 512, 32000));
+        // a small vocabulary: 2·2560·64/259 = 1265 rows -> 1024 rows = 64 positions
+        assertEquals(64, Chunks.fusedChunkSize(64, 16, 160, 64, 259));
+        // ... bounded by the loss's chunk size
+        assertEquals(32, Chunks.fusedChunkSize(32, 16, 160, 64, 259));
         // the loss's chunk size bounds it
         assertEquals(64, Chunks.fusedChunkSize(64, 8, 512, 4096, 32000));
         // never below one position
