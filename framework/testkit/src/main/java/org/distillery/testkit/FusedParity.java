@@ -67,7 +67,8 @@ public final class FusedParity {
     /** A local model teacher: its logits materialised, or its final hidden states and head when fused. */
     public static TeacherSide modelTeacher(LanguageModel teacher) {
         return (batch, fused, hidden, step) -> {
-            ForwardOptions o = ForwardOptions.inference().withMask(batch.attentionMask());
+            ForwardOptions o = ForwardOptions.inference().withMask(batch.attentionMask())
+                    .withPixelValues(batch.pixelValues());
             if (hidden) {
                 o = o.withHiddenStates();
             }
@@ -103,7 +104,8 @@ public final class FusedParity {
     /** A cached-style teacher: the model's top-{@code k} log-probabilities and the log of the rest mass. */
     public static TeacherSide topKTeacher(LanguageModel teacher, int k) {
         return (batch, fused, hidden, step) -> {
-            ModelOutput out = teacher.forward(batch.inputIds(), ForwardOptions.inference().withMask(batch.attentionMask()));
+            ModelOutput out = teacher.forward(batch.inputIds(), ForwardOptions.inference().withMask(batch.attentionMask())
+                    .withPixelValues(batch.pixelValues()));
             out.logits().attach(step);
             NDArray logProbs = out.logits().logSoftmax(-1);
             NDList top = logProbs.topK(k, -1, true, true);
@@ -139,7 +141,8 @@ public final class FusedParity {
             TeacherOutput tout = needs.contains(Loss.Need.TEACHER_LOGITS) || needs.contains(Loss.Need.TEACHER_HIDDEN)
                     ? teacher.score(batch, fused, needs.contains(Loss.Need.TEACHER_HIDDEN), step) : null;
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                ForwardOptions o = ForwardOptions.train().withMask(batch.attentionMask());
+                ForwardOptions o = ForwardOptions.train().withMask(batch.attentionMask())
+                        .withPixelValues(batch.pixelValues());
                 if (needs.contains(Loss.Need.STUDENT_HIDDEN)) {
                     o = o.withHiddenStates();
                 }
