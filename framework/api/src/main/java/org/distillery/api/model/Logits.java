@@ -127,7 +127,15 @@ public final class Logits {
             return this;
         }
         if (full == null) {
-            return fused(hidden, head.truncated(size));
+            OutputHead cut = head.truncated(size);
+            // the views are created in the head's manager (the model's); they belong to these logits' step
+            if (cut != head) {
+                cut.weight().attach(hidden.getManager());
+                if (cut.bias() != null) {
+                    cut.bias().attach(hidden.getManager());
+                }
+            }
+            return fused(hidden, cut);
         }
         if (size <= 0 || size > vocab()) {
             throw new IllegalArgumentException("cannot truncate logits of " + vocab() + " entries to " + size);

@@ -225,7 +225,7 @@ public final class Chunks {
         }
         NDArray g = hiddenGradients.size() == 1 ? hiddenGradients.get(0)
                 : NDArrays.concat(new NDList(hiddenGradients), 1);
-        return finish(target, total, plus(dot(hidden, g), headGradient.surrogate()));
+        return finish(target, total, plus(dot(hidden, g, target), headGradient.surrogate()));
     }
 
     /**
@@ -329,8 +329,8 @@ public final class Chunks {
                 gBuffer.close();
                 hBuffer.close();
             }
-            NDArray s = weightGradient == null ? null : dot(head.weight(), weightGradient);
-            return biasGradient == null ? s : plus(s, dot(head.bias(), biasGradient));
+            NDArray s = weightGradient == null ? null : dot(head.weight(), weightGradient, target);
+            return biasGradient == null ? s : plus(s, dot(head.bias(), biasGradient, target));
         }
     }
 
@@ -342,9 +342,24 @@ public final class Chunks {
     }
 
     /** Σ a·b over every element as a float32 scalar, without an element-wise product of their size. */
-    private static NDArray dot(NDArray a, NDArray b) {
-        NDArray d = a.reshape(-1).dot(b.reshape(-1));
-        return d.getDataType() == DataType.FLOAT32 ? d : d.toType(DataType.FLOAT32, false);
+    /**
+     * Σ a·b as a float32 scalar owned by {@code target}, with every intermediate (the flattened views
+     * of a model's parameter included) owned by {@code target} too: an operation on a parameter
+     * creates its result in the parameter's manager, which lives as long as the model, so each step
+     * would otherwise leave a view of the head behind.
+     */
+    private static NDArray dot(NDArray a, NDArray b, NDManager target) {
+        NDArray fa = a.reshape(-1);
+        fa.attach(target);
+        NDArray fb = b.reshape(-1);
+        fb.attach(target);
+        NDArray d = fa.dot(fb);
+        d.attach(target);
+        if (d.getDataType() != DataType.FLOAT32) {
+            d = d.toType(DataType.FLOAT32, false);
+            d.attach(target);
+        }
+        return d;
     }
 
     private static NDArray plus(NDArray sum, NDArray term) {

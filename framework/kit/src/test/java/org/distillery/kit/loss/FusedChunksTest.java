@@ -357,4 +357,37 @@ class FusedChunksTest {
                     OutputHead.of(step.zeros(new Shape(V, D + 1)))));
         }
     }
+
+    @Test
+    void aFusedStepLeavesNothingInTheModelsManager() {
+        try (NDManager model = manager.newSubManager()) {
+            NDArray w = model.create(weight, new Shape(V, D));
+            NDArray b = model.create(bias, new Shape(V));
+            w.setRequiresGradient(true);
+            b.setRequiresGradient(true);
+            OutputHead head = new OutputHead(w, b, 1.0, 0.0);
+            int before = model.getManagedArrays().size();
+            for (int step = 0; step < 3; step++) {
+                for (boolean truncate : new boolean[] {false, true}) {
+                    try (NDManager stepScope = manager.newSubManager()) {
+                        NDArray h = stepScope.create(hidden, new Shape(B, T, D));
+                        h.setRequiresGradient(true);
+                        try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                            Logits logits = Logits.fused(h, head);
+                            if (truncate) {
+                                logits = logits.truncated(V - 1);
+                            }
+                            LossInput in = input(stepScope, logits, gc);
+                            NDArray sum = Chunks.sum(in.logits(), 2, in, (chunk, positions, z) -> z.logSoftmax(-1)
+                                    .get(":, :, 0").mul(Chunks.slice(in.batch().lossMask(), positions, chunk)).sum()
+                                    .neg());
+                            gc.backward(sum);
+                        }
+                    }
+                    assertEquals(before, model.getManagedArrays().size(), "arrays left in the model's manager after step "
+                            + step + (truncate ? " (truncated head)" : ""));
+                }
+            }
+        }
+    }
 }
