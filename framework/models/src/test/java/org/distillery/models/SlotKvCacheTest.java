@@ -166,6 +166,42 @@ class SlotKvCacheTest {
     }
 
     @Test
+    void rowsComingAndGoingForManyStepsLeaveNoArraysBehind() {
+        try (NDManager m = NDManager.newBaseManager();
+             LanguageModel lm = SVC.create(TinyModels.config("llama"), 6, m);
+             SlotKvCache cache = lm.newSlotCache(3)) {
+            Row[] rows = new Row[3];
+            java.util.Random random = new java.util.Random(3);
+            int afterWarmUp = -1;
+            for (int step = 0; step < 240; step++) {
+                for (int s = 0; s < 3; s++) {
+                    if (rows[s] != null && random.nextInt(5) == 0) {
+                        cache.evict(s);
+                        rows[s] = null;
+                    }
+                }
+                for (int s = 0; s < 3; s++) {
+                    if (rows[s] == null && random.nextInt(3) == 0) {
+                        long[] prompt = new long[1 + random.nextInt(20)];
+                        for (int i = 0; i < prompt.length; i++) {
+                            prompt[i] = 1 + random.nextInt(60);
+                        }
+                        join(m, lm, cache, rows, s, new Row(prompt));
+                    }
+                }
+                if (cache.rowsInUse() > 0) {
+                    step(m, lm, cache, rows, step);
+                }
+                if (step == 60) {
+                    afterWarmUp = m.getManagedArrays().size();
+                }
+            }
+            assertEquals(afterWarmUp, m.getManagedArrays().size(),
+                    "arrays alive after 60 steps of rows joining, decoding and leaving, and after 240");
+        }
+    }
+
+    @Test
     void misuseIsRefusedWithAClearMessage() {
         try (NDManager m = NDManager.newBaseManager();
              LanguageModel lm = SVC.create(TinyModels.config("llama"), 4, m);

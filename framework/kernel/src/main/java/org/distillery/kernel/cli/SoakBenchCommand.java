@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
         description = {"Soak: (updates) a run whose loss bundle is updated 100 times, alternating two versions, "
             + "checked for contiguous, unskipped, unfailed steps; (memory) a 2,000-step run whose Java heap and native "
             + "heap are sampled after a GC every 100 steps, growth after a 500-step warm-up; (serve) distill serve "
-            + "under 1,000 fuzzed requests (no 5xx, threads and resident memory), then SIGTERM with requests in flight.",
+            + "under 3,000 fuzzed requests (the first third a warm-up) (no 5xx, threads and resident memory), then SIGTERM with requests in flight.",
             "Runs use the embedded smoke experiment (teacher config/models/teacher, kd.forward-kl, batch 2, "
             + "max-length 32). Takes several minutes; use one PyTorch thread on a shared machine."})
 final class SoakBenchCommand implements Callable<Integer> {
@@ -39,8 +39,9 @@ final class SoakBenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", description = "steps before the memory baseline (default 500)")
     int warmup = 500;
 
-    @Option(names = "--requests", description = "fuzzed requests to distill serve (default 1000)")
-    int requests = 1000;
+    @Option(names = "--requests", description = "fuzzed requests to distill serve (default 3000; the first third "
+            + "warms it up)")
+    int requests = 3000;
 
     @Option(names = "--clients", description = "concurrent clients sending them (default 8)")
     int clients = 8;

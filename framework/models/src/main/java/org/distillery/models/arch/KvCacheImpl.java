@@ -89,7 +89,10 @@ public sealed class KvCacheImpl implements KvCache permits SlotKvCacheImpl {
             NDArray next = manager.zeros(new Shape(s.get(0), s.get(1), grown, s.get(3)), fresh.getDataType());
             NDScope.unregister(next);
             if (buf != null && from > 0) {
-                next.set(new NDIndex(":, :, :{}", from), buf.get(new NDIndex(":, :, :{}", from)));
+                // the view would keep the old buffer's memory alive: closed with it
+                try (NDArray view = buf.get(new NDIndex(":, :, :{}", from))) {
+                    next.set(new NDIndex(":, :, :{}", from), view);
+                }
             }
             if (buf != null) {
                 buf.close();

@@ -141,8 +141,8 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
             copyRow(keys[l], src.keys[l], slot, row, srcFrom, end - rowLength, rowLength);
             copyRow(values[l], src.values[l], slot, row, srcFrom, end - rowLength, rowLength);
         }
-        mask.set(new NDIndex("{}, :", slot), 0f);
-        mask.set(new NDIndex("{}, {}:", slot, length - rowLength), 1f);
+        fill(new NDIndex("{}, :", slot), 0f);
+        fill(new NDIndex("{}, {}:", slot, length - rowLength), 1f);
         rowStart[slot] = end - rowLength;
         occupied[slot] = true;
     }
@@ -154,7 +154,7 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
             return;
         }
         occupied[slot] = false;
-        mask.set(new NDIndex("{}, :", slot), 0f);
+        fill(new NDIndex("{}, :", slot), 0f);
         int rows = 0;
         for (int s = 0; s < slots; s++) {
             if (occupied[s]) {
@@ -246,8 +246,10 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
         NDScope.unregister(next);
         if (buf != null) {
             if (length > 0) {
-                next.set(new NDIndex(":, :, {}:{}", newStart, newStart + length),
-                        buf.get(new NDIndex(":, :, {}:{}", start, start + length)));
+                // the view would keep the old buffer's memory alive: closed with it
+                try (NDArray view = buf.get(new NDIndex(":, :, {}:{}", start, start + length))) {
+                    next.set(new NDIndex(":, :, {}:{}", newStart, newStart + length), view);
+                }
             }
             buf.close();
         }
@@ -287,6 +289,17 @@ public final class SlotKvCacheImpl extends KvCacheImpl implements SlotKvCache {
             throw new IllegalArgumentException("row " + row + " of the source cache holds no position");
         }
         return first;
+    }
+
+    /**
+     * Sets the mask's {@code index} to {@code value} through a scalar closed at once: DJL's
+     * {@code set(NDIndex, Number)} leaves its scalar in the mask's manager, which lives as long as
+     * the server, so every row that joined or left would leave one behind.
+     */
+    private void fill(NDIndex index, float value) {
+        try (NDArray scalar = manager.create(value)) {
+            mask.set(index, scalar);
+        }
     }
 
     private void replaceMask(NDArray m) {
