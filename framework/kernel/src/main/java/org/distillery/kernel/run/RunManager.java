@@ -128,7 +128,8 @@ public final class RunManager {
         problems.addAll(folderProblems);
         if (problems.isEmpty()) {
             // records (and their images) are read only once the configuration itself is sound
-            problems.addAll(org.distillery.kernel.config.DatasetCheck.problems(experiment, planned, kernel.data()));
+            problems.addAll(org.distillery.kernel.config.DatasetCheck.problems(experiment, planned, kernel.data(),
+                    kernel.models()));
         }
         if (!problems.isEmpty()) {
             throw new ExperimentException(problems.stream().distinct().toList());

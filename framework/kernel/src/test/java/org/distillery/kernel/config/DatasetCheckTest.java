@@ -12,6 +12,7 @@ import com.typesafe.config.ConfigFactory;
 import org.distillery.api.train.Stage;
 import org.distillery.api.train.StageSpec;
 import org.distillery.data.JsonlDataService;
+import org.distillery.models.HfModelService;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,5 +43,36 @@ class DatasetCheckTest {
         String p = problems.get(0);
         assertTrue(p.startsWith("method.params (stage pretrain).file: ") && p.contains(bad + ":2:")
                 && p.contains("gone.png"), p);
+    }
+
+    @Test
+    void aMaxLengthThatCannotHoldOneImageOfTheTowerFailsBeforeTheRun(@TempDir Path dir) throws Exception {
+        Path teacher = Files.createDirectories(dir.resolve("llava"));
+        Files.writeString(teacher.resolve("config.json"), """
+                {"model_type": "llava", "image_token_index": 259, "vision_feature_layer": -1,
+                 "vision_feature_select_strategy": "full",
+                 "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+                                   "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 8, "patch_size": 4},
+                 "text_config": {"model_type": "llama", "vocab_size": 260, "hidden_size": 32, "intermediate_size": 48,
+                                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+                                 "max_position_embeddings": 128}}""");
+        javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(8, 8, java.awt.image.BufferedImage.TYPE_INT_RGB),
+                "png", dir.resolve("img.png").toFile());
+        Path data = dir.resolve("captions.jsonl");
+        Files.writeString(data, "{\"image\": \"img.png\", \"prompt\": \"Describe.\", \"response\": \"black\"}\n");
+        String base = "data.train-file = \"" + data + "\"\nteacher.params.model-dir = \"" + teacher + "\"\n";
+        HfModelService models = new HfModelService();
+        // the tower of 8-pixel images in 4-pixel patches makes 4 tokens per image
+        List<String> problems = DatasetCheck.problems(ConfigFactory.parseString(base + "train.max-length = 4"),
+                List.of(), new JsonlDataService(), models);
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).startsWith("train.max-length: 4 tokens cannot hold one image")
+                && problems.get(0).contains("4 tokens") && problems.get(0).contains(data.toString()), problems.get(0));
+        assertEquals(List.of(), DatasetCheck.problems(ConfigFactory.parseString(base + "train.max-length = 5"),
+                List.of(), new JsonlDataService(), models));
+        // text-only records: no image to hold
+        Files.writeString(data, "{\"prompt\": \"a\", \"response\": \"b\"}\n");
+        assertEquals(List.of(), DatasetCheck.problems(ConfigFactory.parseString(base + "train.max-length = 4"),
+                List.of(), new JsonlDataService(), models));
     }
 }
