@@ -17,6 +17,7 @@ import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.Logits;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
 
@@ -67,9 +68,9 @@ final class DpoLoss implements Loss {
     @Override
     public LossValue compute(LossInput input) {
         TokenBatch batch = input.batch();
-        NDArray logits = input.studentLogits();
+        Logits logits = input.logits();
         NDArray mask = batch.lossMask();
-        int rows = (int) logits.getShape().get(0);
+        int rows = (int) logits.batch();
         if (rows % 2 != 0 || !batch.extras().containsKey(PairSampler.REFERENCE_LOGPROBS)) {
             throw new InvalidConfigException(path.isEmpty() ? "train.loss" : path, KEY + " needs batches of (chosen, "
                     + "rejected) row pairs with the reference's log-probabilities", KEY, "sampler dpo.pairs");
@@ -94,7 +95,7 @@ final class DpoLoss implements Loss {
         }
         NDManager m = input.manager();
         NDArray g = m.create(grad, new Shape(rows, 1));
-        long vocab = logits.getShape().get(2);
+        long vocab = logits.vocab();
         NDArray surrogate = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
             NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray logp = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
@@ -105,11 +106,16 @@ final class DpoLoss implements Loss {
         return new LossValue(sum.toType(DataType.FLOAT32, false), pairs);
     }
 
-    /** Σ_t mask·log π(target) per row, without gradients. */
+    /** Σ_t mask·log π(target) per row of materialised logits, without gradients. */
     static float[] rowSums(NDArray logits, TokenBatch batch, int chunkSize, NDManager manager) {
-        long length = logits.getShape().get(1);
-        long vocab = logits.getShape().get(2);
-        float[] sums = new float[(int) logits.getShape().get(0)];
+        return rowSums(Logits.of(logits), batch, chunkSize, manager);
+    }
+
+    /** Σ_t mask·log π(target) per row, without gradients (fused logits computed a chunk at a time). */
+    static float[] rowSums(Logits logits, TokenBatch batch, int chunkSize, NDManager manager) {
+        long length = logits.length();
+        long vocab = logits.vocab();
+        float[] sums = new float[(int) logits.batch()];
         for (long start = 0; start < length; start += chunkSize) {
             try (NDManager chunk = manager.newSubManager()) {
                 NDIndex at = new NDIndex(":, {}:{}", start, Math.min(length, start + chunkSize));

@@ -43,7 +43,7 @@ final class EntropyLoss implements Loss {
     @Override
     public LossValue compute(LossInput input) {
         NDArray mask = input.batch().lossMask();
-        NDArray sum = Chunks.sum(input.studentLogits(), chunkSize, input, (chunk, at, logits) -> {
+        NDArray sum = Chunks.sum(input.logits(), chunkSize, input, (chunk, at, logits) -> {
             NDArray logp = logits.logSoftmax(-1);
             NDArray negEntropy = logp.exp().mul(logp).sum(new int[] {-1});
             return negEntropy.mul(Chunks.slice(mask, at, chunk)).sum();

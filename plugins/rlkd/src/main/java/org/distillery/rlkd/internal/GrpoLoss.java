@@ -14,6 +14,7 @@ import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.Logits;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
 import org.distillery.kit.loss.Scalars;
@@ -59,7 +60,7 @@ final class GrpoLoss implements Loss {
     @Override
     public LossValue compute(LossInput input) {
         TokenBatch batch = input.batch();
-        NDArray logits = input.studentLogits();
+        Logits logits = input.logits();
         if (!batch.extras().containsKey(PolicySampler.OLD_LOGPROBS)
                 || !batch.extras().containsKey(PolicySampler.ADVANTAGES)) {
             throw new InvalidConfigException(path.isEmpty() ? "train.loss" : path, KEY + " reads the rollouts' "
@@ -69,7 +70,7 @@ final class GrpoLoss implements Loss {
         NDArray old = batch.extra(PolicySampler.OLD_LOGPROBS);
         NDArray advantages = batch.extra(PolicySampler.ADVANTAGES);
         NDArray mask = batch.lossMask();
-        long vocab = logits.getShape().get(2);
+        long vocab = logits.vocab();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
             NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);

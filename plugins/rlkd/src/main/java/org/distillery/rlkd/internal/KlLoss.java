@@ -14,6 +14,7 @@ import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
+import org.distillery.api.model.Logits;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
 import org.distillery.kit.loss.Scalars;
@@ -73,8 +74,8 @@ final class KlLoss implements Loss {
         TokenBatch batch = input.batch();
         NDArray reference = extra(batch, teacher ? PolicySampler.TEACHER_LOGPROBS : GrpoSampler.REFERENCE_LOGPROBS);
         NDArray weights = teacher ? extra(batch, GrpoSampler.TEACHER_KL_WEIGHT).mul(batch.lossMask()) : batch.lossMask();
-        NDArray logits = input.studentLogits();
-        long vocab = logits.getShape().get(2);
+        Logits logits = input.logits();
+        long vocab = logits.vocab();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
             NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
             NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
