@@ -420,6 +420,18 @@ public final class Chunks {
         return logits.head().apply(h);
     }
 
+    /**
+     * log q(target) [batch, positions] of a chunk of logits at the batch's {@code targets} of
+     * {@code positions}: log-softmax over the vocabulary, then each target's entry. Targets are
+     * clipped into the vocabulary first, so padding ids (-100, or past a truncated vocabulary) read a
+     * real entry; the loss mask gives those positions weight 0.
+     */
+    public static NDArray targetLogProbs(NDArray chunkLogits, NDArray targets, NDIndex positions, NDManager chunk) {
+        long vocab = chunkLogits.getShape().get(chunkLogits.getShape().dimension() - 1);
+        NDArray ids = sliceIds(targets, positions, chunk).clip(0, vocab - 1).expandDims(-1);
+        return chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+    }
+
     /** A view of an integer {@code array} at {@code positions}, owned by {@code chunk}, as int64. */
     public static NDArray sliceIds(NDArray array, NDIndex positions, NDManager chunk) {
         NDArray view = array.get(positions);

@@ -9,14 +9,14 @@ import ai.djl.ndarray.types.DataType;
 
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
+import org.distillery.api.loss.LossContext;
 import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
-import org.distillery.api.loss.LossContext;
 import org.distillery.api.model.Logits;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
-import org.distillery.kit.loss.Scalars;
+import org.distillery.kit.loss.Ppo;
 
 /**
  * {@code minillm.pg}: the long-term part of MiniLLM's reverse-KL policy gradient as a PPO
@@ -63,15 +63,11 @@ final class PolicyGradientLoss implements Loss {
         NDArray importance = batch.extra(Extras.IMPORTANCE);
         NDArray advantages = batch.extra(Extras.ADVANTAGES);
         NDArray mask = batch.lossMask();
-        long vocab = logits.vocab();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
-            NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
-            NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+            NDArray logQ = Chunks.targetLogProbs(chunkLogits, batch.targets(), at, chunk);
             NDArray ratio = logQ.sub(Chunks.slice(old, at, chunk)).exp().mul(Chunks.slice(importance, at, chunk));
-            NDArray negA = Chunks.slice(advantages, at, chunk).neg();
-            NDArray clipped = ratio.maximum(Scalars.of(ratio, 1 - epsilon)).minimum(Scalars.of(ratio, 1 + epsilon));
-            NDArray perToken = negA.mul(ratio).maximum(negA.mul(clipped));
-            return perToken.mul(Chunks.slice(mask, at, chunk)).sum();
+            return Ppo.clippedSurrogate(ratio, Chunks.slice(advantages, at, chunk), epsilon)
+                    .mul(Chunks.slice(mask, at, chunk)).sum();
         });
         return new LossValue(sum.toType(DataType.FLOAT32, false), Chunks.count(mask));
     }

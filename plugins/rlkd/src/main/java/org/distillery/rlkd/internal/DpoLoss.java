@@ -95,10 +95,8 @@ final class DpoLoss implements Loss {
         }
         NDManager m = input.manager();
         NDArray g = m.create(grad, new Shape(rows, 1));
-        long vocab = logits.vocab();
         NDArray surrogate = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
-            NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
-            NDArray logp = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+            NDArray logp = Chunks.targetLogProbs(chunkLogits, batch.targets(), at, chunk);
             return logp.mul(Chunks.slice(mask, at, chunk)).mul(g).sum();
         });
         NDArray value = m.create((float) (loss * scale));
@@ -114,14 +112,12 @@ final class DpoLoss implements Loss {
     /** Σ_t mask·log π(target) per row, without gradients (fused logits computed a chunk at a time). */
     static float[] rowSums(Logits logits, TokenBatch batch, int chunkSize, NDManager manager) {
         long length = logits.length();
-        long vocab = logits.vocab();
         float[] sums = new float[(int) logits.batch()];
         for (long start = 0; start < length; start += chunkSize) {
             try (NDManager chunk = manager.newSubManager()) {
                 NDIndex at = new NDIndex(":, {}:{}", start, Math.min(length, start + chunkSize));
                 NDArray part = Chunks.slice(logits, at, chunk).stopGradient();
-                NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
-                NDArray logp = part.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+                NDArray logp = Chunks.targetLogProbs(part, batch.targets(), at, chunk);
                 float[] s = logp.mul(Chunks.slice(batch.lossMask(), at, chunk)).sum(new int[] {1}).toFloatArray();
                 for (int i = 0; i < sums.length; i++) {
                     sums[i] += s[i];

@@ -17,7 +17,7 @@ import org.distillery.api.loss.LossValue;
 import org.distillery.api.model.Logits;
 import org.distillery.kit.config.Params;
 import org.distillery.kit.loss.Chunks;
-import org.distillery.kit.loss.Scalars;
+import org.distillery.kit.loss.Ppo;
 
 /**
  * {@code rl.grpo}: the clipped policy-gradient surrogate of GRPO (Shao et al., DeepSeekMath,
@@ -70,15 +70,11 @@ final class GrpoLoss implements Loss {
         NDArray old = batch.extra(PolicySampler.OLD_LOGPROBS);
         NDArray advantages = batch.extra(PolicySampler.ADVANTAGES);
         NDArray mask = batch.lossMask();
-        long vocab = logits.vocab();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
-            NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
-            NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+            NDArray logQ = Chunks.targetLogProbs(chunkLogits, batch.targets(), at, chunk);
             NDArray ratio = logQ.sub(Chunks.slice(old, at, chunk)).exp();
-            NDArray negA = Chunks.slice(advantages, at, chunk).neg();
-            NDArray clipped = ratio.maximum(Scalars.of(ratio, 1 - epsilon)).minimum(Scalars.of(ratio, 1 + epsilon));
-            NDArray perToken = negA.mul(ratio).maximum(negA.mul(clipped));
-            return perToken.mul(Chunks.slice(mask, at, chunk)).sum();
+            return Ppo.clippedSurrogate(ratio, Chunks.slice(advantages, at, chunk), epsilon)
+                    .mul(Chunks.slice(mask, at, chunk)).sum();
         });
         return new LossValue(sum.toType(DataType.FLOAT32, false), Chunks.count(mask));
     }

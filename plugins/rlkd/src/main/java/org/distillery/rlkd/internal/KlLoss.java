@@ -75,10 +75,8 @@ final class KlLoss implements Loss {
         NDArray reference = extra(batch, teacher ? PolicySampler.TEACHER_LOGPROBS : GrpoSampler.REFERENCE_LOGPROBS);
         NDArray weights = teacher ? extra(batch, GrpoSampler.TEACHER_KL_WEIGHT).mul(batch.lossMask()) : batch.lossMask();
         Logits logits = input.logits();
-        long vocab = logits.vocab();
         NDArray sum = Chunks.sum(logits, chunkSize, input, (chunk, at, chunkLogits) -> {
-            NDArray ids = Chunks.sliceIds(batch.targets(), at, chunk).clip(0, vocab - 1).expandDims(-1);
-            NDArray logQ = chunkLogits.logSoftmax(-1).gather(ids, -1).squeeze(-1);
+            NDArray logQ = Chunks.targetLogProbs(chunkLogits, batch.targets(), at, chunk);
             NDArray l = logQ.sub(Chunks.slice(reference, at, chunk));
             NDArray k = switch (estimator) {
                 case K1 -> l;
