@@ -29,7 +29,9 @@ import org.distillery.api.ContributionRegistry;
 import org.distillery.api.data.DataService;
 import org.distillery.api.data.Datasets;
 import org.distillery.api.data.GeneratorContext;
+import org.distillery.api.loss.Loss;
 import org.distillery.api.loss.LossContext;
+import org.distillery.api.loss.LossFactory;
 import org.distillery.api.model.InitializerContext;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
@@ -234,6 +236,12 @@ public class TestRunContext implements RunContext, AutoCloseable {
     public static Contribution<?> contribution(ContributionKind kind, String key, ContributionFactory f,
                                                Config defaults) {
         return new Contribution<>(new ContributionInfo(kind, key, "test", "1.0.0", f.description()), f, defaults);
+    }
+
+    /** The registered loss {@code key} built from HOCON {@code params} over its defaults, in {@link #lossContext()}. */
+    public Loss loss(String key, String params) {
+        return factory(ContributionKind.LOSS, key, LossFactory.class).create(lossContext(),
+                ConfigFactory.parseString(params).withFallback(defaults(ContributionKind.LOSS, key)));
     }
 
     /** The defaults of a registered contribution. */

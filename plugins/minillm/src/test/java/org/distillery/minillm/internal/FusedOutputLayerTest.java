@@ -7,16 +7,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 
-import com.typesafe.config.ConfigFactory;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
-import org.distillery.api.ContributionKind;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.models.ModelConfigs;
 import org.distillery.testkit.FusedParity;
@@ -128,18 +124,13 @@ class FusedOutputLayerTest {
                 m.create(loss, shape), m.create(new int[] {2, 2, 0}), extras);
     }
 
-    private static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
-                ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"minillm.pg", "minillm.pg|clip-epsilon = 0.05, chunk-size = 3", "minillm.single-step",
         "minillm.single-step|importance-weight = true, chunk-size = 4", "minillm.pt", "minillm.pt|kd-ratio = 0.2",
         "minillm.pt|kd-ratio = 0"})
     void fusedEqualsUnfused(String spec) {
         String[] parts = spec.split("\\|", 2);
-        Loss l = loss(parts[0], parts.length > 1 ? parts[1] : "");
+        Loss l = run.loss(parts[0], parts.length > 1 ? parts[1] : "");
         FusedParity.TeacherSide t = FusedParity.modelTeacher(teacher);
         FusedParity.Result unfused = FusedParity.throughModel(l, student, batch, t, false, run.manager());
         FusedParity.Result fused = FusedParity.throughModel(l, student, batch, t, true, run.manager());
@@ -150,7 +141,7 @@ class FusedOutputLayerTest {
     @ParameterizedTest
     @ValueSource(strings = {"minillm.single-step", "minillm.pt"})
     void topKTeacherToo(String key) {
-        Loss l = loss(key, "");
+        Loss l = run.loss(key, "");
         FusedParity.TeacherSide t = FusedParity.topKTeacher(teacher, 6);
         FusedParity.assertEqual(FusedParity.throughModel(l, student, batch, t, false, run.manager()),
                 FusedParity.throughModel(l, student, batch, t, true, run.manager()), 1e-5, 1e-4, key + ", top-6 teacher");

@@ -10,8 +10,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 
-import com.typesafe.config.ConfigFactory;
-
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -19,11 +17,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 
-import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.distillery.api.teacher.TeacherOutput;
@@ -44,11 +40,6 @@ class LossesTest {
     @AfterAll
     static void tearDown() {
         run.close();
-    }
-
-    private static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
-                ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
     }
 
     /** A [b, t] batch with the given targets, loss mask and extras. */
@@ -72,7 +63,7 @@ class LossesTest {
                     Extras.IMPORTANCE, new float[] {1.0f, 1.5f, 0.5f, 3.0f},
                     Extras.ADVANTAGES, new float[] {2f, 1f, -1f, 7f}));
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                LossValue v = loss(PolicyGradientLoss.KEY, "").compute(new LossInput(b, logits, List.of(), null,
+                LossValue v = run.loss(PolicyGradientLoss.KEY, "").compute(new LossInput(b, logits, List.of(), null,
                         List.of(), m));
                 // t0: rho = 1 -> -2; t1: rho = 1.5 > 1.2 -> max(-1.5, -1.2) = -1.2; t2: rho = 0.5 < 0.8, A < 0 ->
                 // max(0.5, 0.8) = 0.8; t3 masked. Sum = -2.4.
@@ -120,7 +111,7 @@ class LossesTest {
             TokenBatch batch = batch(m, b, t, targets, mask, Map.of(Extras.OLD_LOGPROBS, old, Extras.IMPORTANCE, w,
                     Extras.ADVANTAGES, adv));
             for (String params : List.of("", "chunk-size = 2")) {
-                LossValue value = loss(PolicyGradientLoss.KEY, params).compute(new LossInput(batch,
+                LossValue value = run.loss(PolicyGradientLoss.KEY, params).compute(new LossInput(batch,
                         m.create(z, new Shape(b, t, v)), List.of(), null, List.of(), m));
                 assertEquals(expected, value.sum().getFloat(), 1e-5, params);
             }
@@ -156,14 +147,14 @@ class LossesTest {
             TokenBatch batch = batch(m, b, t, new long[b * t], mask, Map.of(Extras.IMPORTANCE, w));
             LossInput in = new LossInput(batch, m.create(s, new Shape(b, t, v)), List.of(),
                     new TeacherOutput(m.create(te, new Shape(b, t, v)), null, null, null, List.of()), List.of(), m);
-            Loss single = loss(SingleStepLoss.KEY, "");
+            Loss single = run.loss(SingleStepLoss.KEY, "");
             assertEquals(Set.of(Loss.Need.TEACHER_LOGITS), single.needs());
             LossValue code = single.compute(in);
-            LossValue reverseKl = loss("kd.reverse-kl", "").compute(in);
+            LossValue reverseKl = run.loss("kd.reverse-kl", "").compute(in);
             assertEquals(reverseKl.sum().getFloat(), code.sum().getFloat(), 0f, "the code's form is kd.reverse-kl");
             assertEquals(reverseKl.count(), code.count());
             assertEquals(plain, code.sum().getFloat(), 1e-5);
-            LossValue paper = loss(SingleStepLoss.KEY, "importance-weight = true").compute(in);
+            LossValue paper = run.loss(SingleStepLoss.KEY, "importance-weight = true").compute(in);
             assertEquals(weighted, paper.sum().getFloat(), 1e-5);
             assertEquals(7, paper.count(), "counts tokens, not weights");
         }
@@ -197,15 +188,15 @@ class LossesTest {
             TokenBatch batch = batch(m, b, t, targets, loss, Map.of(Extras.PT_MASK, pt));
             LossInput in = new LossInput(batch, m.create(s, new Shape(b, t, v)), List.of(),
                     new TeacherOutput(m.create(te, new Shape(b, t, v)), null, null, null, List.of()), List.of(), m);
-            LossValue half = loss(PretrainLoss.KEY, "").compute(in);
+            LossValue half = run.loss(PretrainLoss.KEY, "").compute(in);
             // the trainer divides by the 2 rollout tokens; the term must then be the mean over 3 corpus tokens
             assertEquals((0.5 * ce + 0.5 * fkl) / 3, half.sum().getFloat() / 2, 1e-5);
             assertEquals(3, half.count());
-            Loss lmOnly = loss(PretrainLoss.KEY, "kd-ratio = 0");
+            Loss lmOnly = run.loss(PretrainLoss.KEY, "kd-ratio = 0");
             assertTrue(lmOnly.needs().isEmpty(), "no teacher needed without the distillation part");
             assertEquals(ce / 3, lmOnly.compute(in).sum().getFloat() / 2, 1e-5);
             TokenBatch noCorpus = batch(m, b, t, targets, loss, Map.of(Extras.PT_MASK, new float[b * t]));
-            assertEquals(0f, loss(PretrainLoss.KEY, "").compute(new LossInput(noCorpus, in.studentLogits(), List.of(),
+            assertEquals(0f, run.loss(PretrainLoss.KEY, "").compute(new LossInput(noCorpus, in.studentLogits(), List.of(),
                     in.teacher(), List.of(), m)).sum().getFloat());
         }
     }
@@ -214,7 +205,7 @@ class LossesTest {
     void aBatchWithoutRolloutValuesIsRejectedByName() {
         try (NDManager m = run.manager().newSubManager()) {
             TokenBatch plain = batch(m, 1, 2, new long[2], new float[] {1, 1}, Map.of());
-            var e = assertThrows(IllegalArgumentException.class, () -> loss(PolicyGradientLoss.KEY, "").compute(
+            var e = assertThrows(IllegalArgumentException.class, () -> run.loss(PolicyGradientLoss.KEY, "").compute(
                     new LossInput(plain, m.zeros(new Shape(1, 2, 3)), List.of(), null, List.of(), m)));
             assertTrue(e.getMessage().contains("old-logprobs"), e.getMessage());
         }
@@ -222,9 +213,9 @@ class LossesTest {
 
     @Test
     void outOfRangeParametersNameTheirPath() {
-        var e = assertThrows(InvalidConfigException.class, () -> loss(PolicyGradientLoss.KEY, "clip-epsilon = 1.5"));
+        var e = assertThrows(InvalidConfigException.class, () -> run.loss(PolicyGradientLoss.KEY, "clip-epsilon = 1.5"));
         assertEquals("train.loss[0].params.clip-epsilon", e.path());
-        e = assertThrows(InvalidConfigException.class, () -> loss(PretrainLoss.KEY, "kd-ratio = -0.1"));
+        e = assertThrows(InvalidConfigException.class, () -> run.loss(PretrainLoss.KEY, "kd-ratio = -0.1"));
         assertEquals("train.loss[0].params.kd-ratio", e.path());
     }
 

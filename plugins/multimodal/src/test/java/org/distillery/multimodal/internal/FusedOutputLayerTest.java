@@ -8,16 +8,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import com.typesafe.config.ConfigFactory;
-
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 
-import org.distillery.api.ContributionKind;
 import org.distillery.api.data.Example;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.Tokenizer;
 import org.distillery.api.model.VisionInput;
@@ -71,17 +67,12 @@ class FusedOutputLayerTest {
         run.close();
     }
 
-    private static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
-                ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
-    }
-
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"mm.response-kl", "mm.response-kl|divergence = kd.reverse-kl", "mm.visual-kl",
         "mm.visual-kl|normalize = response-tokens", "kd.sft", "kd.forward-kl|chunk-size = 5", "kd.jsd|beta = 0.5"})
     void fusedEqualsUnfusedThroughALlavaStudentAndTeacher(String spec) {
         String[] parts = spec.split("\\|");
-        Loss loss = loss(parts[0], parts.length > 1 ? parts[1] : "");
+        Loss loss = run.loss(parts[0], parts.length > 1 ? parts[1] : "");
         FusedParity.TeacherSide side = FusedParity.modelTeacher(teacher);
         FusedParity.Result unfused = FusedParity.throughModel(loss, student, batch, side, false, run.manager());
         FusedParity.Result fused = FusedParity.throughModel(loss, student, batch, side, true, run.manager());

@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Random;
 
-import com.typesafe.config.ConfigFactory;
-
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -17,11 +15,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 
-import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.distillery.api.teacher.TeacherOutput;
@@ -50,11 +46,6 @@ class LossesTest {
     @AfterAll
     static void tearDown() {
         run.close();
-    }
-
-    static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
-                ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
     }
 
     static float[] gaussian(Random r, int n, double scale) {
@@ -196,23 +187,23 @@ class LossesTest {
         }
         try (NDManager m = run.manager().newSubManager()) {
             TokenBatch b = batch(m, spans);
-            assertEquals(response, compute(loss(ResponseKlLoss.KEY, ""), m, b, s, t), 1e-5 * response);
+            assertEquals(response, compute(run.loss(ResponseKlLoss.KEY, ""), m, b, s, t), 1e-5 * response);
             // the mean over the 3 image positions, times the 8 response tokens the trainer divides by
             double perImageToken = visual / 3 * 8;
-            assertEquals(perImageToken, compute(loss(VisualKlLoss.KEY, ""), m, b, s, t), 1e-5 * perImageToken);
-            assertEquals(visual, compute(loss(VisualKlLoss.KEY, "normalize = response-tokens"), m, b, s, t),
+            assertEquals(perImageToken, compute(run.loss(VisualKlLoss.KEY, ""), m, b, s, t), 1e-5 * perImageToken);
+            assertEquals(visual, compute(run.loss(VisualKlLoss.KEY, "normalize = response-tokens"), m, b, s, t),
                     1e-5 * visual);
             // another registered divergence: reverse KL at the image positions
             double reverse = 0;
             for (int p = 1; p < 4; p++) {
                 reverse += kl(t, s, 0, p);
             }
-            assertEquals(reverse, compute(loss(VisualKlLoss.KEY, "divergence = kd.reverse-kl, normalize = "
+            assertEquals(reverse, compute(run.loss(VisualKlLoss.KEY, "divergence = kd.reverse-kl, normalize = "
                     + "response-tokens"), m, b, s, t), 1e-5 * reverse);
             TokenBatch noImages = new TokenBatch(b.inputIds(), b.attentionMask(), b.targets(), b.lossMask(),
                     b.promptLengths());
-            assertEquals(0f, compute(loss(VisualKlLoss.KEY, ""), m, noImages, s, t));
-            assertEquals(0f, compute(loss(RelationLoss.KEY, ""), m, noImages, s, t));
+            assertEquals(0f, compute(run.loss(VisualKlLoss.KEY, ""), m, noImages, s, t));
+            assertEquals(0f, compute(run.loss(RelationLoss.KEY, ""), m, noImages, s, t));
         }
     }
 
@@ -227,7 +218,7 @@ class LossesTest {
                 for (String norm : List.of("none", "l2")) {
                     for (String red : List.of("batch", "image")) {
                         double want = relation(s, t, spans, norm.equals("l2"), red.equals("image")) * 8;
-                        float got = compute(loss(RelationLoss.KEY, "normalize = " + norm + ", reduction = " + red),
+                        float got = compute(run.loss(RelationLoss.KEY, "normalize = " + norm + ", reduction = " + red),
                                 m, b, s, t);
                         assertEquals(want, got, 1e-5 * Math.max(1, want), norm + " " + red + " " + spans[3]);
                     }
@@ -247,7 +238,7 @@ class LossesTest {
             NDArray logits = m.create(s, new Shape(B, T, V));
             logits.setRequiresGradient(true);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                LossValue v = loss(RelationLoss.KEY, "").compute(new LossInput(b, logits, List.of(),
+                LossValue v = run.loss(RelationLoss.KEY, "").compute(new LossInput(b, logits, List.of(),
                         new TeacherOutput(m.create(t, new Shape(B, T, V)), null, null, null, List.of()), List.of(), m, gc));
                 gc.backward(v.sum());
             }
@@ -281,7 +272,7 @@ class LossesTest {
                 NDArray logits = m.create(s, new Shape(B, T, V));
                 logits.setRequiresGradient(true);
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                    LossValue v = loss(VisualKlLoss.KEY, "divergence-params { chunk-size = 2 }").compute(
+                    LossValue v = run.loss(VisualKlLoss.KEY, "divergence-params { chunk-size = 2 }").compute(
                             new LossInput(b, logits.mul(m.create(1f)), List.of(), new TeacherOutput(
                                     m.create(t, new Shape(B, T, V)), null, null, null, List.of()), List.of(), m,
                                     mode == 0 ? null : gc));
@@ -295,12 +286,12 @@ class LossesTest {
 
     @Test
     void badDivergencesAreRejectedNamingTheParameter() {
-        var e = assertThrows(InvalidConfigException.class, () -> loss(VisualKlLoss.KEY, "divergence = kd.nope"));
+        var e = assertThrows(InvalidConfigException.class, () -> run.loss(VisualKlLoss.KEY, "divergence = kd.nope"));
         assertTrue(e.getMessage().contains("divergence") && e.getMessage().contains("kd.forward-kl"), e.getMessage());
-        e = assertThrows(InvalidConfigException.class, () -> loss(ResponseKlLoss.KEY, "divergence-params { tau = 2 }"));
+        e = assertThrows(InvalidConfigException.class, () -> run.loss(ResponseKlLoss.KEY, "divergence-params { tau = 2 }"));
         assertTrue(e.getMessage().contains("divergence-params.tau") && e.getMessage().contains("temperature"),
                 e.getMessage());
-        e = assertThrows(InvalidConfigException.class, () -> loss(RelationLoss.KEY, "features = pixels"));
+        e = assertThrows(InvalidConfigException.class, () -> run.loss(RelationLoss.KEY, "features = pixels"));
         assertTrue(e.getMessage().contains("features"), e.getMessage());
     }
 }

@@ -5,17 +5,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 
-import com.typesafe.config.ConfigFactory;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import org.distillery.api.ContributionKind;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.models.ModelConfigs;
 import org.distillery.testkit.FusedParity;
@@ -122,18 +117,13 @@ class FusedOutputLayerTest {
                 m.create(mask, shape), m.create(prompts), extras);
     }
 
-    private static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
-                ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
-    }
-
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"rl.grpo", "rl.grpo|clip-epsilon = 0.05, chunk-size = 4", "rl.kl",
         "rl.kl|estimator = k3, chunk-size = 3", "rl.kl|estimator = k1", "rl.kl|reference = initial",
         "rl.entropy|chunk-size = 5", "dpo.sigmoid", "dpo.sigmoid|beta = 0.5, chunk-size = 2"})
     void fusedEqualsUnfusedThroughATiedGpt2Student(String spec) {
         String[] parts = spec.split("\\|");
-        Loss loss = loss(parts[0], parts.length > 1 ? parts[1] : "");
+        Loss loss = run.loss(parts[0], parts.length > 1 ? parts[1] : "");
         TokenBatch b = parts[0].startsWith("dpo.") ? pairs : batch;
         FusedParity.Result unfused = FusedParity.throughModel(loss, student, b, FusedParity.noTeacher(), false,
                 run.manager());

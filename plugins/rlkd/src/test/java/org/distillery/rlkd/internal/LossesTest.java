@@ -11,8 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import com.typesafe.config.ConfigFactory;
-
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -20,11 +18,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 
-import org.distillery.api.ContributionKind;
 import org.distillery.api.InvalidConfigException;
 import org.distillery.api.data.TokenBatch;
 import org.distillery.api.loss.Loss;
-import org.distillery.api.loss.LossFactory;
 import org.distillery.api.loss.LossInput;
 import org.distillery.api.loss.LossValue;
 import org.junit.jupiter.api.AfterAll;
@@ -49,11 +45,6 @@ class LossesTest {
     @AfterAll
     static void tearDown() {
         run.close();
-    }
-
-    private static Loss loss(String key, String params) {
-        return run.factory(ContributionKind.LOSS, key, LossFactory.class).create(run.lossContext(),
-                ConfigFactory.parseString(params).withFallback(run.defaults(ContributionKind.LOSS, key)));
     }
 
     /** A [b, t] batch with targets, loss mask, per-token extras and per-row extras. */
@@ -108,7 +99,7 @@ class LossesTest {
                         Map.of(PolicySampler.OLD_LOGPROBS, old, PolicySampler.ADVANTAGES, new float[] {2f, 1f, -1f, 7f}),
                         Map.of());
                 float[] value = new float[1];
-                float[] g = valueAndGradient(loss(GrpoLoss.KEY, "clip-epsilon = 0.2, chunk-size = 1"), b, logits, m,
+                float[] g = valueAndGradient(run.loss(GrpoLoss.KEY, "clip-epsilon = 0.2, chunk-size = 1"), b, logits, m,
                         chunked, value);
                 // t0: -2; t1: rho 1.5 > 1.2, A > 0: max(-1.5, -1.2) = -1.2; t2: rho 0.5 < 0.8, A < 0: max(0.5, 0.8) = 0.8
                 assertEquals(-2.4f, value[0], 1e-5f);
@@ -136,7 +127,7 @@ class LossesTest {
                             GrpoSampler.TEACHER_KL_WEIGHT, weight), Map.of());
                     String params = "reference = teacher, chunk-size = 2, estimator = " + e.name().toLowerCase();
                     float[] value = new float[1];
-                    float[] g = valueAndGradient(loss(KlLoss.KEY, params), b, logits, m, chunked, value);
+                    float[] g = valueAndGradient(run.loss(KlLoss.KEY, params), b, logits, m, chunked, value);
                     double expected = 0;
                     for (int t = 0; t < 3; t++) {
                         double l = lnQ - ref[t];
@@ -191,7 +182,7 @@ class LossesTest {
                     NDArray logits = m.create(z, new Shape(1, 1, vocab));
                     TokenBatch b = batch(m, 1, 1, new long[] {y}, new float[] {1},
                             Map.of(GrpoSampler.REFERENCE_LOGPROBS, new float[] {(float) Math.log(p[y])}), Map.of());
-                    float[] g = valueAndGradient(loss(KlLoss.KEY, "reference = initial, estimator = "
+                    float[] g = valueAndGradient(run.loss(KlLoss.KEY, "reference = initial, estimator = "
                             + e.name().toLowerCase()), b, logits, m, true, new float[1]);
                     for (int v = 0; v < vocab; v++) {
                         expectedGrad[v] += q[y] * g[v];
@@ -214,11 +205,11 @@ class LossesTest {
     void klToTheTeacherWithoutItsWeightsNamesWhatIsMissing() {
         try (NDManager m = run.manager().newSubManager()) {
             TokenBatch b = batch(m, 1, 1, new long[] {0}, new float[] {1}, Map.of(), Map.of());
-            InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> loss(KlLoss.KEY, "")
+            InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> run.loss(KlLoss.KEY, "")
                     .compute(new LossInput(b, m.zeros(new Shape(1, 1, 3)), List.of(), null, List.of(), m)));
             assertTrue(e.getMessage().startsWith("train.loss[0].params: rl.kl with reference = teacher reads the "
                     + "batch's 'teacher-logprobs'") && e.getMessage().contains("beta > 0"), e.getMessage());
-            e = assertThrows(InvalidConfigException.class, () -> loss(GrpoLoss.KEY, "")
+            e = assertThrows(InvalidConfigException.class, () -> run.loss(GrpoLoss.KEY, "")
                     .compute(new LossInput(b, m.zeros(new Shape(1, 1, 3)), List.of(), null, List.of(), m)));
             assertTrue(e.getMessage().startsWith("train.loss[0].params: rl.grpo reads the rollouts'"), e.getMessage());
         }
@@ -232,7 +223,7 @@ class LossesTest {
                 NDArray logits = m.create(z, new Shape(1, 2, 2));
                 TokenBatch b = batch(m, 1, 2, new long[] {0, 0}, new float[] {1, 0}, Map.of(), Map.of());
                 float[] value = new float[1];
-                float[] g = valueAndGradient(loss(EntropyLoss.KEY, "chunk-size = 1"), b, logits, m, chunked, value);
+                float[] g = valueAndGradient(run.loss(EntropyLoss.KEY, "chunk-size = 1"), b, logits, m, chunked, value);
                 // position 0: probabilities 1/4, 3/4
                 double negH = 0.25 * Math.log(0.25) + 0.75 * Math.log(0.75);
                 assertEquals(negH, value[0], 1e-6);
@@ -286,7 +277,7 @@ class LossesTest {
                     TokenBatch b = batch(m, rows, t, targets, mask, Map.of(),
                             Map.of(PairSampler.REFERENCE_LOGPROBS, reference));
                     float[] value = new float[1];
-                    float[] g = valueAndGradient(loss(DpoLoss.KEY, "beta = 0.3, chunk-size = " + chunk), b, logits, m,
+                    float[] g = valueAndGradient(run.loss(DpoLoss.KEY, "beta = 0.3, chunk-size = " + chunk), b, logits, m,
                             chunked, value);
                     // the trainer divides by the 7 response tokens: the loss returns the pair mean x 7
                     assertEquals(expected, value[0] / 7, 1e-5, "value, chunk " + chunk);
@@ -309,7 +300,7 @@ class LossesTest {
     void dpoNeedsPairsWithTheirReference() {
         try (NDManager m = run.manager().newSubManager()) {
             TokenBatch b = batch(m, 3, 1, new long[] {0, 0, 0}, new float[] {1, 1, 1}, Map.of(), Map.of());
-            InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> loss(DpoLoss.KEY, "")
+            InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> run.loss(DpoLoss.KEY, "")
                     .compute(new LossInput(b, m.zeros(new Shape(3, 1, 3)), List.of(), null, List.of(), m)));
             assertTrue(e.getMessage().startsWith("train.loss[0].params: dpo.sigmoid needs batches")
                     && e.getMessage().contains("dpo.pairs"), e.getMessage());
