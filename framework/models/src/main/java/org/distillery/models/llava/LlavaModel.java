@@ -24,7 +24,6 @@ import org.distillery.api.model.KvCache;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
-import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.VisionInput;
 import org.distillery.models.arch.Activations;
 import org.distillery.models.arch.TransformerLM;
@@ -145,13 +144,6 @@ public final class LlavaModel implements LanguageModel {
     @Override
     public Optional<VisionInput> vision() {
         return Optional.of(vision);
-    }
-
-    /** The language model's head: the fused output layer trains a LLaVA model as it trains its language model. */
-    @Override
-    public Optional<OutputHead> outputHead() {
-        checkOpen();
-        return text.outputHead();
     }
 
     @Override
