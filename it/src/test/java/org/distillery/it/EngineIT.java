@@ -149,8 +149,8 @@ class EngineIT {
 
             Distribution.Result cache = dist.run(900, "bench", "cache", "--records", "20", "--repeats", "1");
             assertEquals(0, cache.exit(), cache.all());
-            assertTrue(cache.out().matches("(?s).*\\nq8 +2 .*"), cache.out());
-            assertTrue(cache.out().contains("goal for q8: <= 2"), cache.out());
+            assertTrue(cache.out().matches("(?s).*\\nq8 +2 .*\\nq4 +2 .*"), cache.out());
+            assertTrue(cache.out().contains("goal (<= 2) for q8: met, for q4: met"), cache.out());
         }
     }
 

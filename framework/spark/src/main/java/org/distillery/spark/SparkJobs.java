@@ -258,7 +258,7 @@ public final class SparkJobs implements Callable<Integer> {
         @Option(names = "--batch-size", description = "sequences per teacher forward (default 8)")
         int batchSize = 8;
 
-        @Option(names = "--dtype", description = "how log-probabilities are stored: q8 (default, format 2), fp16 or fp32 "
+        @Option(names = "--dtype", description = "how log-probabilities are stored: q8 (default, format 2), q4 (format 2), fp16 or fp32 "
                 + "(format 1); as distill teacher cache")
         String dtype = "q8";
 
@@ -272,7 +272,7 @@ public final class SparkJobs implements Callable<Integer> {
             try {
                 vt = ValueType.parse(dtype);
             } catch (IllegalArgumentException e) {
-                throw new InvalidInputException("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, fp16, fp32)");
+                throw new InvalidInputException("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, q4, fp16, fp32)");
             }
             CacheJob.Options o = new CacheJob.Options(teacher, tokenizerDir, k, maxLength, batchSize, vt, device);
             try (SparkSession spark = common.session("cache")) {

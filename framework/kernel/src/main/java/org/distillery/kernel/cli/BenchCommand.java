@@ -383,9 +383,9 @@ final class BenchCommand implements Callable<Integer> {
     /** {@code distill bench cache}. */
     @Command(name = "cache", mixinStandardHelpOptions = true,
             description = {"The teacher cache's formats on the same teacher and records: fp32 (the reference), fp16 "
-                + "(format 1) and q8 (format 2): bytes per token and per top-k entry, the error of the stored "
-                + "log-probabilities against fp32, and the decode speed; then q8's bytes per entry for larger "
-                + "vocabularies on synthetic rows."})
+                + "(format 1), q8 and q4 (format 2): bytes per token and per top-k entry, the error of the stored "
+                + "log-probabilities against fp32, and the decode speed; then q8's and q4's bytes per entry for "
+                + "larger vocabularies on synthetic rows."})
     static final class CacheCommand implements Callable<Integer> {
         @Option(names = "--teacher", description = "teacher model folder (default: the embedded teacher)")
         Path teacher;

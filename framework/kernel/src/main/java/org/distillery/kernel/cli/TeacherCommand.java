@@ -121,7 +121,9 @@ final class TeacherCommand implements Callable<Integer> {
         int batchSize = 8;
 
         @Option(names = "--dtype", description = "how log-probabilities are stored: q8 (default: format 2, 8-bit gaps to "
-                + "the top-1 and Rice-coded ids, about 1.7 bytes per entry for a few hundred ids), fp16 or fp32 (format 1)")
+                + "the top-1 and Rice-coded ids, about 1.7 bytes per entry for a few hundred ids), q4 (format 2 with 4-bit "
+                + "gaps and Rice- or exponential-Golomb-coded ids, under 2 bytes per entry where top-k ids cluster on "
+                + "frequent tokens), fp16 or fp32 (format 1)")
         String dtype = "q8";
 
         @Option(names = "--tokenizer-dir", description = "tokenizer folder (default: the teacher's folder)")
@@ -147,7 +149,7 @@ final class TeacherCommand implements Callable<Integer> {
             try {
                 vt = ValueType.parse(dtype);
             } catch (IllegalArgumentException e) {
-                problems.add("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, fp16, fp32)");
+                problems.add("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, q4, fp16, fp32)");
             }
             if (!Files.isRegularFile(data)) {
                 problems.add("--data: no such file (got \"" + data + "\"; accepted: a JSONL file)");

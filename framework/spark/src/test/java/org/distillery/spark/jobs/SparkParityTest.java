@@ -74,13 +74,15 @@ class SparkParityTest {
                 assertEquals(s.header().records(), r.header().records());
             }
         }
-        // the compact format (q8, version 2) too: its records vary in length, the index carries their bytes
-        byte[] compact = Files.readAllBytes(Suite.singleProcessCache(data, dir.resolve("reference-q8.bin"),
-                ValueType.Q8));
-        for (int partitions : new int[] {1, 3}) {
-            Path out = dir.resolve("spark-q8-" + partitions + ".bin");
-            CacheJob.run(spark, Suite.io(data, out, partitions), Suite.cacheOptions(ValueType.Q8), QUIET);
-            assertArrayEquals(compact, Files.readAllBytes(out), "q8 cache with " + partitions + " partitions");
+        // the compact formats (q8 and q4, version 2) too: their records vary in length, the index carries their bytes
+        for (ValueType vt : new ValueType[] {ValueType.Q8, ValueType.Q4}) {
+            byte[] compact = Files.readAllBytes(Suite.singleProcessCache(data, dir.resolve("reference-" + vt + ".bin"),
+                    vt));
+            for (int partitions : new int[] {1, 3}) {
+                Path out = dir.resolve("spark-" + vt + "-" + partitions + ".bin");
+                CacheJob.run(spark, Suite.io(data, out, partitions), Suite.cacheOptions(vt), QUIET);
+                assertArrayEquals(compact, Files.readAllBytes(out), vt + " cache with " + partitions + " partitions");
+            }
         }
         try (var files = Files.list(dir)) {
             assertTrue(files.noneMatch(p -> p.getFileName().toString().contains(".tmp")), "no temporary output left");

@@ -16,18 +16,20 @@ import org.distillery.api.model.Tokenizer;
 
 /**
  * {@code distill bench cache}: the teacher cache's formats side by side on the same teacher and
- * records: fp32 (format 1, exact float copies: the reference), fp16 (format 1) and q8 (format 2).
+ * records: fp32 (format 1, exact float copies: the reference), fp16 (format 1), q8 and q4 (format 2).
  * For each it prints the file's bytes per token, the record bytes per top-k entry, the error of
  * the stored log-probabilities against fp32 (mean and largest absolute difference over the top-k
  * entries, and the mean KL divergence of the fp32 top-k-plus-rest distribution from the stored one),
  * and the decode speed of {@link TeacherCacheReader#read} over every record (after a warm-up of five
  * million entries per format, best of {@code repeats} passes; the passes of the formats are interleaved). Then, for larger vocabularies, the
  * bytes per entry of synthetic rows whose top-k ids are spread evenly over the vocabulary (the worst
- * case for format 2's id coding; real distributions cluster on frequent ids).
+ * case for format 2's id coding; real distributions cluster on frequent ids), in q8 and q4.
  */
 public final class CacheBench {
 
-    private static final ValueType[] TYPES = {ValueType.FP32, ValueType.FP16, ValueType.Q8};
+    private static final ValueType[] TYPES = {ValueType.FP32, ValueType.FP16, ValueType.Q8, ValueType.Q4};
+    /** The goal of bytes per top-k entry for the compact types. */
+    private static final double GOAL = 2;
 
     private CacheBench() {
     }
@@ -78,11 +80,13 @@ public final class CacheBench {
             headers[i] = s.header();
             writeMillis[i] = s.millis();
         }
-        try (TeacherCacheReader exact = TeacherCacheReader.open(files[0]);
-             TeacherCacheReader half = TeacherCacheReader.open(files[1]);
-             TeacherCacheReader compact = TeacherCacheReader.open(files[2])) {
-            TeacherCacheReader[] readers = {exact, half, compact};
-            double[][] errors = {new double[3], errors(exact, half), errors(exact, compact)};
+        TeacherCacheReader[] readers = new TeacherCacheReader[TYPES.length];
+        try {
+            double[][] errors = new double[TYPES.length][];
+            for (int i = 0; i < TYPES.length; i++) {
+                readers[i] = TeacherCacheReader.open(files[i]);
+                errors[i] = i == 0 ? new double[3] : errors(readers[0], readers[i]);
+            }
             double[] entriesPerSecond = decodeSpeed(readers, o.repeats());
             long positions = headers[0].positions();
             out.printf(Locale.ROOT, "%d positions in %d distinct sequences; decode: TeacherCacheReader.read of every "
@@ -98,18 +102,32 @@ public final class CacheBench {
                         errors[i][2], entriesPerSecond[i] / 1e6);
             }
             out.printf(Locale.ROOT, "bytes/entry: record bytes per top-k entry (each position's rest mass and header "
-                    + "shared among its k); goal for q8: <= 2: %s%n", headers[2].bytesPerEntry() <= 2 ? "met" : "NOT met");
-            out.printf(Locale.ROOT, "write time (teacher forward + encoding + file): fp32 %.1f s, fp16 %.1f s, q8 %.1f s%n",
-                    writeMillis[0] / 1e3, writeMillis[1] / 1e3, writeMillis[2] / 1e3);
+                    + "shared among its k); goal (<= %.0f) for q8: %s, for q4: %s%n", GOAL,
+                    headers[2].bytesPerEntry() <= GOAL ? "met" : "NOT met",
+                    headers[3].bytesPerEntry() <= GOAL ? "met" : "NOT met");
+            StringBuilder times = new StringBuilder();
+            for (int i = 0; i < TYPES.length; i++) {
+                times.append(i == 0 ? " " : ", ").append(TYPES[i].name().toLowerCase(Locale.ROOT))
+                        .append(String.format(Locale.ROOT, " %.1f s", writeMillis[i] / 1e3));
+            }
+            out.printf(Locale.ROOT, "write time (teacher forward + encoding + file):%s%n", times);
+        } finally {
+            for (TeacherCacheReader r : readers) {
+                if (r != null) {
+                    r.close();
+                }
+            }
         }
         out.printf(Locale.ROOT, "%nsynthetic rows (log-softmax of random logits: top-k ids spread evenly over the "
-                + "vocabulary, the worst case for q8's id coding), k %d:%n", o.k());
-        out.printf(Locale.ROOT, "%10s %14s %14s %14s %12s%n", "vocabulary", "fp16 bytes/entry", "q8 bytes/entry",
-                "q8 / fp16", "q8 Mentries/s");
+                + "vocabulary, the worst case for format 2's id coding), k %d:%n", o.k());
+        out.printf(Locale.ROOT, "%10s %16s %14s %14s %10s %13s %13s%n", "vocabulary", "fp16 bytes/entry",
+                "q8 bytes/entry", "q4 bytes/entry", "q4 / fp16", "q8 Mentries/s", "q4 Mentries/s");
         for (int vocab : o.vocabularies()) {
-            double[] r = synthetic(vocab, o.k(), o.repeats());
+            double[] q8 = synthetic(vocab, o.k(), o.repeats(), ValueType.Q8);
+            double[] q4 = synthetic(vocab, o.k(), o.repeats(), ValueType.Q4);
             double fp16 = CacheFormat.stride(o.k(), CacheFormat.idBytes(vocab), 2) / (double) o.k();
-            out.printf(Locale.ROOT, "%,10d %14.3f %14.3f %13.2fx %12.1f%n", vocab, fp16, r[0], r[0] / fp16, r[1] / 1e6);
+            out.printf(Locale.ROOT, "%,10d %16.3f %14.3f %14.3f %9.2fx %13.1f %13.1f%n", vocab, fp16, q8[0], q4[0],
+                    q4[0] / fp16, q8[1] / 1e6, q4[1] / 1e6);
         }
         for (Path f : files) {
             Files.deleteIfExists(f);
@@ -208,8 +226,8 @@ public final class CacheBench {
         return entries;
     }
 
-    /** q8's bytes per entry and decode rate (entries/s) on 256 synthetic positions of {@code vocab} ids. */
-    private static double[] synthetic(int vocab, int k, int repeats) throws IOException {
+    /** A compact type's bytes per entry and decode rate (entries/s) on 256 synthetic positions of {@code vocab} ids. */
+    private static double[] synthetic(int vocab, int k, int repeats, ValueType vt) throws IOException {
         int n = 256;
         Random random = new Random(vocab);
         float[] lp = new float[n * vocab];
@@ -228,19 +246,19 @@ public final class CacheBench {
                 lp[t * vocab + v] -= norm;
             }
         }
-        java.nio.ByteBuffer rec = RecordCodec.encode(lp, n, vocab, k, 0, ValueType.Q8);
+        java.nio.ByteBuffer rec = RecordCodec.encode(lp, n, vocab, k, 0, vt);
         int len = rec.remaining();
         long[] ids = new long[n * k];
         float[] values = new float[n * k];
         float[] rest = new float[n];
         double bestRate = 0;
         for (int rep = 0; rep < 600; rep++) { // warm-up: about 5 million entries
-            RecordCodec.decodeV2(rec, 0, len, n, k, vocab, ids, values, 0, rest, 0, CachedTeacher.FLOOR, "synthetic");
+            RecordCodec.decodeV2(rec, 0, len, n, k, vocab, vt, ids, values, 0, rest, 0, CachedTeacher.FLOOR, "synthetic");
         }
         for (int pass = 0; pass < repeats; pass++) {
             long t0 = System.nanoTime();
             for (int rep = 0; rep < 100; rep++) {
-                RecordCodec.decodeV2(rec, 0, len, n, k, vocab, ids, values, 0, rest, 0, CachedTeacher.FLOOR, "synthetic");
+                RecordCodec.decodeV2(rec, 0, len, n, k, vocab, vt, ids, values, 0, rest, 0, CachedTeacher.FLOOR, "synthetic");
             }
             bestRate = Math.max(bestRate, 100.0 * n * k / ((System.nanoTime() - t0) / 1e9));
         }

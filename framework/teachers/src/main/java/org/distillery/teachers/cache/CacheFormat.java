@@ -17,7 +17,7 @@ final class CacheFormat {
     static final byte[] MAGIC = "DSTLKDTC".getBytes(StandardCharsets.US_ASCII);
     /** The fixed-stride format (fp16 or fp32 values, 1-, 2- or 4-byte ids). */
     static final int VERSION = 1;
-    /** The compact format ({@link ValueType#Q8}: 8-bit gaps to the top-1, Rice-coded ids). */
+    /** The compact format ({@link ValueType#Q8}, {@link ValueType#Q4}: 8- or 4-bit gaps to the top-1, coded ids). */
     static final int VERSION_2 = 2;
     /** Bytes of the fixed part of the header, before the strings. */
     static final int FIXED_HEADER = 72;
@@ -69,12 +69,12 @@ final class CacheFormat {
 
     /** The format version a value type is written in. */
     static int version(ValueType vt) {
-        return vt == ValueType.Q8 ? VERSION_2 : VERSION;
+        return vt.compact() ? VERSION_2 : VERSION;
     }
 
     /** Bytes per stored id for a value type and vocabulary: 0 where ids are Rice-coded (version 2). */
     static int idBytes(ValueType vt, int vocabSize) {
-        return vt == ValueType.Q8 ? 0 : idBytes(vocabSize);
+        return vt.compact() ? 0 : idBytes(vocabSize);
     }
 
     /** Bytes of an index entry of a format version. */

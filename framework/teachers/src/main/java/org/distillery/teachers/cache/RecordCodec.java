@@ -8,9 +8,10 @@ import java.util.Arrays;
 /**
  * Encodes and decodes the records of both format versions (layouts in {@code package-info.java}):
  * version 1 stores each position's top k ids and log-probabilities at a fixed stride; version 2
- * ({@link ValueType#Q8}) stores the top-1 log-probability and the rest log-mass in fp16, each other
- * entry as an 8-bit gap below the top-1 on a square-root scale, and the ids in increasing order as
- * Rice-coded gaps, so a position costs about {@code k * (1 + (2 + log2(vocab / k)) / 8) + 5} bytes.
+ * ({@link ValueType#Q8}, {@link ValueType#Q4}) stores the top-1 log-probability and the rest log-mass
+ * in fp16, each other entry as an 8- or 4-bit gap below the top-1 on a square-root scale, and the ids
+ * in increasing order as coded gaps: Rice codes for q8; for q4 Rice or exponential-Golomb codes,
+ * whichever is shorter for the position, so that clustered small ids cost few bits.
  */
 final class RecordCodec {
 
@@ -22,29 +23,96 @@ final class RecordCodec {
     static final int RICE_BITS = 5;
     /** The largest Rice parameter (gaps of vocabularies up to 2^31 ids fit). */
     static final int MAX_RICE = 30;
-    /** Fixed bytes of a version 2 position besides its id stream: top-1 and rest (fp16), then k codes. */
+    /** Fixed bytes of a version 2 position before its value codes: top-1 and rest, fp16. */
     static final int V2_FIXED = 4;
+    /**
+     * q4's levels: a code {@code c} (0..15) stands for a gap of {@code 12 (e^(0.15 c) - 1) / (e^2.25 - 1)} nats
+     * below the top-1: 0, 0.23, 0.49, 0.78, ... 9.5, 12 (steps widening by e^0.15 each). Of the 16-level
+     * scales tried on the embedded teacher's cache of the suite's training split (square-root scales
+     * with 10 to 16 nats at code 15, linear ones, exponential ones with 10 to 20 nats and 0.05 to 0.3 per
+     * step), this one gave the smallest mean KL between the stored and the exact top-k-plus-rest
+     * distribution (1.5e-3 nats against 2.5e-3 for the best square-root scale). Gaps wider than 12
+     * nats (a probability below 6e-6 of the top-1's) are stored as 12.
+     */
+    static final float[] Q4_LEVELS = q4Levels();
+    /** The largest q4 gap: wider gaps (and log 0) are stored as this. */
+    static final float Q4_MAX_GAP = 12f;
+    /** The largest exponential-Golomb order. */
+    static final int MAX_GOLOMB = 15;
+    private static final float[] Q8_GAPS = gapTable(255, GAP_SCALE);
+    /** Midpoints between consecutive q4 levels: a gap's code is the number of midpoints below it. */
+    private static final double[] Q4_MIDPOINTS = q4Midpoints();
 
     private RecordCodec() {
     }
 
-    /** The code of a gap of {@code gap} nats (non-negative; infinity saturates). */
+    private static float[] q4Levels() {
+        float[] t = new float[16];
+        for (int c = 0; c < 16; c++) {
+            t[c] = (float) (Q4_MAX_GAP * Math.expm1(0.15 * c) / Math.expm1(0.15 * 15));
+        }
+        return t;
+    }
+
+    private static double[] q4Midpoints() {
+        double[] m = new double[15];
+        for (int c = 0; c < 15; c++) {
+            m[c] = ((double) Q4_LEVELS[c] + Q4_LEVELS[c + 1]) / 2;
+        }
+        return m;
+    }
+
+    private static float[] gapTable(int maxCode, int scale) {
+        float[] t = new float[maxCode + 1];
+        for (int c = 0; c <= maxCode; c++) {
+            t[c] = (float) c * c / scale;
+        }
+        return t;
+    }
+
+    /** The q8 code of a gap of {@code gap} nats (non-negative; infinity saturates). */
     static int gapCode(double gap) {
+        return gapCode(gap, ValueType.Q8);
+    }
+
+    /** The code of a gap of {@code gap} nats in a compact type (non-negative; infinity saturates). */
+    static int gapCode(double gap, ValueType vt) {
         if (!(gap > 0)) {
             return 0;
         }
-        long c = Math.round(Math.sqrt(gap * GAP_SCALE));
-        return (int) Math.min(255, c);
+        if (vt == ValueType.Q4) {
+            int c = 0;
+            while (c < 15 && gap > Q4_MIDPOINTS[c]) {
+                c++;
+            }
+            return c;
+        }
+        return (int) Math.min(255, Math.round(Math.sqrt(gap * GAP_SCALE)));
     }
 
-    /** The gap, in nats, a code stands for. */
+    /** The gap, in nats, a q8 code stands for. */
     static float gapOf(int code) {
-        return (float) code * code / GAP_SCALE;
+        return Q8_GAPS[code];
     }
 
-    /** Bytes of a version 2 position at least: its fixed part and a stream of k one-bit gaps with r = 0. */
-    static int minV2PositionBytes(int k) {
-        return V2_FIXED + k + (RICE_BITS + k + 7) / 8;
+    /** The gap, in nats, a code of a compact type stands for. */
+    static float gapOf(int code, ValueType vt) {
+        return vt == ValueType.Q4 ? Q4_LEVELS[code] : Q8_GAPS[code];
+    }
+
+    /** Bytes of a position's value codes: k for q8, k / 2 rounded up for q4 (two codes a byte, low nibble first). */
+    static int codeBytes(int k, ValueType vt) {
+        return vt == ValueType.Q4 ? (k + 1) / 2 : k;
+    }
+
+    /** Bits before a position's id gaps: the Rice parameter (q8); q4 puts a mode bit before it (1: exponential-Golomb). */
+    private static int streamHeadBits(ValueType vt) {
+        return vt == ValueType.Q4 ? 1 + RICE_BITS : RICE_BITS;
+    }
+
+    /** Bytes of a version 2 position at least: its fixed part, its codes and a stream of k one-bit gaps. */
+    static int minV2PositionBytes(int k, ValueType vt) {
+        return V2_FIXED + codeBytes(k, vt) + (streamHeadBits(vt) + k + 7) / 8;
     }
 
     /**
@@ -56,10 +124,10 @@ final class RecordCodec {
      * @param vocab row length
      * @param k entries kept per position
      * @param idBytes bytes per id (version 1; ignored by version 2)
-     * @param vt how values are stored; {@link ValueType#Q8} writes version 2
+     * @param vt how values are stored; {@link ValueType#Q8} and {@link ValueType#Q4} write version 2
      */
     static ByteBuffer encode(float[] lp, int n, int vocab, int k, int idBytes, ValueType vt) {
-        ByteArray out = new ByteArray(vt == ValueType.Q8 ? n * (V2_FIXED + k + k) : (int) (n
+        ByteArray out = new ByteArray(vt.compact() ? n * (V2_FIXED + k + k) : (int) (n
                 * CacheFormat.stride(k, idBytes, vt.bytes())));
         int[] top = new int[k];
         boolean[] chosen = new boolean[vocab];
@@ -70,7 +138,7 @@ final class RecordCodec {
             int base = t * vocab;
             topK(lp, base, vocab, k, top);
             float restLog = restLogMass(lp, base, vocab, k, top, chosen);
-            if (vt != ValueType.Q8) {
+            if (!vt.compact()) {
                 for (int j = 0; j < k; j++) {
                     out.putId(top[j], idBytes);
                 }
@@ -84,22 +152,42 @@ final class RecordCodec {
             System.arraycopy(top, 0, byId, 0, k);
             Arrays.sort(byId);
             for (int j = 0; j < k; j++) {
-                codes[j] = gapCode((double) best - lp[base + byId[j]]);
+                codes[j] = gapCode((double) best - lp[base + byId[j]], vt);
             }
             out.putShort(CacheFormat.toHalf(best));
             out.putShort(CacheFormat.toHalf(restLog));
-            for (int j = 0; j < k; j++) {
-                out.put((byte) codes[j]);
+            if (vt == ValueType.Q4) {
+                for (int j = 0; j < k; j += 2) {
+                    out.put((byte) (codes[j] | (j + 1 < k ? codes[j + 1] << 4 : 0)));
+                }
+            } else {
+                for (int j = 0; j < k; j++) {
+                    out.put((byte) codes[j]);
+                }
             }
-            int r = riceParameter(byId, k);
             bits.reset();
-            bits.write(r, RICE_BITS);
+            int r = riceParameter(byId, k);
+            int g = vt == ValueType.Q4 ? golombOrder(byId, k) : -1;
+            boolean golomb = g >= 0 && golombBits(byId, k, g) < riceBits(byId, k, r);
+            if (vt == ValueType.Q4) {
+                bits.write(golomb ? 1 : 0, 1);
+            }
+            bits.write(golomb ? g : r, RICE_BITS);
             int previous = -1;
             for (int j = 0; j < k; j++) {
                 int gap = byId[j] - previous - 1;
                 previous = byId[j];
-                bits.unary(gap >>> r);
-                bits.write(gap & ((1 << r) - 1), r);
+                if (golomb) {
+                    // exponential-Golomb of order g: q = (gap >> g) + 1 has e + 1 bits; e in unary, q's low e bits, gap's low g bits
+                    long q = ((long) gap >>> g) + 1;
+                    int e = 63 - Long.numberOfLeadingZeros(q);
+                    bits.unary(e);
+                    bits.write(q, e);
+                } else {
+                    bits.unary(gap >>> r);
+                }
+                int low = golomb ? g : r;
+                bits.write(gap & ((1 << low) - 1), low);
             }
             bits.flushTo(out);
         }
@@ -136,19 +224,52 @@ final class RecordCodec {
         int bestR = 0;
         long bestBits = Long.MAX_VALUE;
         for (int r = 0; r <= MAX_RICE; r++) {
-            long total = 0;
-            int previous = -1;
-            for (int j = 0; j < k; j++) {
-                int gap = sortedIds[j] - previous - 1;
-                previous = sortedIds[j];
-                total += (gap >>> r) + 1 + r;
-            }
+            long total = riceBits(sortedIds, k, r);
             if (total < bestBits) {
                 bestBits = total;
                 bestR = r;
             }
         }
         return bestR;
+    }
+
+    /** Bits of the gaps of increasing ids as Rice codes with parameter {@code r}. */
+    static long riceBits(int[] sortedIds, int k, int r) {
+        long total = 0;
+        int previous = -1;
+        for (int j = 0; j < k; j++) {
+            int gap = sortedIds[j] - previous - 1;
+            previous = sortedIds[j];
+            total += (gap >>> r) + 1 + r;
+        }
+        return total;
+    }
+
+    /** The exponential-Golomb order that codes the gaps of increasing ids in the fewest bits (the smallest such). */
+    static int golombOrder(int[] sortedIds, int k) {
+        int best = 0;
+        long bestBits = Long.MAX_VALUE;
+        for (int g = 0; g <= MAX_GOLOMB; g++) {
+            long total = golombBits(sortedIds, k, g);
+            if (total < bestBits) {
+                bestBits = total;
+                best = g;
+            }
+        }
+        return best;
+    }
+
+    /** Bits of the gaps of increasing ids as exponential-Golomb codes of order {@code g}. */
+    static long golombBits(int[] sortedIds, int k, int g) {
+        long total = 0;
+        int previous = -1;
+        for (int j = 0; j < k; j++) {
+            int gap = sortedIds[j] - previous - 1;
+            previous = sortedIds[j];
+            int e = 63 - Long.numberOfLeadingZeros(((long) gap >>> g) + 1);
+            total += 2L * e + 1 + g;
+        }
+        return total;
     }
 
     /** The k largest of {@code v[base .. base+n)}, largest first, ties by lower index (insertion into a sorted array). */
@@ -175,14 +296,18 @@ final class RecordCodec {
      *
      * @throws IOException naming {@code where} when the bytes are not a valid record
      */
-    static void decodeV2(ByteBuffer b, int base, int end, int n, int k, int vocab, long[] ids, float[] logProbs,
-                         int idsAt, float[] rest, int restAt, float floor, String where) throws IOException {
+    static void decodeV2(ByteBuffer b, int base, int end, int n, int k, int vocab, ValueType vt, long[] ids,
+                         float[] logProbs, int idsAt, float[] rest, int restAt, float floor, String where)
+            throws IOException {
         int p = base;
         int[] sortedIds = new int[k];
         float[] values = new float[k];
+        boolean q4 = vt == ValueType.Q4;
+        float[] gaps = q4 ? Q4_LEVELS : Q8_GAPS;
+        int codeBytes = codeBytes(k, vt);
         BitReader bits = new BitReader(b, end, where);
         for (int t = 0; t < n; t++) {
-            if (p + V2_FIXED + k > end) {
+            if (p + V2_FIXED + codeBytes > end) {
                 throw new IOException(where + " ends inside position " + t);
             }
             float best = CacheFormat.fromHalf(b.getShort(p));
@@ -191,22 +316,20 @@ final class RecordCodec {
                 throw new IOException(where + " holds NaN at position " + t);
             }
             int codes = p + V2_FIXED;
-            bits.start(codes + k);
+            bits.start(codes + codeBytes);
+            boolean golomb = vt == ValueType.Q4 && bits.read(1) == 1;
             int r = (int) bits.read(RICE_BITS);
-            if (r > MAX_RICE) {
-                throw new IOException(where + " has Rice parameter " + r + " at position " + t + " (at most " + MAX_RICE
-                        + ")");
-            }
+            checkParameter(r, golomb, t, where);
             long previous = -1;
             for (int j = 0; j < k; j++) {
-                long gap = (bits.unary(t) << r) | bits.read(r);
-                long id = previous + 1 + gap;
+                long id = previous + 1 + gap(bits, golomb, r, t);
                 if (id >= vocab) {
                     throw new IOException(where + " holds token id " + id + ", outside the vocabulary of " + vocab);
                 }
                 sortedIds[j] = (int) id;
                 previous = id;
-                values[j] = Math.max(best - gapOf(b.get(codes + j) & 0xFF), -floor);
+                int code = q4 ? (b.get(codes + (j >> 1)) >> ((j & 1) << 2)) & 0xF : b.get(codes + j) & 0xFF;
+                values[j] = Math.max(best - gaps[code], -floor);
             }
             p = bits.endByte();
             int o = idsAt + t * k;
@@ -227,22 +350,45 @@ final class RecordCodec {
     }
 
     /** The byte length of a version 2 record of {@code n} positions at {@code base}, found by walking it. */
-    static int v2Length(ByteBuffer b, int base, int end, int n, int k, String where) throws IOException {
+    static int v2Length(ByteBuffer b, int base, int end, int n, int k, ValueType vt, String where) throws IOException {
         int p = base;
+        int codeBytes = codeBytes(k, vt);
         BitReader bits = new BitReader(b, end, where);
         for (int t = 0; t < n; t++) {
-            if (p + V2_FIXED + k > end) {
+            if (p + V2_FIXED + codeBytes > end) {
                 throw new IOException(where + " ends inside position " + t);
             }
-            bits.start(p + V2_FIXED + k);
+            bits.start(p + V2_FIXED + codeBytes);
+            boolean golomb = vt == ValueType.Q4 && bits.read(1) == 1;
             int r = (int) bits.read(RICE_BITS);
+            checkParameter(r, golomb, t, where);
             for (int j = 0; j < k; j++) {
-                bits.unary(t);
-                bits.read(r);
+                gap(bits, golomb, r, t);
             }
             p = bits.endByte();
         }
         return p - base;
+    }
+
+    private static void checkParameter(int r, boolean golomb, int t, String where) throws IOException {
+        int max = golomb ? MAX_GOLOMB : MAX_RICE;
+        if (r > max) {
+            throw new IOException(where + " has " + (golomb ? "exponential-Golomb order " : "Rice parameter ") + r
+                    + " at position " + t + " (at most " + max + ")");
+        }
+    }
+
+    /** One id gap of a stream. */
+    private static long gap(BitReader bits, boolean golomb, int r, int t) throws IOException {
+        if (!golomb) {
+            return (bits.unary(t) << r) | bits.read(r);
+        }
+        long e = bits.unary(t);
+        if (e > 31) {
+            throw bits.bad("has an impossible id gap at position " + t);
+        }
+        long q = (1L << e) | bits.read((int) e);
+        return ((q - 1) << r) | bits.read(r);
     }
 
     /** A growing little-endian byte array. */
@@ -418,6 +564,10 @@ final class RecordCodec {
                     throw new IOException(where + " has an impossible id gap at position " + position);
                 }
             }
+        }
+
+        IOException bad(String what) {
+            return new IOException(where + " " + what);
         }
 
         /** The first byte after the bits read (the stream is padded to a whole byte). */

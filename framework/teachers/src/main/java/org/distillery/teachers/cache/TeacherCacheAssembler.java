@@ -162,7 +162,7 @@ public final class TeacherCacheAssembler implements AutoCloseable {
     private void checkV2(ByteBuffer record, int recordPositions) {
         ByteBuffer b = record.slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
         try {
-            int length = RecordCodec.v2Length(b, 0, b.remaining(), recordPositions, header.k(),
+            int length = RecordCodec.v2Length(b, 0, b.remaining(), recordPositions, header.k(), header.valueType(),
                     "record " + appended);
             if (length != b.remaining()) {
                 throw new IllegalArgumentException("record " + appended + " has " + b.remaining() + " bytes, its "

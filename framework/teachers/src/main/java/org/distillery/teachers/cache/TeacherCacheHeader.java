@@ -59,6 +59,9 @@ public record TeacherCacheHeader(int version, int k, int vocabSize, int idBytes,
         if (valueType == ValueType.Q8) {
             return "q8: fp16 top-1, 8-bit gaps to it, Rice-coded ids (format 2)";
         }
+        if (valueType == ValueType.Q4) {
+            return "q4: fp16 top-1, 4-bit gaps to it, Rice- or exponential-Golomb-coded ids (format 2)";
+        }
         return valueType.name().toLowerCase(java.util.Locale.ROOT) + " log-probabilities, " + idBytes
                 + "-byte ids (format 1)";
     }

@@ -101,7 +101,7 @@ public final class TeacherCacheReader implements AutoCloseable {
             }
             ValueType vt = ValueType.ofCode(valueCode);
             if (vt == null) {
-                throw p.bad("unknown value type code " + valueCode + " (1 = fp16, 2 = fp32, 3 = q8)");
+                throw p.bad("unknown value type code " + valueCode + " (1 = fp16, 2 = fp32, 3 = q8, 4 = q4)");
             }
             if (CacheFormat.version(vt) != version) {
                 throw p.bad("value type " + vt.name().toLowerCase(java.util.Locale.ROOT) + " is not stored in format "
@@ -189,7 +189,7 @@ public final class TeacherCacheReader implements AutoCloseable {
                 if (v2) {
                     long bytes = Integer.toUnsignedLong(index.getInt(at + 24));
                     if (offset < dataOffset || offset + bytes > fileBytes
-                            || bytes < n * RecordCodec.minV2PositionBytes(k) || (n == 0) != (bytes == 0)) {
+                            || bytes < n * RecordCodec.minV2PositionBytes(k, vt) || (n == 0) != (bytes == 0)) {
                         throw p.bad("index entry " + i + " points to bytes " + offset + ".." + (offset + bytes)
                                 + ", outside the records (" + dataOffset + ".." + fileBytes + ") or too short for its "
                                 + n + " positions");
@@ -334,7 +334,7 @@ public final class TeacherCacheReader implements AutoCloseable {
                     + (offset + len) + ") fails its checksum (the file is corrupt)");
         }
         if (v2) {
-            RecordCodec.decodeV2(b, base, base + len, n, k, header.vocabSize(), ids, logProbs, idsAt, rest, restAt, floor,
+            RecordCodec.decodeV2(b, base, base + len, n, k, header.vocabSize(), header.valueType(), ids, logProbs, idsAt, rest, restAt, floor,
                     "teacher cache " + file + ": record " + entry);
             return;
         }

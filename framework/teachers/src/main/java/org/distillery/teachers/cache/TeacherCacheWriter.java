@@ -58,7 +58,7 @@ public final class TeacherCacheWriter {
                 throw new IllegalArgumentException("batch-size must be at least 1 (got " + batchSize + ")");
             }
             if (valueType == null) {
-                throw new IllegalArgumentException("value type is required (fp16, fp32 or q8)");
+                throw new IllegalArgumentException("value type is required (fp16, fp32, q8 or q4)");
             }
         }
     }

@@ -13,7 +13,15 @@ public enum ValueType {
      * on a square-root scale (within 0.016 nats at a gap of 0.5, 0.06 at 8, saturating at 31.75), ids as
      * Rice-coded gaps in increasing order; about 1.7 bytes per entry at k = 32 for a few hundred ids.
      */
-    Q8(3, 1);
+    Q8(3, 1),
+    /**
+     * Format version 2 at 4 bits a value: the top-1 log-probability in fp16, every other entry as a 4-bit
+     * gap below it on an exponential scale (steps of 0.23 nats next to the top-1, 1.3 at 6 nats, saturating
+     * at 12), ids in increasing order as Rice- or exponential-Golomb-coded gaps, whichever is shorter per
+     * position, so small (frequent, in BPE vocabularies) ids cost few bits; under 2 bytes per entry at
+     * k = 32 for vocabularies up to 200k ids whose top-k ids cluster as a language model's do.
+     */
+    Q4(4, 1);
 
     private final int code;
     private final int bytes;
@@ -26,6 +34,16 @@ public enum ValueType {
     /** The code stored in the header. */
     int code() {
         return code;
+    }
+
+    /** Whether this type is stored in format version 2 (compact positions of varying length). */
+    public boolean compact() {
+        return this == Q8 || this == Q4;
+    }
+
+    /** Bits of a value's code in format version 2: 8 or 4; 0 for the fixed-stride types. */
+    int codeBits() {
+        return this == Q8 ? 8 : this == Q4 ? 4 : 0;
     }
 
     /** Bytes per value (one code per entry for {@link #Q8}, whose positions also vary in length). */
@@ -43,7 +61,7 @@ public enum ValueType {
         return null;
     }
 
-    /** Parses {@code fp16}, {@code fp32} or {@code q8}, ignoring case. */
+    /** Parses {@code fp16}, {@code fp32}, {@code q8} or {@code q4}, ignoring case. */
     public static ValueType parse(String s) {
         return valueOf(s.trim().toUpperCase(Locale.ROOT));
     }

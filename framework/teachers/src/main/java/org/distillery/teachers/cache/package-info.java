@@ -8,8 +8,8 @@
  * <h2>File format, versions 1 and 2</h2>
  *
  * All integers little-endian. Three regions: header, index, records. Version 1 (value types fp16 and
- * fp32) stores every position at a fixed stride; version 2 (value type q8, the default of
- * {@code distill teacher cache}) stores positions compactly and at varying lengths. Readers read both.
+ * fp32) stores every position at a fixed stride; version 2 (value types q8, the default of
+ * {@code distill teacher cache}, and q4) stores positions compactly and at varying lengths. Readers read both.
  *
  * <pre>
  * header
@@ -19,7 +19,7 @@
  *   16  4  u32 k (top entries per position)
  *   20  4  u32 vocabulary size of the teacher's logits
  *   24  1  u8  bytes per token id: 1 (vocab &lt;= 256), 2 (&lt;= 65536) or 4, unsigned; 0 in version 2
- *   25  1  u8  value type: 1 = IEEE fp16, 2 = fp32 (version 1); 3 = q8 (version 2)
+ *   25  1  u8  value type: 1 = IEEE fp16, 2 = fp32 (version 1); 3 = q8, 4 = q4 (version 2)
  *   26  2  reserved, 0
  *   28  4  u32 max-length the dataset was tokenised with (Records.encode)
  *   32  4  u32 records (distinct token sequences, = index entries)
@@ -44,7 +44,7 @@
  * records, version 1: per position t (which predicts token t+1 of the sequence, the input positions of
  *   Records.batch), k token ids (id bytes each), their k log-probabilities, then the log of the
  *   remaining mass (value bytes each), the top k in descending order of probability (ties by id).
- * records, version 2: per position t
+ * records, version 2, q8: per position t
  *   0   2  fp16 log-probability of the top-1
  *   2   2  fp16 log of the remaining mass
  *   4   k  u8 codes c, one per entry in increasing order of id: the entry's log-probability is the
@@ -54,6 +54,16 @@
  *          5 bits r, then for each id the gap g = id - previous id - 1 (previous of the first = -1)
  *          as g &gt;&gt; r one bits, a zero bit and the low r bits of g (Rice coding, r chosen per
  *          position to minimise the bits); padded with zero bits to a whole byte
+ * records, version 2, q4: per position t
+ *   0   2  fp16 log-probability of the top-1
+ *   2   2  fp16 log of the remaining mass
+ *   4   (k+1)/2  4-bit codes c, one per entry in increasing order of id, two a byte (low nibble
+ *          first): the entry's log-probability is the top-1's minus 12 (e^(0.15 c) - 1) / (e^2.25 - 1)
+ *          (codes are the nearest level; 15 holds every gap from 12 nats, and log 0)
+ *   ..  ..  the ids, increasing, as a bit stream as q8's, except that it starts with a mode bit m
+ *          before the 5 bits r: m = 0, Rice codes as q8's; m = 1, exponential-Golomb codes of order
+ *          r (at most 15): q = (g &gt;&gt; r) + 1 of e + 1 bits as e one bits, a zero bit and q's low
+ *          e bits, then g's low r bits; the shorter of the two per position (Rice on a tie)
  *   a reader returns the entries in descending order of probability (ties by id), as version 1's.
  * </pre>
  *
@@ -65,7 +75,11 @@
  * {@code 4 + k} bytes plus the id stream, about {@code k * (2 + log2(vocab / k)) / 8} bytes when the
  * top-k ids are spread evenly over the vocabulary (fewer when they cluster): with k = 32 and 259 ids about
  * 1.7 bytes per entry; the gap codes are within 0.016 nats of the value at a gap of 0.5 nats, 0.03 at 2,
- * 0.06 at 8 ({@code distill bench cache} prints the sizes, errors and decode speed).
+ * 0.06 at 8 ({@code distill bench cache} prints the sizes, errors and decode speed). A q4 position
+ * takes {@code 4 + k / 2} bytes plus its id stream: 1.07 bytes per entry with k = 32 on the embedded
+ * teacher's 259 ids, and 1.8 to 1.9 on bigram teachers of the real BPE vocabularies of 50k to 200k ids
+ * ({@code BpeVocabularySizeTest}), whose top-k ids, like a language model's, gather on frequent tokens,
+ * which BPE numbers first; spread evenly over 200k ids they take 2.4.
  *
  * <p>A file is written beside its target and renamed over it, so a reader sees the old cache or
  * the new one. Every inconsistency a reader can see (magic, version, sizes, truncation, index

@@ -45,15 +45,34 @@ class RecordCodecTest {
         return lp;
     }
 
-    private static void roundTrip(int vocab, int k, int n, long seed) throws IOException {
+    /**
+     * {@code n} rows whose large log-probabilities sit on small ids, as a language model's top-k do in a
+     * BPE vocabulary (frequent tokens get small ids): a Zipf prior over the ids plus noise.
+     */
+    private static float[] clusteredRows(int n, int vocab, long seed) {
         float[] lp = logSoftmaxRows(n, vocab, seed);
-        ByteBuffer rec = RecordCodec.encode(lp, n, vocab, k, 0, ValueType.Q8);
+        for (int t = 0; t < n; t++) {
+            for (int v = 0; v < vocab; v++) {
+                lp[t * vocab + v] -= (float) (3 * Math.log(v + 1));
+            }
+        }
+        return lp;
+    }
+
+    private static double roundTrip(int vocab, int k, int n, long seed, ValueType vt) throws IOException {
+        return roundTrip(logSoftmaxRows(n, vocab, seed), vocab, k, n, vt);
+    }
+
+    /** Encodes and decodes {@code lp}, checks ids and values; returns the bytes per entry. */
+    private static double roundTrip(float[] lp, int vocab, int k, int n, ValueType vt) throws IOException {
+        ByteBuffer rec = RecordCodec.encode(lp, n, vocab, k, 0, vt);
         int len = rec.remaining();
-        assertEquals(len, RecordCodec.v2Length(rec, 0, len, n, k, "test"));
+        assertEquals(len, RecordCodec.v2Length(rec, 0, len, n, k, vt, "test"));
         long[] ids = new long[n * k];
         float[] got = new float[n * k];
         float[] rest = new float[n];
-        RecordCodec.decodeV2(rec, 0, len, n, k, vocab, ids, got, 0, rest, 0, 1e4f, "test");
+        RecordCodec.decodeV2(rec, 0, len, n, k, vocab, vt, ids, got, 0, rest, 0, 1e4f, "test");
+        int maxCode = vt == ValueType.Q4 ? 15 : 255;
         int[] top = new int[k];
         for (int t = 0; t < n; t++) {
             RecordCodec.topK(lp, t * vocab, vocab, k, top);
@@ -66,29 +85,48 @@ class RecordCodecTest {
                 int id = (int) ids[t * k + j];
                 double gap = best - lp[t * vocab + id];
                 double err = Math.abs(got[t * k + j] - lp[t * vocab + id]);
-                double halfStep = (RecordCodec.gapOf(RecordCodec.gapCode(gap) + 1) - RecordCodec.gapOf(
-                        RecordCodec.gapCode(gap))) / 2.0 + Math.abs(best) * 0x1p-11;
-                assertTrue(gap >= RecordCodec.MAX_GAP || err <= halfStep + 1e-6,
-                        "vocab " + vocab + ": error " + err + " at gap " + gap);
+                int code = RecordCodec.gapCode(gap, vt);
+                double halfStep = (RecordCodec.gapOf(Math.min(maxCode, code + 1), vt) - RecordCodec.gapOf(
+                        Math.max(0, code - 1), vt)) / 2.0 + Math.abs(best) * 0x1p-11;
+                assertTrue(gap >= RecordCodec.gapOf(maxCode, vt) || err <= halfStep + 1e-6,
+                        vt + " vocab " + vocab + ": error " + err + " at gap " + gap);
                 if (j > 0) {
                     assertTrue(got[t * k + j] <= got[t * k + j - 1]);
                 }
             }
         }
-        double bytesPerEntry = (double) len / ((long) n * k);
-        System.out.printf("q8 k=%d vocab %d (ids spread evenly): %.3f bytes/entry%n", k, vocab, bytesPerEntry);
+        return (double) len / ((long) n * k);
     }
 
     @Test
     void roundTripsAcrossVocabularySizes() throws IOException {
-        roundTrip(259, 32, 50, 1);
-        roundTrip(259, 1, 20, 2);
-        roundTrip(300, 300, 3, 3); // k = vocab: no rest mass
-        roundTrip(32_000, 32, 10, 4);
-        roundTrip(151_936, 32, 4, 5);
-        roundTrip(1 << 20, 8, 2, 6); // ids above 2^16 and gaps with long unary runs
+        for (ValueType vt : new ValueType[] {ValueType.Q8, ValueType.Q4}) {
+            roundTrip(259, 32, 50, 1, vt);
+            roundTrip(259, 1, 20, 2, vt);
+            roundTrip(300, 300, 3, 3, vt); // k = vocab: no rest mass
+            roundTrip(259, 7, 5, 8, vt); // odd k: q4's last byte holds one code
+            roundTrip(32_000, 32, 10, 4, vt);
+            roundTrip(151_936, 32, 4, 5, vt);
+            roundTrip(1 << 20, 8, 2, 6, vt); // ids above 2^16 and gaps with long unary runs
+        }
     }
 
+    /** Clustered small ids: q4's exponential-Golomb codes take them in fewer bits than Rice codes would. */
+    @Test
+    void q4CodesClusteredIdsInUnderTwoBytesAnEntry() throws IOException {
+        int vocab = 151_936;
+        int n = 6;
+        float[] lp = clusteredRows(n, vocab, 9);
+        double q4 = roundTrip(lp, vocab, 32, n, ValueType.Q4);
+        double spread = roundTrip(151_936, 32, n, 5, ValueType.Q4);
+        assertTrue(q4 < 2 && q4 < spread, "clustered " + q4 + " bytes/entry, spread evenly " + spread);
+        int[] top = new int[32];
+        RecordCodec.topK(lp, 0, vocab, 32, top);
+        Arrays.sort(top);
+        int g = RecordCodec.golombOrder(top, 32);
+        assertTrue(RecordCodec.golombBits(top, 32, g) < RecordCodec.riceBits(top, 32, RecordCodec.riceParameter(top, 32)),
+                "ids " + Arrays.toString(top));
+    }
     @Test
     void gapCodesAreMonotoneAndFineNearTheTop() {
         for (int c = 1; c < 256; c++) {
@@ -101,6 +139,15 @@ class RecordCodecTest {
         assertEquals(32, RecordCodec.gapCode(0.5));
         assertTrue(RecordCodec.gapOf(33) - RecordCodec.gapOf(32) < 0.035, "about 0.03 nats apart at a gap of 0.5");
         assertEquals(65025f / 2048, RecordCodec.MAX_GAP, 1e-6);
+        for (int c = 1; c < 16; c++) {
+            assertTrue(RecordCodec.gapOf(c, ValueType.Q4) > RecordCodec.gapOf(c - 1, ValueType.Q4));
+        }
+        assertEquals(15, RecordCodec.gapCode(Double.POSITIVE_INFINITY, ValueType.Q4));
+        assertEquals(0, RecordCodec.gapCode(0.01, ValueType.Q4));
+        assertEquals(12f, RecordCodec.gapOf(15, ValueType.Q4), 1e-5);
+        assertEquals(0.229f, RecordCodec.gapOf(1, ValueType.Q4), 1e-3);
+        assertEquals(2, RecordCodec.gapCode(0.5, ValueType.Q4), "0.49 is the nearest level");
+        assertEquals(15, RecordCodec.gapCode(11.5, ValueType.Q4));
     }
 
     @Test
@@ -122,26 +169,38 @@ class RecordCodecTest {
     void malformedRecordsFailClearly() throws IOException {
         float[] lp = logSoftmaxRows(2, 259, 7);
         ByteBuffer rec = RecordCodec.encode(lp, 2, 259, 8, 0, ValueType.Q8);
+        ValueType vt = ValueType.Q8;
         int len = rec.remaining();
         long[] ids = new long[16];
         float[] v = new float[16];
         float[] rest = new float[2];
         IOException e = assertThrows(IOException.class,
-                () -> RecordCodec.decodeV2(rec, 0, len - 1, 2, 8, 259, ids, v, 0, rest, 0, 1e4f, "rec"));
+                () -> RecordCodec.decodeV2(rec, 0, len - 1, 2, 8, 259, vt, ids, v, 0, rest, 0, 1e4f, "rec"));
         assertTrue(e.getMessage().startsWith("rec ends inside"), e.getMessage());
         e = assertThrows(IOException.class,
-                () -> RecordCodec.decodeV2(rec, 0, len, 2, 8, 20, ids, v, 0, rest, 0, 1e4f, "rec"));
+                () -> RecordCodec.decodeV2(rec, 0, len, 2, 8, 20, vt, ids, v, 0, rest, 0, 1e4f, "rec"));
         assertTrue(e.getMessage().contains("outside the vocabulary of 20"), e.getMessage());
         ByteBuffer nan = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN).put(rec.duplicate()).flip();
         nan.putShort(0, (short) 0x7e00);
         e = assertThrows(IOException.class,
-                () -> RecordCodec.decodeV2(nan, 0, len, 2, 8, 259, ids, v, 0, rest, 0, 1e4f, "rec"));
+                () -> RecordCodec.decodeV2(nan, 0, len, 2, 8, 259, vt, ids, v, 0, rest, 0, 1e4f, "rec"));
         assertTrue(e.getMessage().contains("NaN"), e.getMessage());
         ByteBuffer badRice = ByteBuffer.allocate(len).order(ByteOrder.LITTLE_ENDIAN).put(rec.duplicate()).flip();
         badRice.put(4 + 8, (byte) 0x1f); // r = 31
         e = assertThrows(IOException.class,
-                () -> RecordCodec.decodeV2(badRice, 0, len, 2, 8, 1 << 30, ids, v, 0, rest, 0, 1e4f, "rec"));
+                () -> RecordCodec.decodeV2(badRice, 0, len, 2, 8, 1 << 30, vt, ids, v, 0, rest, 0, 1e4f, "rec"));
         assertTrue(e.getMessage().contains("Rice parameter 31"), e.getMessage());
+        // q4: codes take 4 bytes for k = 8, then the mode bit and the parameter
+        ByteBuffer q4 = RecordCodec.encode(clusteredRows(2, 1 << 20, 7), 2, 1 << 20, 8, 0, ValueType.Q4);
+        ByteBuffer badOrder = ByteBuffer.allocate(q4.remaining()).order(ByteOrder.LITTLE_ENDIAN).put(q4.duplicate())
+                .flip();
+        badOrder.put(4 + 4, (byte) (1 | 0x1f << 1)); // exponential-Golomb, order 31
+        e = assertThrows(IOException.class, () -> RecordCodec.decodeV2(badOrder, 0, badOrder.limit(), 2, 8, 1 << 20,
+                ValueType.Q4, ids, v, 0, rest, 0, 1e4f, "rec"));
+        assertTrue(e.getMessage().contains("exponential-Golomb order 31"), e.getMessage());
+        e = assertThrows(IOException.class, () -> RecordCodec.decodeV2(q4, 0, q4.remaining(), 2, 8, 200, ValueType.Q4,
+                ids, v, 0, rest, 0, 1e4f, "rec"));
+        assertTrue(e.getMessage().contains("outside the vocabulary of 200"), e.getMessage());
     }
 
     /** A version 2 file of synthetic records through the assembler, then damaged in its index. */

@@ -53,6 +53,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class TeacherCacheTest {
 
@@ -255,13 +257,16 @@ class TeacherCacheTest {
     }
 
     /**
-     * The q8 file (format 2) holds the teacher's top-k set at every position, largest first, each
+     * The q8 and q4 files (format 2) hold the teacher's top-k set at every position, largest first, each
      * log-probability within the top-1's fp16 rounding plus half a gap step of the forward's value.
      */
-    @Test
-    void roundTripInQ8KeepsTheTopKWithinTheGapCodesError() throws Exception {
-        Path f = dir.resolve("cache-q8.bin");
-        TeacherCacheWriter.Summary s = write(teacher, teacherDir, f, ValueType.Q8, K);
+    @ParameterizedTest
+    @EnumSource(value = ValueType.class, names = {"Q8", "Q4"})
+    void roundTripInFormat2KeepsTheTopKWithinTheGapCodesError(ValueType vt) throws Exception {
+        Path f = dir.resolve("cache-" + vt + ".bin");
+        TeacherCacheWriter.Summary s = write(teacher, teacherDir, f, vt, K);
+        int maxCode = vt == ValueType.Q4 ? 15 : 255;
+        float maxGap = RecordCodec.gapOf(maxCode, vt);
         assertEquals(2, s.header().version());
         assertEquals(0, s.header().idBytes());
         double worst = 0;
@@ -295,14 +300,14 @@ class TeacherCacheTest {
                                     && id > ids[t * K + j - 1]), "largest first, ties by id");
                         }
                         double gap = top - ref[t][(int) id];
-                        int code = RecordCodec.gapCode(gap);
-                        double step = code == 255 ? Double.POSITIVE_INFINITY
-                                : (RecordCodec.gapOf(code + 1) - RecordCodec.gapOf(Math.max(0, code - 1))) / 2;
+                        int code = RecordCodec.gapCode(gap, vt);
+                        double step = code == maxCode ? Double.POSITIVE_INFINITY
+                                : (RecordCodec.gapOf(code + 1, vt) - RecordCodec.gapOf(Math.max(0, code - 1), vt)) / 2;
                         double err = Math.abs(lp[t * K + j] - ref[t][(int) id]);
-                        double bound = Math.abs(top) * 0x1p-11 + (gap >= RecordCodec.MAX_GAP ? gap : step) + 1e-5;
+                        double bound = Math.abs(top) * 0x1p-11 + (gap >= maxGap ? gap : step) + 1e-5;
                         assertTrue(err <= bound, "position " + t + " id " + id + ": " + lp[t * K + j] + " vs "
                                 + ref[t][(int) id] + " (gap " + gap + ", bound " + bound + ")");
-                        if (gap < RecordCodec.MAX_GAP) {
+                        if (gap < maxGap) {
                             worst = Math.max(worst, err);
                             sumErr += err;
                             entries++;
@@ -311,9 +316,10 @@ class TeacherCacheTest {
                 }
             }
         }
-        System.out.printf("q8: worst |error| %.4f nats, mean %.4f over %d entries below the saturation%n", worst,
+        System.out.printf("%s: worst |error| %.4f nats, mean %.4f over %d entries below the saturation%n", vt, worst,
                 sumErr / entries, entries);
-        assertTrue(worst < 0.2, "worst error " + worst);
+        // half the widest step below the saturation: 0.03 nats for q8 (at 31.75), 1.1 for q4 (at 16)
+        assertTrue(worst < (vt == ValueType.Q4 ? 1.2 : 0.2), "worst error " + worst);
     }
 
     @Test
