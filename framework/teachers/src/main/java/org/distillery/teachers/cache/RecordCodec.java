@@ -221,16 +221,7 @@ final class RecordCodec {
 
     /** The Rice parameter that codes the gaps of increasing ids in the fewest bits (the smallest such). */
     static int riceParameter(int[] sortedIds, int k) {
-        int bestR = 0;
-        long bestBits = Long.MAX_VALUE;
-        for (int r = 0; r <= MAX_RICE; r++) {
-            long total = riceBits(sortedIds, k, r);
-            if (total < bestBits) {
-                bestBits = total;
-                bestR = r;
-            }
-        }
-        return bestR;
+        return fewestBits(MAX_RICE, r -> riceBits(sortedIds, k, r));
     }
 
     /** Bits of the gaps of increasing ids as Rice codes with parameter {@code r}. */
@@ -247,13 +238,18 @@ final class RecordCodec {
 
     /** The exponential-Golomb order that codes the gaps of increasing ids in the fewest bits (the smallest such). */
     static int golombOrder(int[] sortedIds, int k) {
+        return fewestBits(MAX_GOLOMB, g -> golombBits(sortedIds, k, g));
+    }
+
+    /** The smallest parameter in {@code 0..max} whose code takes the fewest bits. */
+    private static int fewestBits(int max, java.util.function.IntToLongFunction bits) {
         int best = 0;
         long bestBits = Long.MAX_VALUE;
-        for (int g = 0; g <= MAX_GOLOMB; g++) {
-            long total = golombBits(sortedIds, k, g);
+        for (int p = 0; p <= max; p++) {
+            long total = bits.applyAsLong(p);
             if (total < bestBits) {
                 bestBits = total;
-                best = g;
+                best = p;
             }
         }
         return best;
