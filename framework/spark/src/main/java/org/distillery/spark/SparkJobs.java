@@ -258,9 +258,9 @@ public final class SparkJobs implements Callable<Integer> {
         @Option(names = "--batch-size", description = "sequences per teacher forward (default 8)")
         int batchSize = 8;
 
-        @Option(names = "--dtype", description = "how log-probabilities are stored: q8 (default, format 2), q4 (format 2), fp16 or fp32 "
-                + "(format 1); as distill teacher cache")
-        String dtype = "q8";
+        @Option(names = "--dtype", description = "how log-probabilities are stored: auto (default: q8 for a teacher vocabulary "
+                + "of at most 1536 ids, else q4), q8, q4 (format 2), fp16 or fp32 (format 1); as distill teacher cache")
+        String dtype = "auto";
 
         @Option(names = "--device", description = "executors' device: cpu (default), auto, gpu:N")
         String device = "cpu";
@@ -268,12 +268,12 @@ public final class SparkJobs implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             JobIo io = common.io();
-            ValueType vt;
-            try {
-                vt = ValueType.parse(dtype);
-            } catch (IllegalArgumentException e) {
-                throw new InvalidInputException("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, q4, fp16, fp32)");
+            if (!ValueType.valid(dtype)) {
+                throw new InvalidInputException("--dtype: unknown value type (got \"" + dtype
+                        + "\"; accepted: auto, q8, q4, fp16, fp32)");
             }
+            // auto is resolved once the job has read the teacher's vocabulary
+            ValueType vt = dtype.trim().equalsIgnoreCase("auto") ? null : ValueType.parse(dtype);
             CacheJob.Options o = new CacheJob.Options(teacher, tokenizerDir, k, maxLength, batchSize, vt, device);
             try (SparkSession spark = common.session("cache")) {
                 Reports.print(CacheJob.run(spark, io, o, System.err), System.out);

@@ -120,11 +120,12 @@ final class TeacherCommand implements Callable<Integer> {
         @Option(names = "--batch-size", description = "sequences per teacher forward (default 8)")
         int batchSize = 8;
 
-        @Option(names = "--dtype", description = "how log-probabilities are stored: q8 (default: format 2, 8-bit gaps to "
-                + "the top-1 and Rice-coded ids, about 1.7 bytes per entry for a few hundred ids), q4 (format 2 with 4-bit "
-                + "gaps and Rice- or exponential-Golomb-coded ids, under 2 bytes per entry where top-k ids cluster on "
-                + "frequent tokens), fp16 or fp32 (format 1)")
-        String dtype = "q8";
+        @Option(names = "--dtype", description = "how log-probabilities are stored: auto (default: q8 for a teacher "
+                + "vocabulary of at most 1536 ids, else q4), q8 (format 2, 8-bit gaps to the top-1 and Rice-coded ids, "
+                + "about 1.7 bytes per entry for a few hundred ids), q4 (format 2 with 4-bit gaps and Rice- or "
+                + "exponential-Golomb-coded ids, under 2 bytes per entry where top-k ids cluster on frequent tokens), "
+                + "fp16 or fp32 (format 1)")
+        String dtype = "auto";
 
         @Option(names = "--tokenizer-dir", description = "tokenizer folder (default: the teacher's folder)")
         Path tokenizerDir;
@@ -145,11 +146,8 @@ final class TeacherCommand implements Callable<Integer> {
             if (batchSize < 1) {
                 problems.add("--batch-size: must be at least 1 (got " + batchSize + ")");
             }
-            ValueType vt = null;
-            try {
-                vt = ValueType.parse(dtype);
-            } catch (IllegalArgumentException e) {
-                problems.add("--dtype: unknown value type (got \"" + dtype + "\"; accepted: q8, q4, fp16, fp32)");
+            if (!ValueType.valid(dtype)) {
+                problems.add("--dtype: unknown value type (got \"" + dtype + "\"; accepted: auto, q8, q4, fp16, fp32)");
             }
             if (!Files.isRegularFile(data)) {
                 problems.add("--data: no such file (got \"" + data + "\"; accepted: a JSONL file)");
@@ -186,7 +184,6 @@ final class TeacherCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new ExperimentException(List.of("teacher-dir: " + e.getMessage()));
             }
-            TeacherCacheWriter.Options options = new TeacherCacheWriter.Options(k, maxLength, batchSize, vt);
             try (DjlTensorService tensors = DjlTensorService.start(device);
                  NDManager m = tensors.newRunScope("teacher-cache");
                  LanguageModel model = models.load(dir, DataType.FLOAT32, m)) {
@@ -194,6 +191,8 @@ final class TeacherCommand implements Callable<Integer> {
                     throw new ExperimentException(List.of("--k: exceeds the teacher's vocabulary of "
                             + model.config().vocabSize() + " (got " + k + ")"));
                 }
+                TeacherCacheWriter.Options options = new TeacherCacheWriter.Options(k, maxLength, batchSize,
+                        ValueType.parse(dtype, model.config().vocabSize()));
                 System.err.printf(Locale.ROOT, "teacher %s on %s, %d records of %s%n", identity, tensors.device(),
                         examples.size(), data);
                 int[] lastTenth = {-1};

@@ -179,6 +179,16 @@ class InvalidModelExitCodeTest {
     }
 
     @Test
+    void teacherCacheRefusesAnUnknownValueTypeBeforeLoadingTheTeacher() {
+        Result r = distill("teacher", "cache", good.toString(), "--data", dir.resolve("data.jsonl").toString(),
+                "--dtype", "q3", "--out", dir.resolve("cache.bin").toString());
+        assertEquals(ExitCodes.INVALID, r.exit(), r.err());
+        assertTrue(r.err().contains("--dtype: unknown value type (got \"q3\"; accepted: auto, q8, q4, fp16, fp32)"),
+                r.err());
+        assertFalse(Files.exists(dir.resolve("cache.bin")), "nothing written");
+    }
+
+    @Test
     void initExitsWithTwoOnConfigsItCannotBuild() throws IOException {
         Result unknown = distill("model", "init", "bert", dir.resolve("x").toString());
         assertEquals(2, unknown.exit(), unknown.err());

@@ -76,7 +76,7 @@ public final class CacheJob {
      * @param k top entries per position
      * @param maxLength tokens per sequence, as the trainer's max-length
      * @param batchSize sequences per teacher forward
-     * @param valueType fp16 or fp32
+     * @param valueType how values are stored; {@code null} for auto (q8 or q4 by the teacher's vocabulary)
      * @param device the executors' device
      */
     public record Options(String teacherDir, String tokenizerDir, int k, int maxLength, int batchSize,
@@ -209,8 +209,9 @@ public final class CacheJob {
             throw new InvalidInputException("--k: exceeds the teacher's vocabulary of " + vocab + " (got " + o.k() + ")");
         }
         Output output = Output.prepare(io.out(), spark.sparkContext().hadoopConfiguration(), io.overwrite());
+        ValueType valueType = o.valueType() != null ? o.valueType() : ValueType.parse("auto", vocab);
         Plan plan = new Plan(teacherDir.toString(), identity.weightsSha256(), tokDir.toString(), vocab, o.k(),
-                o.maxLength(), o.batchSize(), o.valueType(), o.device(),
+                o.maxLength(), o.batchSize(), valueType, o.device(),
                 Faults.parse(spark.sparkContext().getConf().get(Faults.KEY, "")));
         try (output; Inputs.Input input = Inputs.open(spark, io.in(), io.inFormat(), io.splitBytes(), RecordCheck.ANY)) {
             String datasetSha = Inputs.sha256(jsc, input.files(), input.conf());
@@ -238,7 +239,7 @@ public final class CacheJob {
                     err.println(progress.line(progress.done()));
                 }
                 double teacherSeconds = (System.nanoTime() - teacher0) / 1e9;
-                TeacherCacheAssembler.Spec spec = new TeacherCacheAssembler.Spec(o.k(), vocab, o.valueType(),
+                TeacherCacheAssembler.Spec spec = new TeacherCacheAssembler.Spec(o.k(), vocab, valueType,
                         o.maxLength(), records, Math.toIntExact(input.records()), stats.positions(), stats.atMax(),
                         stats.longest(), identity, tok.fingerprint(), input.name(), datasetSha);
                 TeacherCacheHeader header = assemble(spark, output, spec);

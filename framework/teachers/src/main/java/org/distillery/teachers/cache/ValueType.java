@@ -61,8 +61,36 @@ public enum ValueType {
         return null;
     }
 
+    /**
+     * The largest vocabulary {@code auto} stores in {@link #Q8}: up to it, even top-k ids spread evenly
+     * over the vocabulary keep q8 within 2 bytes an entry at k = 32 (log2(V / 32) + 1.4 bits an id, 8 a
+     * value and 1 of each position's top-1 and rest mass); above it {@code auto} takes {@link #Q4}.
+     */
+    public static final int AUTO_Q8_MAX_VOCABULARY = 1536;
+
     /** Parses {@code fp16}, {@code fp32}, {@code q8} or {@code q4}, ignoring case. */
     public static ValueType parse(String s) {
         return valueOf(s.trim().toUpperCase(Locale.ROOT));
+    }
+
+    /** Whether {@code s} is a type or {@code auto}, ignoring case. */
+    public static boolean valid(String s) {
+        try {
+            parse(s, 1);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Parses a type as {@link #parse}, or {@code auto}: {@link #Q8} for a vocabulary of at most
+     * {@link #AUTO_Q8_MAX_VOCABULARY} ids, {@link #Q4} above.
+     */
+    public static ValueType parse(String s, int vocabulary) {
+        if (s.trim().equalsIgnoreCase("auto")) {
+            return vocabulary <= AUTO_Q8_MAX_VOCABULARY ? Q8 : Q4;
+        }
+        return parse(s);
     }
 }

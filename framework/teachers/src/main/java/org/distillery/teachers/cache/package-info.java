@@ -8,8 +8,9 @@
  * <h2>File format, versions 1 and 2</h2>
  *
  * All integers little-endian. Three regions: header, index, records. Version 1 (value types fp16 and
- * fp32) stores every position at a fixed stride; version 2 (value types q8, the default of
- * {@code distill teacher cache}, and q4) stores positions compactly and at varying lengths. Readers read both.
+ * fp32) stores every position at a fixed stride; version 2 (value types q8 and q4, which
+ * {@code distill teacher cache --dtype auto}, the default, picks by the teacher's vocabulary: q8 up to
+ * 1536 ids) stores positions compactly and at varying lengths. Readers read both.
  *
  * <pre>
  * header

@@ -151,6 +151,20 @@ class RecordCodecTest {
     }
 
     @Test
+    void autoTakesQ8ForSmallVocabulariesAndQ4AboveThem() {
+        assertEquals(ValueType.Q8, ValueType.parse("auto", 259));
+        assertEquals(ValueType.Q8, ValueType.parse("AUTO", ValueType.AUTO_Q8_MAX_VOCABULARY));
+        assertEquals(ValueType.Q4, ValueType.parse(" auto", ValueType.AUTO_Q8_MAX_VOCABULARY + 1));
+        assertEquals(ValueType.Q4, ValueType.parse("auto", 151_936));
+        assertEquals(ValueType.FP16, ValueType.parse("fp16", 151_936), "an explicit type stays");
+        assertTrue(ValueType.valid("q4") && ValueType.valid("auto"));
+        assertTrue(!ValueType.valid("q3") && !ValueType.valid(""));
+        // q8 within 2 bytes an entry up to the threshold even for ids spread evenly: log2(V / 32) + 1.4 + 8 + 1 bits
+        double bits = Math.log(ValueType.AUTO_Q8_MAX_VOCABULARY / 32.0) / Math.log(2) + 1.4 + 8 + 1;
+        assertTrue(bits <= 16, bits + " bits");
+    }
+
+    @Test
     void riceParameterMinimisesTheBits() {
         int[] dense = new int[32];
         for (int j = 0; j < 32; j++) {
