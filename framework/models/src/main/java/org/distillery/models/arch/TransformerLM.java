@@ -31,6 +31,7 @@ import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.RoutingOverride;
 import org.distillery.api.model.SlotKvCache;
+import org.distillery.kit.loss.EngineArrays;
 import org.distillery.kit.loss.Scalars;
 
 /**
@@ -611,7 +612,8 @@ public final class TransformerLM implements LanguageModel {
                 tokenOfSorted[(int) pos] = a / k;
                 sortedPosOfAssignment[a] = pos;
             }
-            NDArray gathered = embed(tmp.create(tokenOfSorted), flat);
+            // engine-owned indices: both lookups' backward reads them after the pass's scope has closed them
+            NDArray gathered = embed(EngineArrays.longs(tmp, tokenOfSorted), flat);
             NDList outs = new NDList();
             for (int e = 0; e < ne; e++) {
                 if (counts[e] == 0) {
@@ -622,7 +624,7 @@ public final class TransformerLM implements LanguageModel {
                 outs.add(mixtral ? mixtralExpert(xe, ep) : mlp(xe, ep));
             }
             NDArray y = outs.size() == 1 ? outs.get(0) : NDArrays.concat(outs, 0);
-            NDArray back = embed(tmp.create(sortedPosOfAssignment), y).reshape(n, k, hs);
+            NDArray back = embed(EngineArrays.longs(tmp, sortedPosOfAssignment), y).reshape(n, k, hs);
             NDArray result = back.mul(weights.expandDims(-1)).sum(new int[] {1});
             if (!mixtral && arch.sharedExpertIntermediateSize > 0) {
                 NDArray shared = mlp(flat, pre + "shared_expert.");

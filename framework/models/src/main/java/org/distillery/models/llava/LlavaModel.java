@@ -25,6 +25,7 @@ import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
 import org.distillery.api.model.VisionInput;
+import org.distillery.kit.loss.EngineArrays;
 import org.distillery.models.arch.Activations;
 import org.distillery.models.arch.TransformerLM;
 import org.distillery.models.vision.ImageProcessor;
@@ -214,9 +215,10 @@ public final class LlavaModel implements LanguageModel {
             for (int i = 0; i < flat.length; i++) {
                 index[i] = flat[i] == llava.imageTokenId ? next++ : i;
             }
-            // one lookup into [text embeddings; image features] keeps both differentiable
+            // one lookup into [text embeddings; image features] keeps both differentiable; the index is
+            // engine-owned because the lookup's backward reads it after this scope has closed it
             NDArray table = base.reshape(b * t, h).concat(features.reshape(images * per, h), 0);
-            NDArray embeds = Embedding.embedding(out.create(index), table, SparseFormat.DENSE).singletonOrThrow()
+            NDArray embeds = Embedding.embedding(EngineArrays.longs(out, index), table, SparseFormat.DENSE).singletonOrThrow()
                     .reshape(b, t, h);
             ModelOutput res = text.forward(ids, o.withPixelValues(null).withInputEmbeddings(embeds));
             NDScope.unregister(features);
