@@ -24,6 +24,7 @@ import org.distillery.api.model.KvCache;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.api.model.ModelConfig;
 import org.distillery.api.model.ModelOutput;
+import org.distillery.api.model.OutputHead;
 import org.distillery.api.model.VisionInput;
 import org.distillery.kit.loss.EngineArrays;
 import org.distillery.models.arch.Activations;
@@ -147,6 +148,13 @@ public final class LlavaModel implements LanguageModel {
         return Optional.of(vision);
     }
 
+    /** The language model's head: the fused output layer trains a LLaVA model as it trains its language model. */
+    @Override
+    public Optional<OutputHead> outputHead() {
+        checkOpen();
+        return text.outputHead();
+    }
+
     @Override
     public NDArray embedTokens(NDArray ids) {
         checkOpen();
@@ -218,8 +226,8 @@ public final class LlavaModel implements LanguageModel {
             // one lookup into [text embeddings; image features] keeps both differentiable; the index is
             // engine-owned because the lookup's backward reads it after this scope has closed it
             NDArray table = base.reshape(b * t, h).concat(features.reshape(images * per, h), 0);
-            NDArray embeds = Embedding.embedding(EngineArrays.longs(out, index), table, SparseFormat.DENSE).singletonOrThrow()
-                    .reshape(b, t, h);
+            NDArray embeds = Embedding.embedding(EngineArrays.longs(out, index), table, SparseFormat.DENSE)
+                    .singletonOrThrow().reshape(b, t, h);
             ModelOutput res = text.forward(ids, o.withPixelValues(null).withInputEmbeddings(embeds));
             NDScope.unregister(features);
             features.attach(out);
