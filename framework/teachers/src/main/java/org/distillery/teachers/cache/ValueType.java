@@ -16,7 +16,7 @@ public enum ValueType {
     Q8(3, 1),
     /**
      * Format version 2 at 4 bits a value: the top-1 log-probability in fp16, every other entry as a 4-bit
-     * gap below it on an exponential scale (steps of 0.23 nats next to the top-1, 1.3 at 6 nats, saturating
+     * gap below it on an exponential scale (steps of 0.23 nats next to the top-1, 1.2 around 6 nats, saturating
      * at 12), ids in increasing order as Rice- or exponential-Golomb-coded gaps, whichever is shorter per
      * position, so small (frequent, in BPE vocabularies) ids cost few bits; under 2 bytes per entry at
      * k = 32 for vocabularies up to 200k ids whose top-k ids cluster as a language model's do.
