@@ -5,7 +5,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import com.google.gson.JsonObject;
@@ -20,6 +19,7 @@ import org.distillery.api.model.ForwardOptions;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.models.HfModelService;
 import org.distillery.models.ModelConfigs;
+import org.distillery.testkit.TestRunContext;
 
 /** A tiny random GPT-2 over the byte tokenizer (vocab 259, bos 257, eos 258, context 64) and HTTP helpers. */
 public final class TestModels {
@@ -31,19 +31,10 @@ public final class TestModels {
     }
 
     public static LanguageModel model(NDManager m, long seed) {
-        Map<String, Object> raw = new LinkedHashMap<>();
-        raw.put("model_type", "gpt2");
-        raw.put("vocab_size", (long) VOCAB);
-        raw.put("n_embd", 32L);
-        raw.put("n_layer", 2L);
-        raw.put("n_head", 4L);
-        raw.put("n_positions", (long) CONTEXT);
+        Map<String, Object> raw = TestRunContext.gpt2Config(VOCAB, 32, 2, 4, CONTEXT);
         raw.put("bos_token_id", 257L);
         raw.put("eos_token_id", 258L);
         raw.put("initializer_range", 0.5);
-        raw.put("attn_pdrop", 0.0);
-        raw.put("resid_pdrop", 0.0);
-        raw.put("embd_pdrop", 0.0);
         return new HfModelService().create(ModelConfigs.fromMap(raw), seed, m);
     }
 

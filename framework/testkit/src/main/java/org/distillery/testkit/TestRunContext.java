@@ -134,6 +134,41 @@ public class TestRunContext implements RunContext, AutoCloseable {
                 + "\"eos_token_id\": 258, \"resid_pdrop\": 0, \"embd_pdrop\": 0, \"attn_pdrop\": 0}";
     }
 
+    /**
+     * The config map of a GPT-2 without dropout; tests add what else they need (token ids,
+     * {@code initializer_range}) before {@code ModelConfigs.fromMap}.
+     */
+    public static Map<String, Object> gpt2Config(long vocab, long width, long layers, long heads, long positions) {
+        Map<String, Object> raw = new LinkedHashMap<>();
+        raw.put("model_type", "gpt2");
+        raw.put("vocab_size", vocab);
+        raw.put("n_embd", width);
+        raw.put("n_layer", layers);
+        raw.put("n_head", heads);
+        raw.put("n_positions", positions);
+        raw.put("attn_pdrop", 0.0);
+        raw.put("resid_pdrop", 0.0);
+        raw.put("embd_pdrop", 0.0);
+        return raw;
+    }
+
+    /**
+     * The {@code config.json} text of a tiny LLaVA over the byte vocabulary with {@code <image>} (id
+     * 259): a SigLIP-style tower on 8-pixel images in 4-pixel patches (4 image tokens), a Llama of
+     * width 32.
+     */
+    public static String tinyLlava() {
+        return """
+                {"model_type": "llava", "image_token_index": 259, "vision_feature_layer": -1,
+                 "vision_feature_select_strategy": "full",
+                 "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+                                   "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 8, "patch_size": 4},
+                 "text_config": {"model_type": "llama", "vocab_size": 260, "hidden_size": 32, "intermediate_size": 48,
+                                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+                                 "max_position_embeddings": 128, "bos_token_id": 257, "eos_token_id": 258,
+                                 "pad_token_id": 256}}""";
+    }
+
     /** The kernel's experiment defaults with {@code overrides} on top (unresolved). */
     public static Config experiment(String overrides) {
         return ConfigFactory.parseString(overrides).withFallback(ConfigFactory.parseFile(experimentDefaults().toFile()));

@@ -13,6 +13,7 @@ import org.distillery.api.train.Stage;
 import org.distillery.api.train.StageSpec;
 import org.distillery.data.JsonlDataService;
 import org.distillery.models.HfModelService;
+import org.distillery.testkit.TestRunContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,14 +49,7 @@ class DatasetCheckTest {
     @Test
     void aMaxLengthThatCannotHoldOneImageOfTheTowerFailsBeforeTheRun(@TempDir Path dir) throws Exception {
         Path teacher = Files.createDirectories(dir.resolve("llava"));
-        Files.writeString(teacher.resolve("config.json"), """
-                {"model_type": "llava", "image_token_index": 259, "vision_feature_layer": -1,
-                 "vision_feature_select_strategy": "full",
-                 "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
-                                   "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 8, "patch_size": 4},
-                 "text_config": {"model_type": "llama", "vocab_size": 260, "hidden_size": 32, "intermediate_size": 48,
-                                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-                                 "max_position_embeddings": 128}}""");
+        Files.writeString(teacher.resolve("config.json"), TestRunContext.tinyLlava());
         javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(8, 8, java.awt.image.BufferedImage.TYPE_INT_RGB),
                 "png", dir.resolve("img.png").toFile());
         Path data = dir.resolve("captions.jsonl");

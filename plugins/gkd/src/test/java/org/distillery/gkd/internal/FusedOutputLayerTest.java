@@ -2,7 +2,6 @@ package org.distillery.gkd.internal;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import com.google.inject.Guice;
@@ -25,6 +24,7 @@ import org.distillery.kit.teacher.ModelTeacher;
 import org.distillery.models.ModelConfigs;
 import org.distillery.models.tokenizer.ByteTokenizer;
 import org.distillery.testkit.FusedParity;
+import org.distillery.testkit.TestRunContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -77,18 +77,9 @@ class FusedOutputLayerTest {
     }
 
     private static LanguageModel tiny(long seed, long width) {
-        Map<String, Object> raw = new LinkedHashMap<>();
-        raw.put("model_type", "gpt2");
-        raw.put("vocab_size", 259L);
-        raw.put("n_embd", width);
-        raw.put("n_layer", 1L);
-        raw.put("n_head", 2L);
-        raw.put("n_positions", 64L);
+        Map<String, Object> raw = TestRunContext.gpt2Config(259, width, 1, 2, 64);
         raw.put("bos_token_id", 257L);
         raw.put("eos_token_id", 258L);
-        raw.put("attn_pdrop", 0.0);
-        raw.put("resid_pdrop", 0.0);
-        raw.put("embd_pdrop", 0.0);
         return run.models().create(ModelConfigs.fromMap(raw), seed, run.manager());
     }
 

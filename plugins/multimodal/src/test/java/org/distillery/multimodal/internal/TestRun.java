@@ -25,15 +25,7 @@ import org.distillery.train.TrainModule;
 final class TestRun extends TestRunContext {
 
     /** A tiny LLaVA: a SigLIP-style tower on 8-pixel images (4 patches), a Llama of width 32. */
-    static final String TINY_LLAVA = """
-            {"model_type": "llava", "image_token_index": 259, "vision_feature_layer": -1,
-             "vision_feature_select_strategy": "full",
-             "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
-                               "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 8, "patch_size": 4},
-             "text_config": {"model_type": "llama", "vocab_size": 260, "hidden_size": 32, "intermediate_size": 48,
-                             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-                             "max_position_embeddings": 128, "bos_token_id": 257, "eos_token_id": 258,
-                             "pad_token_id": 256}}""";
+    static final String TINY_LLAVA = tinyLlava();
 
     /** A tiny text Llama of width 24 whose vocabulary holds the image token. */
     static final String TINY_LM = """

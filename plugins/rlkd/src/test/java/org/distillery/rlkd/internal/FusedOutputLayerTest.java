@@ -14,6 +14,7 @@ import org.distillery.api.loss.Loss;
 import org.distillery.api.model.LanguageModel;
 import org.distillery.models.ModelConfigs;
 import org.distillery.testkit.FusedParity;
+import org.distillery.testkit.TestRunContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -46,17 +47,8 @@ class FusedOutputLayerTest {
     @BeforeAll
     static void setUp() {
         run = TestRun.bare();
-        Map<String, Object> raw = new LinkedHashMap<>();
-        raw.put("model_type", "gpt2");
-        raw.put("vocab_size", (long) V);
-        raw.put("n_embd", 16L);
-        raw.put("n_layer", 2L);
-        raw.put("n_head", 2L);
-        raw.put("n_positions", 32L);
+        Map<String, Object> raw = TestRunContext.gpt2Config(V, 16, 2, 2, 32);
         raw.put("initializer_range", 0.3);
-        raw.put("attn_pdrop", 0.0);
-        raw.put("resid_pdrop", 0.0);
-        raw.put("embd_pdrop", 0.0);
         student = run.models().create(ModelConfigs.fromMap(raw), 5, run.manager());
         data = run.manager().newSubManager();
         batch = rolloutBatch(data, false);
